@@ -1,0 +1,114 @@
+#pragma once
+// The instrument registry: symbols, venue aliases, tags, value kind and previous close.
+//
+// Threads: configured at start-up on one thread. Afterwards `resolve` may be called from any
+// thread (it takes a mutex, so feed threads call it only on a miss of their own `symbol_cache`),
+// and `info(id)` may be read from any thread for an id it has received: entries never move and
+// are complete before their id is handed out.
+
+#include "engine/core/string_map.hpp"
+#include "engine/core/tick.hpp"
+
+#include <atomic>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seismo::core {
+
+/// How an instrument's values are validated: `price` must be finite and > 0; `level` any finite
+/// number (gauges, spreads, indices that go negative).
+enum class value_kind : std::uint8_t { price, level };
+
+struct instrument_info {
+    std::string symbol;
+    std::vector<std::string> tags;
+    value_kind kind = value_kind::price;
+    double prev_close = std::numeric_limits<double>::quiet_NaN(); ///< NaN when unknown
+    std::optional<nanos> lateness;  ///< overrides [engine].lateness when set
+    bool declared = false;          ///< from the config (vs. first seen in a feed)
+
+    [[nodiscard]] bool has_tag(std::string_view t) const noexcept {
+        for (const auto& x : tags) {
+            if (x == t) return true;
+        }
+        return false;
+    }
+};
+
+/// Defaults for symbols first seen in a feed that match one of `globs` (e.g. every `*.SH`
+/// A-share gets tag `a_share`).
+struct instrument_template {
+    std::vector<std::string> globs;
+    std::vector<std::string> tags;
+    value_kind kind = value_kind::price;
+    std::optional<nanos> lateness;
+};
+
+class instrument_registry {
+public:
+    static constexpr std::size_t k_default_capacity = 1u << 20;
+
+    explicit instrument_registry(std::size_t capacity = k_default_capacity);
+
+    // ---- start-up (one thread) ----
+    /// Adds a declared instrument; returns std::nullopt when the symbol exists already.
+    std::optional<instrument_id> add(instrument_info info);
+    /// Maps `venue:native` to `id`; false when that alias exists already.
+    bool add_alias(venue_id venue, std::string_view native, instrument_id id);
+    void add_template(instrument_template t);
+    /// Interns a venue name ("binance", "generic", ...).
+    venue_id venue(std::string_view name);
+    [[nodiscard]] std::string_view venue_name(venue_id v) const;
+
+    // ---- any thread ----
+    /// The instrument for a venue's native symbol: its alias when one is configured, else the
+    /// symbol itself; interned at first sight (with the first matching template's defaults).
+    /// Returns k_no_instrument when the registry is full.
+    instrument_id resolve(venue_id venue, std::string_view native);
+    /// Looks a symbol up without interning (k_no_instrument when unknown).
+    [[nodiscard]] instrument_id find(std::string_view symbol) const;
+
+    [[nodiscard]] const instrument_info& info(instrument_id id) const { return infos_[index(id)]; }
+    [[nodiscard]] std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+private:
+    instrument_id intern_locked(std::string_view symbol);
+
+    mutable std::mutex mu_;
+    std::size_t capacity_;
+    std::deque<instrument_info> infos_;
+    std::atomic<std::size_t> count_{0};
+    string_map<std::uint32_t> by_symbol_;
+    std::vector<string_map<std::uint32_t>> aliases_; // per venue id
+    std::vector<std::string> venues_;
+    std::vector<instrument_template> templates_;
+};
+
+/// A feed thread's private symbol -> instrument cache in front of the registry: lock-free and
+/// allocation-free on a hit, which is every tick after a symbol's first.
+class symbol_cache {
+public:
+    symbol_cache(instrument_registry& reg, venue_id venue) : reg_(&reg), venue_(venue) {}
+
+    [[nodiscard]] instrument_id resolve(std::string_view native) {
+        if (const auto* v = map_.find(native)) return instrument_id{*v};
+        const instrument_id id = reg_->resolve(venue_, native);
+        if (id != k_no_instrument) map_.insert(native, index(id));
+        return id;
+    }
+    [[nodiscard]] venue_id venue() const noexcept { return venue_; }
+    [[nodiscard]] instrument_registry& registry() const noexcept { return *reg_; }
+
+private:
+    instrument_registry* reg_;
+    venue_id venue_;
+    string_map<std::uint32_t> map_;
+};
+
+} // namespace seismo::core

@@ -1,0 +1,593 @@
+#include "signals/graph.hpp"
+
+#include "signals/bucket.hpp"
+#include "signals/change_history.hpp"
+#include "signals/ew_stats.hpp"
+#include "signals/levels.hpp"
+#include "signals/trailing_max.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace seismo::signals {
+namespace {
+
+constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
+constexpr core::nanos k_never = std::numeric_limits<core::nanos>::max();
+
+struct inst_state {
+    core::nanos last_ts = 0;
+    core::nanos lateness = 0;
+    double last_px = k_nan;
+    double prev_close = k_nan;
+    double session_open = k_nan;
+    bool has_tick = false;
+    bool stale = false;
+};
+
+struct route {
+    std::uint32_t signal;
+    std::uint32_t member;
+};
+
+struct drawdown_member {
+    core::instrument_id inst;
+    std::uint64_t fired = 0;
+    double value = k_nan;
+    double ref = k_nan;
+    double px = k_nan;
+    trailing_max tmax;
+};
+
+struct level_member {
+    core::instrument_id inst;
+    std::uint64_t fired = 0;
+    double value = k_nan;
+};
+
+struct change_member {
+    core::instrument_id inst;
+    std::uint64_t fired = 0;
+    double value = k_nan;
+    double ref = k_nan;
+    double px = k_nan;
+    change_history hist;
+};
+
+struct zscore_member {
+    core::instrument_id inst;
+    std::uint64_t fired = 0;
+    double value = k_nan;
+    double prev_x = k_nan;
+    core::nanos prev_t = 0;
+    bool has_prev = false;
+    ew_stats ew;
+};
+
+struct breadth_member {
+    core::instrument_id inst;
+    double value = k_nan;
+    double ref = k_nan;
+    bool eligible = false;
+    bool counting = false;
+    trailing_max tmax;
+};
+
+struct signal_rt {
+    signal_spec spec;
+    std::uint32_t index = 0;
+    core::nanos width = 1;     // bucket width of windows / histories
+    std::int64_t nbuckets = 1; // window buckets
+    std::vector<drawdown_member> dd;
+    std::vector<level_member> lv;
+    std::vector<change_member> ch;
+    std::vector<zscore_member> zs;
+    std::vector<breadth_member> br;
+    // One value per signal (breadth, composite).
+    std::uint64_t fired = 0;
+    double value = k_nan;
+    std::uint32_t counting = 0;
+    std::uint32_t eligible = 0;
+    std::uint32_t stale_members = 0;
+    // Composite inputs and its next expiry.
+    std::vector<std::uint32_t> inputs;
+    core::nanos next_expiry = k_never;
+    bool dirty = false;
+    // Composites that read this signal.
+    std::vector<std::uint32_t> dependents;
+    // The latest fired trigger of this signal (composites count it).
+    bool has_fire = false;
+    std::uint64_t fire_seq = 0;
+    core::nanos fire_ts = 0;
+};
+
+bool finite_nonzero(double x) noexcept { return std::isfinite(x) && x != 0.0; }
+
+} // namespace
+
+struct graph::impl {
+    const core::instrument_registry* registry;
+    graph_options opts;
+    std::vector<signal_spec> specs; // copies kept for specs()
+    std::vector<signal_rt> sigs;
+    std::vector<std::uint32_t> order;
+    std::vector<std::uint32_t> composites; // composite indices in topological order
+    std::vector<inst_state> inst;
+    std::vector<std::vector<route>> routes;
+    std::uint64_t seq = 0;
+    core::nanos watermark = std::numeric_limits<core::nanos>::min();
+    core::nanos next_expiry = k_never;
+    bool composite_dirty = false;
+
+    // Per-step context.
+    const core::tick* cur = nullptr;
+    trigger_sink* sink = nullptr;
+
+    impl(std::vector<signal_spec> s, const core::instrument_registry& reg, graph_options o)
+        : registry(&reg), opts(o), specs(std::move(s)) {
+        std::string problem;
+        std::size_t culprit = 0;
+        if (!topo_order(specs, order, problem, culprit)) {
+            throw std::invalid_argument("signal '" + specs[culprit].name +
+                                        "': unknown input or cycle: " + problem);
+        }
+        sigs.resize(specs.size());
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            signal_rt& r = sigs[i];
+            r.spec = specs[i];
+            r.index = static_cast<std::uint32_t>(i);
+            if ((r.spec.kind == signal_kind::drawdown || r.spec.kind == signal_kind::breadth) &&
+                r.spec.ref == ref_kind::window) {
+                r.width = r.spec.effective_resolution();
+                r.nbuckets = buckets_for(r.spec.window, r.width);
+            } else if (r.spec.kind == signal_kind::change) {
+                r.width = r.spec.effective_resolution();
+            }
+            if (r.spec.kind == signal_kind::composite) r.value = 0;
+        }
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            for (const auto& in : specs[i].inputs) {
+                for (std::size_t j = 0; j < specs.size(); ++j) {
+                    if (specs[j].name == in) {
+                        sigs[i].inputs.push_back(static_cast<std::uint32_t>(j));
+                        sigs[j].dependents.push_back(static_cast<std::uint32_t>(i));
+                    }
+                }
+            }
+        }
+        for (auto i : order) {
+            if (specs[i].kind == signal_kind::composite) composites.push_back(i);
+        }
+        // Explicit instrument lists.
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            for (const auto& sym : specs[i].instruments) {
+                const core::instrument_id id = reg.find(sym);
+                if (id == core::k_no_instrument) {
+                    throw std::invalid_argument("signal '" + specs[i].name +
+                                                "': unknown instrument '" + sym + "'");
+                }
+                ensure_instrument(core::index(id));
+                add_member(sigs[i], id);
+            }
+        }
+        // Every instrument known now (selectors are matched in ensure_instrument).
+        if (reg.size() > 0) ensure_instrument(static_cast<std::uint32_t>(reg.size() - 1));
+    }
+
+    /// Makes room for instrument ids up to `i`, matching selectors for each new one. Allocates:
+    /// runs once per instrument, at start-up or at its first sight.
+    void ensure_instrument(std::uint32_t i) {
+        while (inst.size() <= i) {
+            const auto id = core::instrument_id{static_cast<std::uint32_t>(inst.size())};
+            const core::instrument_info& info = registry->info(id);
+            inst_state st;
+            st.prev_close = info.prev_close;
+            st.lateness = info.lateness.value_or(opts.lateness);
+            inst.push_back(st);
+            routes.emplace_back();
+            for (auto& s : sigs) {
+                for (const auto& sel : s.spec.select) {
+                    if (sel.matches(info)) {
+                        add_member(s, id);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    void add_member(signal_rt& s, core::instrument_id id) {
+        auto& rs = routes[core::index(id)];
+        for (const auto& r : rs) {
+            if (r.signal == s.index) return; // already a member
+        }
+        std::uint32_t m = 0;
+        switch (s.spec.kind) {
+        case signal_kind::drawdown:
+            m = static_cast<std::uint32_t>(s.dd.size());
+            s.dd.emplace_back().inst = id;
+            if (s.spec.ref == ref_kind::window) s.dd.back().tmax = trailing_max(s.width, s.nbuckets);
+            break;
+        case signal_kind::level:
+            m = static_cast<std::uint32_t>(s.lv.size());
+            s.lv.emplace_back().inst = id;
+            break;
+        case signal_kind::change:
+            m = static_cast<std::uint32_t>(s.ch.size());
+            s.ch.emplace_back().inst = id;
+            s.ch.back().hist = change_history(s.width, s.spec.lookback);
+            break;
+        case signal_kind::zscore:
+            m = static_cast<std::uint32_t>(s.zs.size());
+            s.zs.emplace_back().inst = id;
+            s.zs.back().ew = ew_stats(s.spec.halflife);
+            break;
+        case signal_kind::breadth:
+            m = static_cast<std::uint32_t>(s.br.size());
+            s.br.emplace_back().inst = id;
+            if (s.spec.ref == ref_kind::window) s.br.back().tmax = trailing_max(s.width, s.nbuckets);
+            break;
+        case signal_kind::composite: return;
+        }
+        rs.push_back({s.index, m});
+        std::sort(rs.begin(), rs.end(),
+                  [](const route& a, const route& b) { return a.signal < b.signal; });
+    }
+
+    // ---- emission ----
+    void emit(signal_rt& s, std::size_t level, trigger_state st, core::nanos ts, trigger& tr) {
+        tr.seq = ++seq;
+        tr.event_ts = ts;
+        tr.recv_ts = cur != nullptr ? cur->recv_ts : 0;
+        tr.signal = s.index;
+        tr.state = st;
+        tr.level = static_cast<std::uint8_t>(level);
+        tr.sev = s.spec.levels[level].sev;
+        tr.threshold = s.spec.levels[level].at;
+        sink->on_trigger(tr);
+        if (st == trigger_state::fired) {
+            s.has_fire = true;
+            s.fire_seq = tr.seq;
+            s.fire_ts = ts;
+            for (auto d : s.dependents) {
+                sigs[d].dirty = true;
+                composite_dirty = true;
+            }
+        }
+    }
+
+    void member_levels(signal_rt& s, std::uint64_t& fired, double value, core::instrument_id id,
+                       double px, double ref, core::nanos ts) {
+        evaluate_levels(s.spec, fired, value, [&](std::size_t lvl, trigger_state st) {
+            trigger tr;
+            tr.value = value;
+            tr.px = px;
+            tr.ref = ref;
+            tr.inst = id;
+            tr.degraded = inst[core::index(id)].stale;
+            emit(s, lvl, st, ts, tr);
+        });
+    }
+
+    double reference(const signal_rt& s, const inst_state& is) const noexcept {
+        switch (s.spec.ref) {
+        case ref_kind::prev_close: return is.prev_close;
+        case ref_kind::session_open: return is.session_open;
+        case ref_kind::fixed: return s.spec.ref_value;
+        case ref_kind::window: break;
+        }
+        return k_nan;
+    }
+
+    // ---- per-kind updates ----
+    void on_drawdown(signal_rt& s, drawdown_member& m, const inst_state& is, core::nanos t,
+                     double px) {
+        double ref;
+        if (s.spec.ref == ref_kind::window) {
+            m.tmax.add(t, px);
+            ref = m.tmax.max();
+        } else {
+            ref = reference(s, is);
+        }
+        m.ref = ref;
+        m.px = px;
+        m.value = finite_nonzero(ref) ? px / ref - 1.0 : k_nan;
+        member_levels(s, m.fired, m.value, m.inst, px, ref, t);
+    }
+
+    void on_level(signal_rt& s, level_member& m, core::nanos t, double px) {
+        m.value = px;
+        member_levels(s, m.fired, px, m.inst, px, k_nan, t);
+    }
+
+    void on_change(signal_rt& s, change_member& m, core::nanos t, double px) {
+        const double ref = m.hist.add(t, px);
+        m.ref = ref;
+        m.px = px;
+        if (std::isnan(ref)) {
+            m.value = k_nan;
+        } else if (s.spec.units == change_units::abs) {
+            m.value = px - ref;
+        } else {
+            m.value = ref != 0.0 ? px / ref - 1.0 : k_nan;
+        }
+        member_levels(s, m.fired, m.value, m.inst, px, ref, t);
+    }
+
+    void on_zscore(signal_rt& s, zscore_member& m, core::nanos t, double px) {
+        if (!m.has_prev) {
+            m.has_prev = true;
+            m.prev_x = px;
+            m.prev_t = t;
+            return;
+        }
+        const double d = px - m.prev_x;
+        const double prev = m.prev_x;
+        const std::uint64_t seen = m.ew.count();
+        m.value = m.ew.zscore(d);
+        m.ew.add(d, t - m.prev_t);
+        m.prev_x = px;
+        m.prev_t = t;
+        if (seen >= s.spec.min_count) member_levels(s, m.fired, m.value, m.inst, px, prev, t);
+    }
+
+    void breadth_member_update(signal_rt& s, breadth_member& m, const inst_state& is) {
+        const bool eligible = !std::isnan(m.value) && !is.stale;
+        const bool counting = eligible && m.value <= s.spec.member_at;
+        s.eligible += static_cast<std::uint32_t>(eligible) - static_cast<std::uint32_t>(m.eligible);
+        s.counting += static_cast<std::uint32_t>(counting) - static_cast<std::uint32_t>(m.counting);
+        m.eligible = eligible;
+        m.counting = counting;
+    }
+
+    void breadth_evaluate(signal_rt& s, core::nanos t) {
+        s.value = s.eligible >= s.spec.min_members && s.eligible > 0
+                      ? static_cast<double>(s.counting) / static_cast<double>(s.eligible)
+                      : k_nan;
+        evaluate_levels(s.spec, s.fired, s.value, [&](std::size_t lvl, trigger_state st) {
+            trigger tr;
+            tr.value = s.value;
+            tr.count = s.counting;
+            tr.members = s.eligible;
+            tr.degraded = s.stale_members != 0;
+            emit(s, lvl, st, t, tr);
+        });
+    }
+
+    void on_breadth(signal_rt& s, breadth_member& m, const inst_state& is, core::nanos t,
+                    double px) {
+        double ref;
+        if (s.spec.ref == ref_kind::window) {
+            m.tmax.add(t, px);
+            ref = m.tmax.max();
+        } else {
+            ref = reference(s, is);
+        }
+        m.ref = ref;
+        m.value = finite_nonzero(ref) ? px / ref - 1.0 : k_nan;
+        breadth_member_update(s, m, is);
+        breadth_evaluate(s, t);
+    }
+
+    bool input_degraded(const signal_rt& s) const noexcept {
+        for (auto in : s.inputs) {
+            const signal_rt& src = sigs[in];
+            if (src.stale_members != 0 || (src.spec.kind == signal_kind::composite &&
+                                            input_degraded(src))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void evaluate_composites() {
+        const core::nanos now = watermark;
+        core::nanos soonest = k_never;
+        for (auto c : composites) {
+            signal_rt& s = sigs[c];
+            if (s.dirty || now > s.next_expiry) {
+                s.dirty = false;
+                trigger tr;
+                std::uint32_t active = 0;
+                core::nanos next = k_never;
+                for (auto in : s.inputs) {
+                    const signal_rt& src = sigs[in];
+                    if (src.has_fire && now - src.fire_ts <= s.spec.within) {
+                        tr.cause[active++] = src.fire_seq;
+                        next = std::min(next, src.fire_ts + s.spec.within);
+                    }
+                }
+                tr.n_cause = static_cast<std::uint8_t>(active);
+                s.next_expiry = next;
+                s.value = active;
+                tr.value = s.value;
+                tr.degraded = input_degraded(s);
+                evaluate_levels(s.spec, s.fired, s.value, [&](std::size_t lvl, trigger_state st) {
+                    trigger out = tr;
+                    emit(s, lvl, st, now, out);
+                });
+            }
+            soonest = std::min(soonest, s.next_expiry);
+        }
+        next_expiry = soonest;
+        composite_dirty = false;
+    }
+
+    apply_status apply(const core::tick& t, trigger_sink& out) {
+        const std::uint32_t i = core::index(t.inst);
+        if (i >= inst.size()) ensure_instrument(i);
+        inst_state& is = inst[i];
+        if (t.kind == core::tick_kind::reference) {
+            is.prev_close = t.px;
+            return apply_status::reference;
+        }
+        core::nanos ts = t.event_ts();
+        if (is.has_tick) {
+            if (ts < is.last_ts - is.lateness) return apply_status::late;
+            ts = std::max(ts, is.last_ts);
+        } else {
+            is.has_tick = true;
+            is.session_open = t.px;
+        }
+        is.last_ts = ts;
+        is.last_px = t.px;
+        if (ts > watermark) watermark = ts;
+        cur = &t;
+        sink = &out;
+        const double px = t.px;
+        for (const route& r : routes[i]) {
+            signal_rt& s = sigs[r.signal];
+            switch (s.spec.kind) {
+            case signal_kind::drawdown: on_drawdown(s, s.dd[r.member], is, ts, px); break;
+            case signal_kind::level: on_level(s, s.lv[r.member], ts, px); break;
+            case signal_kind::change: on_change(s, s.ch[r.member], ts, px); break;
+            case signal_kind::zscore: on_zscore(s, s.zs[r.member], ts, px); break;
+            case signal_kind::breadth: on_breadth(s, s.br[r.member], is, ts, px); break;
+            case signal_kind::composite: break;
+            }
+        }
+        if (composite_dirty || watermark > next_expiry) evaluate_composites();
+        cur = nullptr;
+        return apply_status::applied;
+    }
+
+    void set_stale(core::instrument_id id, bool stale, core::nanos now, trigger_sink& out) {
+        const std::uint32_t i = core::index(id);
+        if (i >= inst.size()) ensure_instrument(i);
+        inst_state& is = inst[i];
+        if (is.stale == stale) return;
+        is.stale = stale;
+        sink = &out;
+        cur = nullptr;
+        for (const route& r : routes[i]) {
+            signal_rt& s = sigs[r.signal];
+            if (stale) ++s.stale_members;
+            else --s.stale_members;
+            if (s.spec.kind == signal_kind::breadth) {
+                breadth_member_update(s, s.br[r.member], is);
+                breadth_evaluate(s, std::max(now, watermark));
+            }
+        }
+    }
+};
+
+graph::graph(std::vector<signal_spec> specs, const core::instrument_registry& registry,
+             graph_options options)
+    : p_(std::make_unique<impl>(std::move(specs), registry, options)) {}
+graph::~graph() = default;
+graph::graph(graph&&) noexcept = default;
+graph& graph::operator=(graph&&) noexcept = default;
+
+apply_status graph::apply(const core::tick& t, trigger_sink& sink) { return p_->apply(t, sink); }
+
+void graph::set_stale(core::instrument_id inst, bool stale, core::nanos now, trigger_sink& sink) {
+    p_->set_stale(inst, stale, now, sink);
+}
+
+const std::vector<signal_spec>& graph::specs() const noexcept { return p_->specs; }
+const std::vector<std::uint32_t>& graph::order() const noexcept { return p_->order; }
+std::uint64_t graph::last_seq() const noexcept { return p_->seq; }
+core::nanos graph::watermark() const noexcept { return p_->watermark; }
+
+std::size_t graph::members(std::uint32_t signal) const noexcept {
+    const signal_rt& s = p_->sigs[signal];
+    switch (s.spec.kind) {
+    case signal_kind::drawdown: return s.dd.size();
+    case signal_kind::level: return s.lv.size();
+    case signal_kind::change: return s.ch.size();
+    case signal_kind::zscore: return s.zs.size();
+    case signal_kind::breadth: return s.br.size();
+    case signal_kind::composite: return 1;
+    }
+    return 0;
+}
+
+std::size_t graph::state_bytes() const noexcept {
+    std::size_t n = p_->inst.capacity() * sizeof(inst_state) +
+                    p_->routes.capacity() * sizeof(std::vector<route>);
+    for (const auto& r : p_->routes) n += r.capacity() * sizeof(route);
+    for (const auto& s : p_->sigs) {
+        n += sizeof(signal_rt);
+        n += s.dd.capacity() * sizeof(drawdown_member) + s.lv.capacity() * sizeof(level_member) +
+             s.ch.capacity() * sizeof(change_member) + s.zs.capacity() * sizeof(zscore_member) +
+             s.br.capacity() * sizeof(breadth_member);
+        for (const auto& m : s.dd) n += m.tmax.capacity() * trailing_max::bytes_per_bucket();
+        for (const auto& m : s.br) n += m.tmax.capacity() * trailing_max::bytes_per_bucket();
+        for (const auto& m : s.ch) n += m.hist.capacity() * 24;
+    }
+    return n;
+}
+
+void graph::visit(const std::function<void(const value_view&)>& f) const {
+    const impl& p = *p_;
+    for (const auto& s : p.sigs) {
+        value_view v;
+        v.signal = s.index;
+        auto stale = [&](core::instrument_id id) { return p.inst[core::index(id)].stale; };
+        switch (s.spec.kind) {
+        case signal_kind::drawdown:
+            for (const auto& m : s.dd) {
+                v.inst = m.inst;
+                v.value = m.value;
+                v.ref = m.ref;
+                v.px = m.px;
+                v.fired = m.fired;
+                v.history = m.tmax.size() != 0 ? p.inst[core::index(m.inst)].last_ts - m.tmax.oldest_time() : 0;
+                v.degraded = stale(m.inst);
+                f(v);
+            }
+            break;
+        case signal_kind::level:
+            for (const auto& m : s.lv) {
+                v.inst = m.inst;
+                v.value = m.value;
+                v.ref = k_nan;
+                v.px = m.value;
+                v.fired = m.fired;
+                v.degraded = stale(m.inst);
+                f(v);
+            }
+            break;
+        case signal_kind::change:
+            for (const auto& m : s.ch) {
+                v.inst = m.inst;
+                v.value = m.value;
+                v.ref = m.ref;
+                v.px = m.px;
+                v.fired = m.fired;
+                v.history = m.hist.size() != 0 ? p.inst[core::index(m.inst)].last_ts - m.hist.ref_time() : 0;
+                v.degraded = stale(m.inst);
+                f(v);
+            }
+            break;
+        case signal_kind::zscore:
+            for (const auto& m : s.zs) {
+                v.inst = m.inst;
+                v.value = m.value;
+                v.ref = m.prev_x;
+                v.px = m.prev_x;
+                v.fired = m.fired;
+                v.observations = m.ew.count();
+                v.degraded = stale(m.inst);
+                f(v);
+            }
+            break;
+        case signal_kind::breadth:
+        case signal_kind::composite:
+            v.inst = core::k_no_instrument;
+            v.value = s.value;
+            v.ref = k_nan;
+            v.px = k_nan;
+            v.fired = s.fired;
+            v.count = s.counting;
+            v.members = s.eligible;
+            v.degraded = s.spec.kind == signal_kind::composite ? p.input_degraded(s) : s.stale_members != 0;
+            f(v);
+            break;
+        }
+    }
+}
+
+} // namespace seismo::signals

@@ -1,0 +1,88 @@
+#pragma once
+// Trailing maximum over an event-time window, kept as a monotonic deque of bucket maxima.
+//
+// Buckets are `width` ns wide; the window is the newest `nbuckets` buckets, i.e. bucket indices
+// in (b(now) - nbuckets, b(now)]. The deque holds at most one entry per bucket with strictly
+// decreasing maxima, so memory is fixed at construction (nbuckets entries of 16 bytes) whatever
+// the tick rate, and each push is O(1) amortised.
+
+#include "signals/bucket.hpp"
+
+#include <cassert>
+#include <cstdint>
+#include <limits>
+#include <memory>
+
+namespace seismo::signals {
+
+class trailing_max {
+public:
+    trailing_max() = default;
+    trailing_max(core::nanos width, std::int64_t nbuckets)
+        : width_(width), cap_(static_cast<std::uint32_t>(nbuckets)),
+          ring_(std::make_unique<entry[]>(static_cast<std::size_t>(nbuckets))) {}
+
+    /// Adds an observation. `t` must not decrease between calls (the graph guarantees it).
+    void add(core::nanos t, double px) noexcept {
+        const std::int64_t b = bucket_of(t, width_);
+        while (size_ != 0 && at(0).bucket <= b - static_cast<std::int64_t>(cap_)) pop_front();
+        if (size_ != 0 && back().bucket == b) {
+            if (px <= back().max) return;
+            // The newest bucket's maximum rose: it may now dominate older entries.
+            entry e = back();
+            e.max = px;
+            pop_back();
+            while (size_ != 0 && back().max <= px) pop_back();
+            push_back(e);
+            return;
+        }
+        while (size_ != 0 && back().max <= px) pop_back();
+        push_back({b, px});
+    }
+
+    /// The maximum over the window ending at the last `add`; NaN when empty.
+    [[nodiscard]] double max() const noexcept {
+        return size_ != 0 ? at(0).max : std::numeric_limits<double>::quiet_NaN();
+    }
+    /// The oldest bucket still in the window (its start time), for /v1/state's history figure.
+    [[nodiscard]] core::nanos oldest_time() const noexcept {
+        return size_ != 0 ? at(0).bucket * width_ : 0;
+    }
+    [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
+    [[nodiscard]] std::uint32_t capacity() const noexcept { return cap_; }
+    void reset() noexcept { size_ = head_ = 0; }
+    [[nodiscard]] static constexpr std::size_t bytes_per_bucket() noexcept { return sizeof(entry); }
+
+private:
+    struct entry {
+        std::int64_t bucket;
+        double max;
+    };
+
+    [[nodiscard]] const entry& at(std::uint32_t i) const noexcept {
+        std::uint32_t k = head_ + i;
+        if (k >= cap_) k -= cap_;
+        return ring_[k];
+    }
+    [[nodiscard]] const entry& back() const noexcept { return at(size_ - 1); }
+    void pop_front() noexcept {
+        head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
+        --size_;
+    }
+    void pop_back() noexcept { --size_; }
+    void push_back(entry e) noexcept {
+        assert(size_ < cap_);
+        std::uint32_t k = head_ + size_;
+        if (k >= cap_) k -= cap_;
+        ring_[k] = e;
+        ++size_;
+    }
+
+    core::nanos width_ = 1;
+    std::uint32_t cap_ = 0;
+    std::uint32_t head_ = 0;
+    std::uint32_t size_ = 0;
+    std::unique_ptr<entry[]> ring_;
+};
+
+} // namespace seismo::signals

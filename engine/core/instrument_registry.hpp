@@ -91,16 +91,26 @@ private:
 };
 
 /// A feed thread's private symbol -> instrument cache in front of the registry: lock-free and
-/// allocation-free on a hit, which is every tick after a symbol's first.
+/// allocation-free on a hit, which is every tick after a symbol's first. It also carries the
+/// instrument's value kind, which parsers need to validate prices.
 class symbol_cache {
 public:
+    struct entry {
+        instrument_id id = k_no_instrument;
+        value_kind kind = value_kind::price;
+    };
+
     symbol_cache(instrument_registry& reg, venue_id venue) : reg_(&reg), venue_(venue) {}
 
-    [[nodiscard]] instrument_id resolve(std::string_view native) {
-        if (const auto* v = map_.find(native)) return instrument_id{*v};
-        const instrument_id id = reg_->resolve(venue_, native);
-        if (id != k_no_instrument) map_.insert(native, index(id));
-        return id;
+    /// The instrument for a native symbol; `id == k_no_instrument` when the registry is full.
+    [[nodiscard]] entry resolve(std::string_view native) {
+        if (const auto* v = map_.find(native)) return *v;
+        entry e;
+        e.id = reg_->resolve(venue_, native);
+        if (e.id == k_no_instrument) return e;
+        e.kind = reg_->info(e.id).kind;
+        map_.insert(native, e);
+        return e;
     }
     [[nodiscard]] venue_id venue() const noexcept { return venue_; }
     [[nodiscard]] instrument_registry& registry() const noexcept { return *reg_; }
@@ -108,7 +118,7 @@ public:
 private:
     instrument_registry* reg_;
     venue_id venue_;
-    string_map<std::uint32_t> map_;
+    string_map<entry> map_;
 };
 
 } // namespace seismo::core

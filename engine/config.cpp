@@ -1,0 +1,681 @@
+#include "engine/config.hpp"
+
+#include "engine/core/string_map.hpp"
+#include "engine/core/time.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace seismo::engine {
+
+config_error::config_error(std::string file, std::uint32_t line, std::uint32_t column,
+                           const std::string& what)
+    : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                         ": " + what),
+      file_(std::move(file)), line_(line), column_(column) {}
+
+const std::vector<std::string>& known_venues() {
+    static const std::vector<std::string> k{"binance", "coinbase", "kraken", "okx", "bybit", "generic"};
+    return k;
+}
+
+namespace {
+
+using signals::signal_kind;
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i != 0) s += sep;
+        s += v[i];
+    }
+    return s;
+}
+
+/// Reads one TOML table, tracking the keys used so leftovers can be reported as unknown.
+class reader {
+public:
+    reader(const toml::table& t, std::string context, const std::string& file)
+        : t_(t), ctx_(std::move(context)), file_(file) {}
+
+    [[noreturn]] void fail_at(const toml::source_region& src, const std::string& msg) const {
+        throw config_error(file_, src.begin.line, src.begin.column, ctx_ + ": " + msg);
+    }
+    [[noreturn]] void fail(std::string_view key, const std::string& msg) const {
+        const toml::node* n = t_.get(key);
+        fail_at(n != nullptr ? n->source() : t_.source(), msg);
+    }
+
+    [[nodiscard]] bool has(std::string_view key) const { return t_.contains(key); }
+    [[nodiscard]] const toml::node* node(std::string_view key) {
+        used_.insert(std::string(key));
+        return t_.get(key);
+    }
+
+    std::optional<std::string> str(std::string_view key) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_string()) fail(key, "'" + std::string(key) + "' must be a string");
+        return std::string(*n->value<std::string_view>());
+    }
+    std::string required_str(std::string_view key) {
+        auto v = str(key);
+        if (!v) fail_at(t_.source(), "missing required key '" + std::string(key) + "'");
+        if (v->empty()) fail(key, "'" + std::string(key) + "' must not be empty");
+        return *v;
+    }
+    std::optional<double> number(std::string_view key) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_number()) fail(key, "'" + std::string(key) + "' must be a number");
+        const double v = *n->value<double>();
+        if (!std::isfinite(v)) fail(key, "'" + std::string(key) + "' must be finite");
+        return v;
+    }
+    std::optional<std::int64_t> integer(std::string_view key, std::int64_t lo, std::int64_t hi) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_integer()) fail(key, "'" + std::string(key) + "' must be an integer");
+        const std::int64_t v = *n->value<std::int64_t>();
+        if (v < lo || v > hi) {
+            fail(key, "'" + std::string(key) + "' must be between " + std::to_string(lo) +
+                          " and " + std::to_string(hi));
+        }
+        return v;
+    }
+    std::optional<bool> boolean(std::string_view key) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_boolean()) fail(key, "'" + std::string(key) + "' must be true or false");
+        return *n->value<bool>();
+    }
+    std::optional<core::nanos> duration(std::string_view key) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return std::nullopt;
+        if (!n->is_string()) {
+            fail(key, "'" + std::string(key) + "' must be a duration string such as \"250ms\", \"90s\", \"6h\" or \"1d\"");
+        }
+        const auto s = *n->value<std::string_view>();
+        core::nanos d = 0;
+        if (!core::parse_duration(s, d)) {
+            fail(key, "'" + std::string(key) + "': bad duration \"" + std::string(s) +
+                          "\" (expected e.g. \"250ms\", \"90s\", \"6h\", \"1d\"; units ns us ms s m h d w)");
+        }
+        return d;
+    }
+    /// A string or an array of strings.
+    std::optional<std::vector<std::string>> strings(std::string_view key) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return std::nullopt;
+        std::vector<std::string> out;
+        if (n->is_string()) {
+            out.emplace_back(*n->value<std::string_view>());
+            return out;
+        }
+        const toml::array* a = n->as_array();
+        if (a == nullptr) fail(key, "'" + std::string(key) + "' must be a string or an array of strings");
+        for (const auto& el : *a) {
+            if (!el.is_string()) fail_at(el.source(), "'" + std::string(key) + "' must hold strings only");
+            out.emplace_back(*el.value<std::string_view>());
+        }
+        return out;
+    }
+    const toml::array* array(std::string_view key) {
+        const toml::node* n = node(key);
+        if (n == nullptr) return nullptr;
+        const toml::array* a = n->as_array();
+        if (a == nullptr) fail(key, "'" + std::string(key) + "' must be an array");
+        return a;
+    }
+
+    /// Reports the first key not in `allowed` (and not read).
+    void finish(const std::vector<std::string>& allowed, std::string_view hint = {}) const {
+        for (const auto& [k, v] : t_) {
+            const std::string key(k.str());
+            if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+            std::string msg = "unknown key '" + key + "'";
+            if (!hint.empty()) msg += " " + std::string(hint);
+            msg += " (expected one of: " + join(allowed) + ")";
+            fail_at(k.source(), msg);
+        }
+    }
+
+    [[nodiscard]] const toml::table& table() const { return t_; }
+    [[nodiscard]] const std::string& context() const { return ctx_; }
+
+private:
+    const toml::table& t_;
+    std::string ctx_;
+    const std::string& file_;
+    std::set<std::string> used_;
+};
+
+const toml::table& as_table(const toml::node& n, const std::string& file, const std::string& what) {
+    const toml::table* t = n.as_table();
+    if (t == nullptr) {
+        throw config_error(file, n.source().begin.line, n.source().begin.column,
+                           what + " must be a table");
+    }
+    return *t;
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty() || s.size() > 128) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+void read_engine(const toml::table& root, config& cfg) {
+    const toml::node* n = root.get("engine");
+    if (n == nullptr) return;
+    reader r(as_table(*n, cfg.file, "[engine]"), "[engine]", cfg.file);
+    if (auto v = r.boolean("deterministic")) cfg.engine.deterministic = *v;
+    if (auto v = r.duration("lateness")) cfg.engine.lateness = *v;
+    if (auto v = r.integer("max_frame_bytes", 64, 64 << 20)) cfg.engine.max_frame_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_instruments", 1, 1 << 24)) cfg.engine.max_instruments = static_cast<std::size_t>(*v);
+    if (auto v = r.boolean("busy_poll")) cfg.engine.busy_poll = *v;
+    if (auto v = r.integer("pin_cpu", -1, 4095)) cfg.engine.pin_cpu = static_cast<int>(*v);
+    if (auto v = r.integer("queue_capacity", 1024, 1 << 24)) cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
+    r.finish({"deterministic", "lateness", "max_frame_bytes", "max_instruments", "busy_poll",
+              "pin_cpu", "queue_capacity"});
+}
+
+void read_server(const toml::table& root, config& cfg) {
+    const toml::node* n = root.get("server");
+    if (n == nullptr) return;
+    reader r(as_table(*n, cfg.file, "[server]"), "[server]", cfg.file);
+    if (auto v = r.str("listen")) {
+        const auto colon = v->rfind(':');
+        if (colon == std::string::npos || colon + 1 == v->size() ||
+            v->find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+            r.fail("listen", "'listen' must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
+        }
+        cfg.server.listen = *v;
+    }
+    if (const toml::array* a = r.array("tokens")) {
+        for (const auto& el : *a) {
+            reader t(as_table(el, cfg.file, "[server].tokens entry"), "[server].tokens", cfg.file);
+            token_config tc;
+            tc.token = t.required_str("token");
+            if (auto topics = t.strings("topics")) tc.topics = *topics;
+            t.finish({"token", "topics"});
+            cfg.server.tokens.push_back(std::move(tc));
+        }
+    }
+    if (auto v = r.integer("max_connections", 1, 1 << 20)) cfg.server.max_connections = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_subscriptions", 1, 1 << 16)) cfg.server.max_subscriptions = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_message_bytes", 64, 1 << 20)) cfg.server.max_message_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("replay_ring", 16, 1 << 24)) cfg.server.replay_ring = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("session_queue", 16, 1 << 20)) cfg.server.session_queue = static_cast<std::size_t>(*v);
+    if (auto v = r.str("tls_cert")) cfg.server.tls_cert = *v;
+    if (auto v = r.str("tls_key")) cfg.server.tls_key = *v;
+    if (cfg.server.tls_cert.empty() != cfg.server.tls_key.empty()) {
+        r.fail(cfg.server.tls_cert.empty() ? "tls_key" : "tls_cert",
+               "'tls_cert' and 'tls_key' go together");
+    }
+    r.finish({"listen", "tokens", "max_connections", "max_subscriptions", "max_message_bytes",
+              "replay_ring", "session_queue", "tls_cert", "tls_key"});
+}
+
+void read_feeds(const toml::table& root, config& cfg) {
+    const toml::node* n = root.get("feed");
+    if (n == nullptr) return;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+        throw config_error(cfg.file, n->source().begin.line, n->source().begin.column,
+                           "'feed' must be an array of tables ([[feed]])");
+    }
+    std::set<std::string> names;
+    for (const auto& el : *a) {
+        reader r(as_table(el, cfg.file, "[[feed]]"), "[[feed]]", cfg.file);
+        feed_config f;
+        f.line = el.source().begin.line;
+        f.name = r.required_str("name");
+        if (!valid_name(f.name)) r.fail("name", "feed name must use letters, digits, '_' or '-'");
+        if (!names.insert(f.name).second) r.fail("name", "duplicate feed name '" + f.name + "'");
+        f.venue = r.required_str("venue");
+        const auto& venues = known_venues();
+        if (std::find(venues.begin(), venues.end(), f.venue) == venues.end()) {
+            r.fail("venue", "unknown venue '" + f.venue + "' (expected one of: " + join(venues) + ")");
+        }
+        f.url = r.required_str("url");
+        if (!f.url.starts_with("ws://") && !f.url.starts_with("wss://")) {
+            r.fail("url", "'url' must start with ws:// or wss://");
+        }
+        if (auto v = r.strings("symbols")) f.symbols = *v;
+        if (auto v = r.strings("channels")) f.channels = *v;
+        if (auto v = r.duration("stale_after")) {
+            if (*v <= 0) r.fail("stale_after", "'stale_after' must be positive");
+            f.stale_after = *v;
+        }
+        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after"});
+        cfg.feeds.push_back(std::move(f));
+    }
+}
+
+void read_instruments(const toml::table& root, config& cfg) {
+    const toml::node* n = root.get("instrument");
+    if (n == nullptr) return;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+        throw config_error(cfg.file, n->source().begin.line, n->source().begin.column,
+                           "'instrument' must be an array of tables ([[instrument]])");
+    }
+    std::set<std::string> symbols;
+    std::set<std::string> aliases;
+    for (const auto& el : *a) {
+        reader r(as_table(el, cfg.file, "[[instrument]]"), "[[instrument]]", cfg.file);
+        const bool has_symbol = r.has("symbol");
+        const bool has_match = r.has("match");
+        if (has_symbol == has_match) {
+            r.fail_at(el.source(), "needs exactly one of 'symbol' (one instrument) or 'match' "
+                                   "(globs for instruments first seen in a feed)");
+        }
+        core::value_kind kind = core::value_kind::price;
+        if (auto k = r.str("kind")) {
+            if (*k == "price") kind = core::value_kind::price;
+            else if (*k == "level") kind = core::value_kind::level;
+            else r.fail("kind", "'kind' must be \"price\" or \"level\"");
+        }
+        std::vector<std::string> tags;
+        if (auto t = r.strings("tags")) tags = *t;
+        std::optional<core::nanos> lateness;
+        if (auto d = r.duration("lateness")) lateness = *d;
+        if (has_match) {
+            core::instrument_template t;
+            t.globs = *r.strings("match");
+            if (t.globs.empty()) r.fail("match", "'match' needs at least one glob");
+            t.tags = tags;
+            t.kind = kind;
+            t.lateness = lateness;
+            r.finish({"match", "tags", "kind", "lateness"},
+                     "(a 'match' template takes no symbol, aliases or prev_close)");
+            cfg.templates.push_back(std::move(t));
+            continue;
+        }
+        instrument_config ic;
+        ic.line = el.source().begin.line;
+        ic.info.symbol = r.required_str("symbol");
+        ic.info.tags = tags;
+        ic.info.kind = kind;
+        ic.info.lateness = lateness;
+        ic.info.declared = true;
+        if (!symbols.insert(ic.info.symbol).second) {
+            r.fail("symbol", "duplicate instrument '" + ic.info.symbol + "'");
+        }
+        if (auto pc = r.number("prev_close")) {
+            if (kind == core::value_kind::price && *pc <= 0) {
+                r.fail("prev_close", "'prev_close' must be above zero for a price instrument");
+            }
+            ic.info.prev_close = *pc;
+        }
+        if (auto al = r.strings("aliases")) {
+            for (const auto& s : *al) {
+                const auto colon = s.find(':');
+                if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
+                    r.fail("aliases", "alias '" + s + "' must be VENUE:NATIVE, e.g. \"binance:BTCUSDT\"");
+                }
+                if (!aliases.insert(s).second) r.fail("aliases", "alias '" + s + "' is used twice");
+                ic.aliases.emplace_back(s.substr(0, colon), s.substr(colon + 1));
+            }
+        }
+        r.finish({"symbol", "aliases", "tags", "prev_close", "kind", "lateness"});
+        cfg.instruments.push_back(std::move(ic));
+    }
+}
+
+const std::vector<std::string>& keys_for(signal_kind k) {
+    static const std::map<signal_kind, std::vector<std::string>> k_keys{
+        {signal_kind::drawdown, {"window", "ref", "resolution"}},
+        {signal_kind::level, {}},
+        {signal_kind::change, {"lookback", "units", "resolution"}},
+        {signal_kind::breadth, {"window", "ref", "resolution", "member_at", "min_members"}},
+        {signal_kind::zscore, {"halflife", "min_count"}},
+        {signal_kind::composite, {"inputs", "within"}},
+    };
+    return k_keys.at(k);
+}
+
+void read_reference(reader& r, signals::signal_spec& s) {
+    const bool has_window = r.has("window");
+    const bool has_ref = r.has("ref");
+    if (has_window == has_ref) {
+        r.fail_at(r.table().source(), "needs exactly one of 'window' (trailing maximum) or 'ref' "
+                                      "(\"prev_close\", \"session_open\" or a number)");
+    }
+    if (has_window) {
+        s.ref = signals::ref_kind::window;
+        s.window = *r.duration("window");
+        if (s.window <= 0) r.fail("window", "'window' must be positive");
+        if (auto res = r.duration("resolution")) {
+            if (*res <= 0 || *res > s.window) r.fail("resolution", "'resolution' must be positive and at most 'window'");
+            s.resolution = *res;
+        }
+        return;
+    }
+    const toml::node* n = r.node("ref");
+    if (n->is_string()) {
+        const auto v = *n->value<std::string_view>();
+        if (v == "prev_close") s.ref = signals::ref_kind::prev_close;
+        else if (v == "session_open") s.ref = signals::ref_kind::session_open;
+        else r.fail("ref", "'ref' must be \"prev_close\", \"session_open\" or a number");
+    } else if (n->is_number()) {
+        s.ref = signals::ref_kind::fixed;
+        s.ref_value = *n->value<double>();
+        if (!std::isfinite(s.ref_value) || s.ref_value == 0) r.fail("ref", "a fixed 'ref' must be a non-zero number");
+    } else {
+        r.fail("ref", "'ref' must be \"prev_close\", \"session_open\" or a number");
+    }
+    if (r.has("resolution")) r.fail("resolution", "'resolution' applies only with 'window'");
+}
+
+void read_signals(const toml::table& root, config& cfg) {
+    const toml::node* n = root.get("signal");
+    if (n == nullptr) return;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+        throw config_error(cfg.file, n->source().begin.line, n->source().begin.column,
+                           "'signal' must be an array of tables ([[signal]])");
+    }
+    std::set<std::string> declared;
+    std::set<std::string> tags;
+    for (const auto& ic : cfg.instruments) {
+        declared.insert(ic.info.symbol);
+        tags.insert(ic.info.tags.begin(), ic.info.tags.end());
+    }
+    for (const auto& t : cfg.templates) tags.insert(t.tags.begin(), t.tags.end());
+    std::map<std::string, std::uint32_t> names;
+    std::vector<const toml::table*> tables;
+    for (const auto& el : *a) {
+        const toml::table& tbl = as_table(el, cfg.file, "[[signal]]");
+        std::string ctx = "[[signal]]";
+        if (const auto nm = tbl["name"].value<std::string_view>()) ctx += " '" + std::string(*nm) + "'";
+        reader r(tbl, ctx, cfg.file);
+        signals::signal_spec s;
+        s.name = r.required_str("name");
+        if (!valid_name(s.name)) r.fail("name", "signal name must use letters, digits, '_' or '-' (it is a topic)");
+        if (!names.emplace(s.name, el.source().begin.line).second) {
+            r.fail("name", "duplicate signal name '" + s.name + "' (first declared on line " +
+                               std::to_string(names[s.name]) + ")");
+        }
+        const std::string kind = r.required_str("kind");
+        if (!signals::parse_signal_kind(kind, s.kind)) {
+            r.fail("kind", "unknown kind '" + kind + "' (expected one of: drawdown, level, change, breadth, zscore, composite)");
+        }
+        s.dir = signals::default_direction(s.kind);
+        if (auto d = r.str("direction")) {
+            if (*d == "below") s.dir = signals::direction::below;
+            else if (*d == "above") s.dir = signals::direction::above;
+            else r.fail("direction", "'direction' must be \"below\" or \"above\"");
+        }
+        if (auto v = r.number("rearm")) {
+            if (*v < 0) r.fail("rearm", "'rearm' must be zero or positive");
+            s.rearm = *v;
+        }
+        // levels
+        const toml::array* lv = r.array("levels");
+        if (lv == nullptr || lv->empty()) {
+            r.fail_at(tbl.source(), "needs 'levels', e.g. levels = [{ at = -0.15, severity = \"critical\" }]");
+        }
+        if (lv->size() > signals::k_max_levels) r.fail("levels", "at most 64 levels");
+        for (const auto& le : *lv) {
+            reader l(as_table(le, cfg.file, "a level"), ctx + " level", cfg.file);
+            signals::level lvl;
+            const auto at = l.number("at");
+            if (!at) l.fail_at(le.source(), "missing required key 'at'");
+            lvl.at = *at;
+            const auto sev = l.str("severity");
+            if (sev && !signals::parse_severity(*sev, lvl.sev)) {
+                l.fail("severity", "'severity' must be \"info\", \"warning\" or \"critical\"");
+            }
+            l.finish({"at", "severity"});
+            s.levels.push_back(lvl);
+        }
+        // members
+        if (auto v = r.strings("instruments")) {
+            for (const auto& sym : *v) {
+                if (!declared.contains(sym)) {
+                    r.fail("instruments", "unknown instrument '" + sym + "' (declare it with [[instrument]] symbol = \"" + sym + "\")");
+                }
+            }
+            s.instruments = *v;
+        }
+        if (auto v = r.strings("select")) {
+            for (const auto& sel : *v) {
+                signals::selector parsed;
+                if (!signals::selector::parse(sel, parsed)) {
+                    r.fail("select", "bad selector '" + sel + "' (expected \"tag:NAME\" or \"sym:GLOB\")");
+                }
+                if (parsed.what == signals::selector::by::tag && !tags.contains(parsed.text)) {
+                    r.fail("select", "selector '" + sel + "' matches no [[instrument]] tag");
+                }
+                s.select.push_back(parsed);
+            }
+        }
+        const bool has_members = !s.instruments.empty() || !s.select.empty();
+        if (s.kind == signal_kind::composite) {
+            if (has_members) r.fail(r.has("instruments") ? "instruments" : "select", "a composite takes 'inputs', not instruments");
+        } else if (!has_members) {
+            r.fail_at(tbl.source(), "needs 'instruments' or 'select'");
+        }
+        switch (s.kind) {
+        case signal_kind::drawdown: read_reference(r, s); break;
+        case signal_kind::level: break;
+        case signal_kind::change: {
+            const auto lb = r.duration("lookback");
+            if (!lb || *lb <= 0) r.fail_at(tbl.source(), "needs a positive 'lookback' duration");
+            s.lookback = *lb;
+            if (auto u = r.str("units")) {
+                if (*u == "abs") s.units = signals::change_units::abs;
+                else if (*u == "pct") s.units = signals::change_units::pct;
+                else r.fail("units", "'units' must be \"abs\" or \"pct\"");
+            }
+            if (auto res = r.duration("resolution")) {
+                if (*res <= 0 || *res > s.lookback) r.fail("resolution", "'resolution' must be positive and at most 'lookback'");
+                s.resolution = *res;
+            }
+            break;
+        }
+        case signal_kind::breadth:
+            read_reference(r, s);
+            if (auto v = r.number("member_at")) s.member_at = *v;
+            if (auto v = r.integer("min_members", 1, 1 << 24)) s.min_members = static_cast<std::uint32_t>(*v);
+            break;
+        case signal_kind::zscore: {
+            const auto hl = r.duration("halflife");
+            if (!hl || *hl <= 0) r.fail_at(tbl.source(), "needs a positive 'halflife' duration");
+            s.halflife = *hl;
+            if (auto v = r.integer("min_count", 1, 1 << 24)) s.min_count = static_cast<std::uint32_t>(*v);
+            break;
+        }
+        case signal_kind::composite: {
+            auto in = r.strings("inputs");
+            if (!in || in->empty()) r.fail_at(tbl.source(), "needs 'inputs' (names of other signals)");
+            if (in->size() > signals::k_max_composite_inputs) r.fail("inputs", "at most 32 inputs");
+            std::set<std::string> seen;
+            for (const auto& x : *in) {
+                if (!seen.insert(x).second) r.fail("inputs", "input '" + x + "' listed twice");
+            }
+            s.inputs = *in;
+            const auto w = r.duration("within");
+            if (!w || *w <= 0) r.fail_at(tbl.source(), "needs a positive 'within' duration");
+            s.within = *w;
+            if (s.dir != signals::direction::above) r.fail("direction", "a composite counts active inputs: its direction is \"above\"");
+            for (const auto& l : s.levels) {
+                if (l.at < 1 || l.at > static_cast<double>(s.inputs.size())) {
+                    r.fail("levels", "composite levels count active inputs: 'at' must be between 1 and " + std::to_string(s.inputs.size()));
+                }
+            }
+            break;
+        }
+        }
+        std::vector<std::string> allowed{"name", "kind", "levels", "direction", "rearm", "description"};
+        if (s.kind != signal_kind::composite) {
+            allowed.emplace_back("instruments");
+            allowed.emplace_back("select");
+        }
+        const auto& extra = keys_for(s.kind);
+        allowed.insert(allowed.end(), extra.begin(), extra.end());
+        (void)r.str("description");
+        r.finish(allowed, "for kind '" + kind + "'");
+        cfg.signals.push_back(std::move(s));
+        cfg.signal_lines.push_back(el.source().begin.line);
+        tables.push_back(&tbl);
+    }
+    // Inputs exist, and the inputs form a DAG.
+    for (std::size_t i = 0; i < cfg.signals.size(); ++i) {
+        for (const auto& in : cfg.signals[i].inputs) {
+            if (!names.contains(in)) {
+                const toml::node* node = tables[i]->get("inputs");
+                throw config_error(cfg.file, node->source().begin.line, node->source().begin.column,
+                                   "[[signal]] '" + cfg.signals[i].name + "': unknown input signal '" + in + "'");
+            }
+        }
+    }
+    std::string problem;
+    std::size_t culprit = 0;
+    if (!signals::topo_order(cfg.signals, cfg.order, problem, culprit)) {
+        throw config_error(cfg.file, cfg.signal_lines[culprit], 1,
+                           "[[signal]] '" + cfg.signals[culprit].name + "': inputs form a cycle: " + problem);
+    }
+}
+
+std::uint64_t fnv1a(std::string_view s) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+} // namespace
+
+config load_config_string(std::string_view text, const std::string& name) {
+    config cfg;
+    cfg.file = name;
+    cfg.digest = fnv1a(text);
+    toml::table root;
+    try {
+        root = toml::parse(text, name);
+    } catch (const toml::parse_error& e) {
+        throw config_error(name, e.source().begin.line, e.source().begin.column,
+                           "TOML syntax error: " + std::string(e.description()));
+    }
+    const std::vector<std::string> sections{"engine", "server", "feed", "instrument", "signal"};
+    for (const auto& [k, v] : root) {
+        if (std::find(sections.begin(), sections.end(), k.str()) == sections.end()) {
+            throw config_error(name, k.source().begin.line, k.source().begin.column,
+                               "unknown top-level key '" + std::string(k.str()) +
+                                   "' (expected one of: [engine], [server], [[feed]], [[instrument]], [[signal]])");
+        }
+    }
+    read_engine(root, cfg);
+    read_server(root, cfg);
+    read_feeds(root, cfg);
+    read_instruments(root, cfg);
+    read_signals(root, cfg);
+    return cfg;
+}
+
+config load_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw config_error(path, 0, 0, "cannot open the config file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return load_config_string(ss.str(), path);
+}
+
+config load_playbook() { return load_config_string(playbook_text(), "<playbook>"); }
+
+void populate_registry(const config& cfg, core::instrument_registry& reg) {
+    for (const auto& t : cfg.templates) reg.add_template(t);
+    for (const auto& ic : cfg.instruments) {
+        const auto id = reg.add(ic.info);
+        if (!id) throw config_error(cfg.file, ic.line, 1, "duplicate instrument '" + ic.info.symbol + "'");
+        for (const auto& [venue, native] : ic.aliases) {
+            if (!reg.add_alias(reg.venue(venue), native, *id)) {
+                throw config_error(cfg.file, ic.line, 1, "alias '" + venue + ":" + native + "' is used twice");
+            }
+        }
+    }
+}
+
+std::string describe(const config& cfg) {
+    std::ostringstream o;
+    o << "config " << cfg.file << ": " << cfg.instruments.size() << " instruments, "
+      << cfg.templates.size() << " instrument templates, " << cfg.feeds.size() << " feeds, "
+      << cfg.signals.size() << " signals\n";
+    for (const auto& f : cfg.feeds) {
+        o << "  feed " << f.name << " (" << f.venue << ") " << f.url << "  " << f.symbols.size()
+          << " symbols, stale after " << core::format_duration(f.stale_after) << "\n";
+    }
+    o << "signals in evaluation order:\n";
+    for (auto i : cfg.order) {
+        const auto& s = cfg.signals[i];
+        o << "  " << s.name << "  [" << signals::to_string(s.kind) << ", "
+          << signals::to_string(s.dir) << "]";
+        if (s.kind == signal_kind::composite) {
+            o << "  inputs: " << join(s.inputs) << "  within " << core::format_duration(s.within);
+        } else {
+            std::vector<std::string> members = s.instruments;
+            for (const auto& sel : s.select) {
+                members.push_back((sel.what == signals::selector::by::tag ? "tag:" : "sym:") + sel.text);
+            }
+            o << "  on " << join(members);
+            if (s.kind == signal_kind::drawdown || s.kind == signal_kind::breadth) {
+                switch (s.ref) {
+                case signals::ref_kind::window: o << "  window " << core::format_duration(s.window); break;
+                case signals::ref_kind::prev_close: o << "  vs prev_close"; break;
+                case signals::ref_kind::session_open: o << "  vs session_open"; break;
+                case signals::ref_kind::fixed: o << "  vs " << s.ref_value; break;
+                }
+            }
+            if (s.kind == signal_kind::change) o << "  lookback " << core::format_duration(s.lookback);
+            if (s.kind == signal_kind::zscore) o << "  halflife " << core::format_duration(s.halflife);
+            if (s.kind == signal_kind::breadth) o << "  member_at " << s.member_at << "  min_members " << s.min_members;
+        }
+        o << "  levels:";
+        for (const auto& l : s.levels) o << " " << l.at << " " << signals::to_string(l.sev) << ";";
+        if (s.rearm != 0) o << " rearm " << s.rearm;
+        o << "\n";
+    }
+    // The DAG as a tree from each composite nobody else reads.
+    std::set<std::string> used_as_input;
+    for (const auto& s : cfg.signals) used_as_input.insert(s.inputs.begin(), s.inputs.end());
+    bool any = false;
+    auto find = [&](const std::string& n) -> const signals::signal_spec* {
+        for (const auto& s : cfg.signals) {
+            if (s.name == n) return &s;
+        }
+        return nullptr;
+    };
+    auto tree = [&](auto&& self, const signals::signal_spec& s, const std::string& prefix) -> void {
+        for (std::size_t i = 0; i < s.inputs.size(); ++i) {
+            const bool last = i + 1 == s.inputs.size();
+            const auto* in = find(s.inputs[i]);
+            o << prefix << (last ? "└── " : "├── ") << s.inputs[i];
+            if (in != nullptr) o << " (" << signals::to_string(in->kind) << ")";
+            o << "\n";
+            if (in != nullptr) self(self, *in, prefix + (last ? "    " : "│   "));
+        }
+    };
+    for (const auto& s : cfg.signals) {
+        if (s.kind != signal_kind::composite || used_as_input.contains(s.name)) continue;
+        if (!any) o << "DAG:\n";
+        any = true;
+        o << "  " << s.name << " (composite, within " << core::format_duration(s.within) << ")\n";
+        tree(tree, s, "  ");
+    }
+    return o.str();
+}
+
+} // namespace seismo::engine

@@ -1,0 +1,107 @@
+#pragma once
+// The configuration file (DESIGN §9): [engine], [server], [[feed]], [[instrument]], [[signal]].
+// Loading validates everything before anything runs; every error names the file, the line and
+// what was expected, and the CLI exits 2 on it.
+
+#include "engine/core/instrument_registry.hpp"
+#include "engine/core/time.hpp"
+#include "engine/core/tick.hpp"
+#include "feeds/frame.hpp"
+#include "signals/spec.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace seismo::engine {
+
+/// A configuration problem, with its place in the file.
+class config_error : public std::runtime_error {
+public:
+    config_error(std::string file, std::uint32_t line, std::uint32_t column, const std::string& what);
+    [[nodiscard]] const std::string& file() const noexcept { return file_; }
+    [[nodiscard]] std::uint32_t line() const noexcept { return line_; }
+    [[nodiscard]] std::uint32_t column() const noexcept { return column_; }
+
+private:
+    std::string file_;
+    std::uint32_t line_;
+    std::uint32_t column_;
+};
+
+struct engine_config {
+    bool deterministic = false;        ///< output without wall-clock fields
+    core::nanos lateness = 0;          ///< default allowed event-time lateness per instrument
+    std::size_t max_frame_bytes = feeds::k_default_max_frame;
+    std::size_t max_instruments = core::instrument_registry::k_default_capacity;
+    bool busy_poll = false;            ///< signal thread spins instead of sleeping when idle
+    int pin_cpu = -1;                  ///< pin the signal thread to this CPU (-1: don't)
+    std::size_t queue_capacity = 65536; ///< ticks in flight between feed and signal threads
+};
+
+struct token_config {
+    std::string token;
+    std::vector<std::string> topics; ///< globs this token may subscribe to; empty = all
+};
+
+struct server_config {
+    std::string listen = "127.0.0.1:8080";
+    std::vector<token_config> tokens;
+    std::size_t max_connections = 1024;
+    std::size_t max_subscriptions = 256;  ///< topic patterns per client
+    std::size_t max_message_bytes = 4096; ///< inbound WS message limit
+    std::size_t replay_ring = 65536;      ///< triggers kept for `since` resumption
+    std::size_t session_queue = 4096;     ///< outbound messages queued per subscriber
+    std::string tls_cert;                 ///< PEM; with tls_key enables TLS on the listener
+    std::string tls_key;
+};
+
+struct feed_config {
+    std::string name;
+    std::string venue;
+    std::string url;
+    std::vector<std::string> symbols;
+    std::vector<std::string> channels; ///< venue channels; empty = the venue's defaults
+    core::nanos stale_after = 30 * core::k_ns_per_s;
+    std::uint32_t line = 0;
+};
+
+struct instrument_config {
+    core::instrument_info info;
+    std::vector<std::pair<std::string, std::string>> aliases; ///< (venue, native symbol)
+    std::uint32_t line = 0;
+};
+
+struct config {
+    std::string file; ///< path, or "<playbook>" for the embedded default
+    engine_config engine;
+    server_config server;
+    std::vector<feed_config> feeds;
+    std::vector<instrument_config> instruments;
+    std::vector<core::instrument_template> templates;
+    std::vector<signals::signal_spec> signals;
+    std::vector<std::uint32_t> signal_lines;
+    std::vector<std::uint32_t> order; ///< signal indices in evaluation (topological) order
+    std::uint64_t digest = 0;         ///< FNV-1a of the config text (journal headers)
+};
+
+/// Venue names a [[feed]] may use.
+[[nodiscard]] const std::vector<std::string>& known_venues();
+
+/// Parses and validates a config. Throws config_error.
+[[nodiscard]] config load_config_file(const std::string& path);
+[[nodiscard]] config load_config_string(std::string_view text, const std::string& name);
+
+/// The embedded "liquidity-shock playbook" (deploy/config/playbook.toml, built in).
+[[nodiscard]] std::string_view playbook_text();
+[[nodiscard]] config load_playbook();
+
+/// Fills a registry with the config's instruments, aliases and templates.
+void populate_registry(const config& cfg, core::instrument_registry& reg);
+
+/// Human-readable description of the signal DAG (what `seismo validate` prints).
+[[nodiscard]] std::string describe(const config& cfg);
+
+} // namespace seismo::engine

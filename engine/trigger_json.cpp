@@ -1,0 +1,76 @@
+#include "engine/trigger_json.hpp"
+
+#include "engine/core/json_writer.hpp"
+
+namespace seismo::engine {
+
+void append_trigger_json(std::string& out, const signals::trigger& t,
+                         const std::vector<signals::signal_spec>& specs,
+                         const core::instrument_registry& reg, bool deterministic,
+                         core::nanos latency_ns) {
+    const signals::signal_spec& s = specs[t.signal];
+    out += R"({"type":"trigger","seq":)";
+    core::append_uint(out, t.seq);
+    out += R"(,"signal":)";
+    core::append_json_string(out, s.name);
+    out += R"(,"kind":")";
+    out += signals::to_string(s.kind);
+    out += R"(","state":")";
+    out += signals::to_string(t.state);
+    out += R"(","severity":")";
+    out += signals::to_string(t.sev);
+    out += '"';
+    if (t.inst != core::k_no_instrument) {
+        out += R"(,"instrument":)";
+        core::append_json_string(out, reg.info(t.inst).symbol);
+    }
+    out += R"(,"value":)";
+    core::append_double(out, t.value);
+    out += R"(,"threshold":)";
+    core::append_double(out, t.threshold);
+    if (t.inst != core::k_no_instrument) {
+        out += R"(,"px":)";
+        core::append_double(out, t.px);
+        if (!std::isnan(t.ref)) {
+            out += R"(,"ref":)";
+            core::append_double(out, t.ref);
+        }
+    }
+    if (s.kind == signals::signal_kind::breadth) {
+        out += R"(,"count":)";
+        core::append_uint(out, t.count);
+        out += R"(,"members":)";
+        core::append_uint(out, t.members);
+    }
+    out += R"(,"event_ts":)";
+    core::append_json_time(out, t.event_ts);
+    out += R"(,"cause":[)";
+    for (std::uint8_t i = 0; i < t.n_cause; ++i) {
+        if (i != 0) out += ',';
+        core::append_uint(out, t.cause[i]);
+    }
+    out += ']';
+    if (t.degraded) out += R"(,"degraded":true)";
+    if (!deterministic) {
+        out += R"(,"recv_ts":)";
+        core::append_json_time(out, t.recv_ts);
+        if (latency_ns >= 0) {
+            out += R"(,"latency_ns":)";
+            core::append_int(out, latency_ns);
+        }
+    }
+    out += '}';
+}
+
+std::string trigger_topic(const signals::trigger& t,
+                          const std::vector<signals::signal_spec>& specs,
+                          const core::instrument_registry& reg) {
+    std::string topic = specs[t.signal].name;
+    if (t.inst != core::k_no_instrument) {
+        topic += '/';
+        topic += reg.info(t.inst).symbol;
+    }
+    return topic;
+}
+
+} // namespace seismo::engine

@@ -1,0 +1,27 @@
+#pragma once
+// The trigger's JSON form (DESIGN §6): the same bytes go to WebSocket subscribers, NATS and the
+// triggers log. Field order is fixed so output is byte-comparable run to run.
+
+#include "engine/core/instrument_registry.hpp"
+#include "signals/graph.hpp"
+#include "signals/trigger.hpp"
+
+#include <string>
+
+namespace seismo::engine {
+
+/// Appends one trigger object (no newline). With `deterministic` false, `recv_ts` and
+/// `latency_ns` (the wall-clock time from frame receipt to this serialisation, when known, i.e.
+/// `latency_ns >= 0`) are added at the end.
+void append_trigger_json(std::string& out, const signals::trigger& t,
+                         const std::vector<signals::signal_spec>& specs,
+                         const core::instrument_registry& reg, bool deterministic,
+                         core::nanos latency_ns = -1);
+
+/// The topic a trigger is published under: "signal/instrument", or "signal" for breadth and
+/// composites.
+[[nodiscard]] std::string trigger_topic(const signals::trigger& t,
+                                        const std::vector<signals::signal_spec>& specs,
+                                        const core::instrument_registry& reg);
+
+} // namespace seismo::engine

@@ -1,0 +1,62 @@
+#include "engine/core/time.hpp"
+
+#include <gtest/gtest.h>
+
+namespace seismo::core {
+namespace {
+
+TEST(time, rfc3339_round_trip) {
+    nanos t = 0;
+    ASSERT_TRUE(parse_rfc3339("2026-02-05T02:14:03.512Z", t));
+    EXPECT_EQ(t, 1770257643512000000LL);
+    EXPECT_EQ(format_rfc3339(t), "2026-02-05T02:14:03.512000000Z");
+    ASSERT_TRUE(parse_rfc3339("1970-01-01T00:00:00Z", t));
+    EXPECT_EQ(t, 0);
+    ASSERT_TRUE(parse_rfc3339("2021-07-22T22:25:41.0621700Z", t));
+    EXPECT_EQ(format_rfc3339(t), "2021-07-22T22:25:41.062170000Z");
+    ASSERT_TRUE(parse_rfc3339("2024-02-29T23:59:59.123456789123Z", t)); // extra digits dropped
+    EXPECT_EQ(format_rfc3339(t), "2024-02-29T23:59:59.123456789Z");
+}
+
+TEST(time, rfc3339_offsets) {
+    nanos z = 0, plus = 0, minus = 0;
+    ASSERT_TRUE(parse_rfc3339("2026-02-05T02:00:00Z", z));
+    ASSERT_TRUE(parse_rfc3339("2026-02-05T10:00:00+08:00", plus));
+    ASSERT_TRUE(parse_rfc3339("2026-02-04 21:30:00-04:30", minus));
+    EXPECT_EQ(z, plus);
+    EXPECT_EQ(z, minus);
+}
+
+TEST(time, rfc3339_rejects_bad_input) {
+    nanos t = 0;
+    for (const char* s : {"", "2026-02-05", "2026-02-05T02:00:00", "2026-13-01T00:00:00Z",
+                          "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-02-05T24:00:00Z",
+                          "2026-02-05T02:00:00.Z", "2026-02-05T02:00:00Zjunk", "yesterday",
+                          "2026-02-05T02:00:00+8:00"}) {
+        EXPECT_FALSE(parse_rfc3339(s, t)) << s;
+    }
+}
+
+TEST(time, format_before_epoch) {
+    EXPECT_EQ(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
+}
+
+TEST(time, durations) {
+    nanos d = 0;
+    ASSERT_TRUE(parse_duration("250ms", d));
+    EXPECT_EQ(d, 250 * k_ns_per_ms);
+    ASSERT_TRUE(parse_duration("1h30m", d));
+    EXPECT_EQ(d, 90 * k_ns_per_min);
+    ASSERT_TRUE(parse_duration("20d", d));
+    EXPECT_EQ(d, 20 * k_ns_per_day);
+    ASSERT_TRUE(parse_duration("0", d));
+    EXPECT_EQ(d, 0);
+    for (const char* s : {"", "5", "ms", "1.5s", "-1s", "10 s", "3y", "99999999999999999999d"}) {
+        EXPECT_FALSE(parse_duration(s, d)) << s;
+    }
+    EXPECT_EQ(format_duration(6 * k_ns_per_hour), "6h");
+    EXPECT_EQ(format_duration(1500 * k_ns_per_ms), "1500ms");
+}
+
+} // namespace
+} // namespace seismo::core

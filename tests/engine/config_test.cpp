@@ -1,0 +1,149 @@
+#include "engine/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace seismo::engine {
+namespace {
+
+const char* k_base = R"([[instrument]]
+symbol = "XAG/USD"
+tags = ["metal"]
+
+[[instrument]]
+symbol = "BTC/USD"
+aliases = ["binance:BTCUSDT"]
+tags = ["crypto"]
+)";
+
+/// Loads k_base + extra and expects an error on `line` whose text contains `needle`.
+void expect_error(const std::string& extra, std::uint32_t line, const std::string& needle) {
+    const std::string text = std::string(k_base) + extra;
+    try {
+        (void)load_config_string(text, "test.toml");
+        ADD_FAILURE() << "no error for:\n" << extra;
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.file(), "test.toml");
+        EXPECT_EQ(e.line(), line) << e.what();
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).rfind("test.toml:" + std::to_string(line) + ":", 0), 0u) << e.what();
+    }
+}
+
+TEST(config, playbook_is_valid_and_complete) {
+    const config c = load_playbook();
+    EXPECT_EQ(c.file, "<playbook>");
+    std::set<signals::signal_kind> kinds;
+    for (const auto& s : c.signals) kinds.insert(s.kind);
+    EXPECT_EQ(kinds.size(), 6u); // every kind of DESIGN §5 is in the playbook
+    EXPECT_EQ(c.order.size(), c.signals.size());
+    EXPECT_FALSE(c.templates.empty());
+    EXPECT_NE(describe(c).find("crash_day"), std::string::npos);
+}
+
+TEST(config, full_schema_parses) {
+    const config c = load_config_string(std::string(k_base) + R"(
+[engine]
+deterministic = true
+lateness = "250ms"
+
+[server]
+listen = "127.0.0.1:9090"
+tokens = [{ token = "t1", topics = ["crypto_*"] }, { token = "t2" }]
+
+[[feed]]
+name = "binance"
+venue = "binance"
+url = "wss://stream.binance.com:9443/stream"
+symbols = ["BTCUSDT"]
+stale_after = "30s"
+
+[[signal]]
+name = "silver_crash"
+kind = "drawdown"
+instruments = ["XAG/USD"]
+window = "24h"
+levels = [{ at = -0.08, severity = "warning" }, { at = -0.15, severity = "critical" }]
+rearm = 0.02
+
+[[signal]]
+name = "crypto_crash"
+kind = "drawdown"
+select = "tag:crypto"
+ref = "prev_close"
+levels = [{ at = -0.06, severity = "critical" }]
+
+[[signal]]
+name = "shock"
+kind = "composite"
+inputs = ["silver_crash", "crypto_crash"]
+within = "6h"
+levels = [{ at = 2, severity = "critical" }]
+)", "full.toml");
+    EXPECT_TRUE(c.engine.deterministic);
+    EXPECT_EQ(c.engine.lateness, 250'000'000);
+    EXPECT_EQ(c.server.listen, "127.0.0.1:9090");
+    ASSERT_EQ(c.server.tokens.size(), 2u);
+    EXPECT_EQ(c.server.tokens[0].topics[0], "crypto_*");
+    ASSERT_EQ(c.feeds.size(), 1u);
+    EXPECT_EQ(c.feeds[0].stale_after, 30'000'000'000);
+    ASSERT_EQ(c.signals.size(), 3u);
+    EXPECT_EQ(c.signals[0].window, 24LL * 3600 * 1'000'000'000);
+    EXPECT_EQ(c.signals[1].ref, signals::ref_kind::prev_close);
+    EXPECT_EQ(c.signals[2].dir, signals::direction::above);
+    EXPECT_EQ(c.instruments[1].aliases[0].first, "binance");
+}
+
+TEST(config, errors_name_the_line_and_what_was_expected) {
+    // line 9 is the first line after k_base
+    expect_error("[engine]\nbogus = 1\n", 10, "unknown key 'bogus'");
+    expect_error("[engine]\nlateness = 5\n", 10, "duration");
+    expect_error("[engine]\nlateness = \"5 parsecs\"\n", 10, "bad duration");
+    expect_error("[engine]\ndeterministic = \"yes\"\n", 10, "true or false");
+    // After k_base, a bare key belongs to the last [[instrument]] table (TOML's rule).
+    expect_error("nonsense = 1\n", 9, "[[instrument]]: unknown key 'nonsense'");
+    try {
+        (void)load_config_string("nonsense = 1\n", "top.toml");
+        ADD_FAILURE() << "no error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.line(), 1u);
+        EXPECT_NE(std::string(e.what()).find("unknown top-level key 'nonsense'"), std::string::npos);
+    }
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"GOLD\"]\nwindow = \"1h\"\nlevels = [{ at = -0.1 }]\n",
+                 12, "unknown instrument 'GOLD'");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\nwindow = \"1h\"\nlookback = \"1d\"\nlevels = [{ at = -0.1 }]\n",
+                 14, "unknown key 'lookback'");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = \"high\" }]\n",
+                 13, "'at' must be a number");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"wobble\"\n", 11, "unknown kind 'wobble'");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = 1 }]\n"
+                 "[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = 1 }]\n",
+                 15, "duplicate signal name 'x'");
+    expect_error("[[signal]]\nname = \"c\"\nkind = \"composite\"\ninputs = [\"ghost\"]\nwithin = \"1h\"\nlevels = [{ at = 1 }]\n",
+                 12, "unknown input signal 'ghost'");
+    expect_error("[[signal]]\nname = \"a\"\nkind = \"composite\"\ninputs = [\"b\"]\nwithin = \"1h\"\nlevels = [{ at = 1 }]\n"
+                 "[[signal]]\nname = \"b\"\nkind = \"composite\"\ninputs = [\"a\"]\nwithin = \"1h\"\nlevels = [{ at = 1 }]\n",
+                 9, "cycle: a -> b -> a");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = -0.1 }]\n",
+                 9, "exactly one of 'window'");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\nselect = \"tag:nothing\"\nlevels = [{ at = 1 }]\n",
+                 12, "matches no [[instrument]] tag");
+    expect_error("[[signal]]\nname = \"x y\"\n", 10, "letters, digits");
+    expect_error("[[instrument]]\nsymbol = \"XAG/USD\"\n", 10, "duplicate instrument");
+    expect_error("[[instrument]]\nsymbol = \"Z\"\naliases = [\"nocolon\"]\n", 11, "VENUE:NATIVE");
+    expect_error("[[feed]]\nname = \"f\"\nvenue = \"nyse\"\nurl = \"wss://x\"\n", 11, "unknown venue 'nyse'");
+    expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"http://x\"\n", 12, "ws:// or wss://");
+    expect_error("[server]\nlisten = \"localhost\"\n", 10, "HOST:PORT");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = 1, severity = \"dire\" }]\n",
+                 13, "\"info\", \"warning\" or \"critical\"");
+    expect_error("[engine\n", 9, "TOML syntax error");
+}
+
+TEST(config, missing_file_is_an_error) {
+    EXPECT_THROW((void)load_config_file("/nonexistent/seismo.toml"), config_error);
+}
+
+} // namespace
+} // namespace seismo::engine

@@ -55,6 +55,54 @@ bool read_timestamp(od::value& v, core::nanos& out) noexcept {
     return false;
 }
 
+enum class key : std::uint8_t { sym, px, ts, sz, seq, prev_close, kind, venue, other };
+
+/// Matches a raw (still escaped) key against the protocol's names without copying it.
+key match_raw_key(od::raw_json_string k) noexcept {
+    switch (k.raw()[0]) {
+    case 's':
+        if (k.unsafe_is_equal("sym")) return key::sym;
+        if (k.unsafe_is_equal("sz")) return key::sz;
+        if (k.unsafe_is_equal("seq")) return key::seq;
+        break;
+    case 'p':
+        if (k.unsafe_is_equal("px")) return key::px;
+        if (k.unsafe_is_equal("prev_close")) return key::prev_close;
+        break;
+    case 't':
+        if (k.unsafe_is_equal("ts")) return key::ts;
+        break;
+    case 'k':
+        if (k.unsafe_is_equal("kind")) return key::kind;
+        break;
+    case 'v':
+        if (k.unsafe_is_equal("venue")) return key::venue;
+        break;
+    default: break;
+    }
+    return key::other;
+}
+
+key match_key(std::string_view k) noexcept {
+    if (k == "sym") return key::sym;
+    if (k == "px") return key::px;
+    if (k == "ts") return key::ts;
+    if (k == "sz") return key::sz;
+    if (k == "seq") return key::seq;
+    if (k == "prev_close") return key::prev_close;
+    if (k == "kind") return key::kind;
+    if (k == "venue") return key::venue;
+    return key::other;
+}
+
+/// True when the raw key holds a backslash before its closing quote (an escaped key).
+bool has_escape(od::raw_json_string k) noexcept {
+    for (const char* p = k.raw(); *p != '"'; ++p) {
+        if (*p == '\\') return true;
+    }
+    return false;
+}
+
 } // namespace
 
 struct generic_parser::impl {
@@ -77,44 +125,49 @@ struct generic_parser::impl {
             if (fr.error() != simdjson::SUCCESS) {
                 return parse_result::reject(reject_reason::malformed, "not valid JSON");
             }
-            od::field field = std::move(fr).value_unsafe();
-            std::string_view key;
-            if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-                return parse_result::reject(reject_reason::malformed, "not valid JSON");
+            od::field& field = fr.value_unsafe();
+            key k = match_raw_key(field.key());
+            if (k == key::other && has_escape(field.key())) {
+                // An escaped key ("p\u0078"): unescape it and match again (rare, so slow is fine).
+                std::string_view name;
+                if (field.unescaped_key().get(name) != simdjson::SUCCESS) {
+                    return parse_result::reject(reject_reason::malformed, "not valid JSON");
+                }
+                k = match_key(name);
             }
-            od::value v = field.value();
-            if (key == "sym") {
+            od::value& v = field.value();
+            if (k == key::sym) {
                 if (v.get_string().get(sym) != simdjson::SUCCESS || sym.empty()) {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "sym: expected a non-empty string");
                 }
                 has_sym = true;
-            } else if (key == "px") {
+            } else if (k == key::px) {
                 const num_status st = detail::read_number(v, px);
                 if (st != num_status::ok) {
                     return detail::number_error(st, "px: expected a number or numeric string",
                                                 "px: not finite");
                 }
                 has_px = true;
-            } else if (key == "ts") {
+            } else if (k == key::ts) {
                 if (!read_timestamp(v, t.exch_ts)) {
                     return parse_result::reject(
                         reject_reason::bad_timestamp,
                         "ts: expected epoch ms, epoch ns or an RFC 3339 string");
                 }
-            } else if (key == "sz") {
+            } else if (k == key::sz) {
                 const num_status st = detail::read_number(v, t.sz);
                 if (st != num_status::ok) {
                     return detail::number_error(st, "sz: expected a number or numeric string",
                                                 "sz: not finite");
                 }
                 if (t.sz < 0) return parse_result::reject(reject_reason::bad_field, "sz: negative");
-            } else if (key == "seq") {
+            } else if (k == key::seq) {
                 if (!detail::read_uint(v, t.seq)) {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "seq: expected an unsigned integer");
                 }
-            } else if (key == "prev_close") {
+            } else if (k == key::prev_close) {
                 const num_status st = detail::read_number(v, prev);
                 if (st != num_status::ok) {
                     return detail::number_error(
@@ -122,17 +175,17 @@ struct generic_parser::impl {
                         "prev_close: not finite");
                 }
                 has_prev = true;
-            } else if (key == "kind") {
-                std::string_view k;
-                if (v.get_string().get(k) != simdjson::SUCCESS) k = {};
-                if (k == "trade") t.kind = core::tick_kind::trade;
-                else if (k == "quote") t.kind = core::tick_kind::quote;
-                else if (k == "value") t.kind = core::tick_kind::value;
+            } else if (k == key::kind) {
+                std::string_view kind;
+                if (v.get_string().get(kind) != simdjson::SUCCESS) kind = {};
+                if (kind == "trade") t.kind = core::tick_kind::trade;
+                else if (kind == "quote") t.kind = core::tick_kind::quote;
+                else if (kind == "value") t.kind = core::tick_kind::value;
                 else {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "kind: expected \"trade\", \"quote\" or \"value\"");
                 }
-            } else if (key == "venue") {
+            } else if (k == key::venue) {
                 std::string_view name;
                 if (v.get_string().get(name) != simdjson::SUCCESS || name.empty()) {
                     return parse_result::reject(reject_reason::bad_field,

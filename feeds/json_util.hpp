@@ -43,14 +43,16 @@ enum class num_status : std::uint8_t { ok, wrong_type, non_finite, malformed };
 
 /// Reads a JSON number or a string holding one.
 [[nodiscard]] inline num_status read_number(od::value& v, double& out) noexcept {
+    // Fast path: a plain number (a failed get_double consumes nothing).
+    double d = 0;
+    if (v.get_double().get(d) == simdjson::SUCCESS) {
+        out = d;
+        return num_status::ok;
+    }
     od::json_type t{};
     if (v.type().get(t) != simdjson::SUCCESS) return num_status::malformed;
     if (t == od::json_type::number) {
-        double d = 0;
-        if (v.get_double().get(d) == simdjson::SUCCESS) {
-            out = d;
-            return num_status::ok;
-        }
+        // Out of double range (1e999): judge the text.
         std::string_view raw = v.raw_json_token();
         while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
                                 raw.back() == '\t')) {

@@ -19,6 +19,12 @@ namespace {
 using core::nanos;
 constexpr nanos k_ms = 1'000'000;
 
+std::string inst_name(std::size_t i) {
+    std::string s = "I"; // (not "I" + to_string: GCC 12 raises a false -Wrestrict on it)
+    s += std::to_string(i);
+    return s;
+}
+
 struct collector final : trigger_sink {
     std::vector<trigger> out;
     void on_trigger(const trigger& t) override { out.push_back(t); }
@@ -68,7 +74,7 @@ public:
             s.select.push_back({selector::by::tag, chance(0.5) ? "a" : "b"});
         } else {
             const int n = uniform(1, static_cast<int>(ninst));
-            for (int j = 0; j < n; ++j) s.instruments.push_back("I" + std::to_string(uniform(0, static_cast<int>(ninst) - 1)));
+            for (int j = 0; j < n; ++j) s.instruments.push_back(inst_name(static_cast<std::size_t>(uniform(0, static_cast<int>(ninst) - 1))));
             std::sort(s.instruments.begin(), s.instruments.end());
             s.instruments.erase(std::unique(s.instruments.begin(), s.instruments.end()), s.instruments.end());
         }
@@ -140,7 +146,7 @@ public:
         const std::size_t ninst = static_cast<std::size_t>(uniform(2, 6));
         for (std::size_t i = 0; i < ninst; ++i) {
             oracle::naive::instrument in;
-            in.symbol = "I" + std::to_string(i);
+            in.symbol = inst_name(i);
             if (chance(0.6)) in.tags.push_back("a");
             if (chance(0.6)) in.tags.push_back("b");
             if (chance(0.7)) in.prev_close = std::round(real(95, 105) * 2) / 2;
@@ -254,7 +260,7 @@ run_result run(const scenario& sc, std::uint64_t seed) {
         const signal_spec& spec = sc.specs[a.signal];
         const bool fuzzy = spec.kind == signal_kind::zscore ||
                            (spec.kind == signal_kind::composite && false);
-        const std::string inst = a.inst == core::k_no_instrument ? "" : "I" + std::to_string(core::index(a.inst));
+        const std::string inst = a.inst == core::k_no_instrument ? "" : inst_name(core::index(a.inst));
         if (fuzzy && (near_boundary(spec, b.value) || spec.name != b.signal || inst != b.inst)) {
             rr.ambiguous = true; // rounding may legitimately decide differently from here on
             return rr;

@@ -93,14 +93,18 @@ int main(int argc, char** argv) {
     engine::replay_options ro;
     std::string replay_config;
     auto* replay = app.add_subcommand(
-        "replay", "Replay recorded input through the signals: generic-tick JSON lines "
-                  "(plain, .gz or .zst); prints triggers as JSON lines");
+        "replay", "Replay recorded input through the signals: generic-tick JSON lines, Tardis raw "
+                  "captures (<ISO time> <frame>, parsed by --venue's adapter) or Tardis trades CSV; "
+                  "plain, .gz or .zst. Prints triggers as JSON lines");
     replay->add_option("input", ro.inputs, "Input files ('-' for standard input)")->required();
     replay->add_option("--config", replay_config, "Config file (default: the embedded playbook)");
     replay->add_option("--format", ro.format, "Input format")
-        ->check(CLI::IsMember({"auto", "jsonl"}))
+        ->check(CLI::IsMember({"auto", "jsonl", "tardis", "tardis-csv"}))
         ->capture_default_str();
-    replay->add_option("--venue", ro.venue, "Venue whose adapter parses the frames");
+    replay->add_option("--venue", ro.venue,
+                       "Venue whose adapter parses Tardis frames (binance, coinbase, kraken, okx, "
+                       "bybit, generic); for tardis-csv it overrides the exchange column")
+        ->check(CLI::IsMember({"binance", "coinbase", "kraken", "okx", "bybit", "generic"}));
     replay->add_option("--out", ro.out, "Triggers output file ('-' = standard output)")
         ->capture_default_str();
     replay->add_option("--ticks", ro.ticks,

@@ -180,11 +180,12 @@ void read_engine(const toml::table& root, config& cfg) {
     if (auto v = r.boolean("deterministic")) cfg.engine.deterministic = *v;
     if (auto v = r.duration("lateness")) cfg.engine.lateness = *v;
     if (auto v = r.integer("max_frame_bytes", 64, 64 << 20)) cfg.engine.max_frame_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_venue_frame_bytes", 64, 64 << 20)) cfg.engine.max_venue_frame_bytes = static_cast<std::size_t>(*v);
     if (auto v = r.integer("max_instruments", 1, 1 << 24)) cfg.engine.max_instruments = static_cast<std::size_t>(*v);
     if (auto v = r.boolean("busy_poll")) cfg.engine.busy_poll = *v;
     if (auto v = r.integer("pin_cpu", -1, 4095)) cfg.engine.pin_cpu = static_cast<int>(*v);
     if (auto v = r.integer("queue_capacity", 1024, 1 << 24)) cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
-    r.finish({"deterministic", "lateness", "max_frame_bytes", "max_instruments", "busy_poll",
+    r.finish({"deterministic", "lateness", "max_frame_bytes", "max_venue_frame_bytes", "max_instruments", "busy_poll",
               "pin_cpu", "queue_capacity"});
 }
 

@@ -34,7 +34,10 @@ private:
 struct engine_config {
     bool deterministic = false;        ///< output without wall-clock fields
     core::nanos lateness = 0;          ///< default allowed event-time lateness per instrument
-    std::size_t max_frame_bytes = feeds::k_default_max_frame;
+    std::size_t max_frame_bytes = feeds::k_default_max_frame; ///< generic protocol frames
+    /// Venue frames: real venues send legitimately large frames on channels seismo ignores
+    /// (a Kraken book-1000 snapshot is ~80 KB), so their limit is higher.
+    std::size_t max_venue_frame_bytes = 1 << 20;
     std::size_t max_instruments = core::instrument_registry::k_default_capacity;
     bool busy_poll = false;            ///< signal thread spins instead of sleeping when idle
     int pin_cpu = -1;                  ///< pin the signal thread to this CPU (-1: don't)

@@ -8,7 +8,7 @@
 #include "engine/line_reader.hpp"
 #include "engine/output.hpp"
 #include "feeds/frame.hpp"
-#include "feeds/generic.hpp"
+#include "feeds/venues.hpp"
 #include "feeds/sequence.hpp"
 #include "signals/graph.hpp"
 
@@ -21,10 +21,13 @@
 
 namespace seismo::engine {
 
+/// Input formats `seismo replay` reads (DESIGN §9).
+enum class input_format : std::uint8_t { jsonl, tardis, tardis_csv };
+
 struct replay_options {
     std::vector<std::string> inputs;
-    std::string format = "auto";
-    std::string venue;
+    std::string format = "auto"; ///< auto | jsonl | tardis | tardis-csv
+    std::string venue;           ///< adapter for tardis frames (binance, coinbase, ...)
     std::string out = "-";     ///< triggers, JSON lines ("-" = stdout, "" = nowhere)
     std::string ticks;         ///< applied normalized ticks as generic-protocol lines
     std::string summary;       ///< run figures as JSON
@@ -54,8 +57,10 @@ public:
     replay_session(const config& cfg, const replay_options& opts);
     ~replay_session() override;
 
-    /// Processes one frame whose text has k_line_padding readable bytes after it.
-    void process(std::string_view feed, const line_reader::line& l);
+    /// Processes one line of the given format; its text has k_line_padding readable bytes after
+    /// it. (`process` alone: a generic-protocol line.)
+    void process(std::string_view feed, const line_reader::line& l,
+                 input_format fmt = input_format::jsonl);
     /// Processes every line of a buffer that has k_line_padding readable bytes past `size`.
     void process_buffer(std::string_view feed, const char* data, std::size_t size);
 
@@ -76,13 +81,21 @@ private:
     void reject(std::string_view feed, std::uint64_t pos, core::nanos recv_ts,
                 feeds::reject_reason r, std::string_view detail, std::string_view frame);
     void write_tick(const core::tick& t);
+    void apply_frame(std::string_view feed, std::uint64_t pos, const char* data, std::size_t len,
+                     std::size_t capacity, core::nanos recv_ts, std::string_view raw_line);
+    void apply_ticks(std::string_view feed, std::uint64_t pos, core::nanos recv_ts,
+                     std::string_view raw_line);
+    void process_csv(std::string_view feed, const line_reader::line& l);
+    core::symbol_cache& csv_symbols(std::string_view exchange);
 
     const config* cfg_;
     replay_options opts_;
     std::unique_ptr<core::instrument_registry> registry_;
     signals::graph graph_;
     core::symbol_cache symbols_;
-    feeds::generic_parser parser_;
+    feeds::venue_parser parser_;
+    std::vector<std::pair<std::string, std::unique_ptr<core::symbol_cache>>> csv_symbols_;
+    std::vector<int> csv_columns_; // price, amount, timestamp, local_timestamp, id, symbol, exchange
     feeds::sequence_tracker seqs_;
     std::vector<core::tick> ticks_;
     output_file out_;
@@ -94,7 +107,12 @@ private:
     std::function<void(const signals::trigger&, std::string_view)> observer_;
 };
 
-/// Opens every input and replays it. Throws std::runtime_error on unreadable input.
+/// The format of a file, judged from its first non-empty line: a Tardis raw capture
+/// ("<ISO time> <frame>"), a Tardis trades CSV (header "exchange,symbol,..."), else JSON lines.
+[[nodiscard]] input_format sniff_format(const std::string& path);
+
+/// Opens every input and replays it. Throws std::invalid_argument on bad options (unknown
+/// format or venue, tardis without --venue) and std::runtime_error on unreadable input.
 replay_stats run_replay(const config& cfg, const replay_options& opts);
 
 } // namespace seismo::engine

@@ -45,9 +45,15 @@ struct parse_result {
     frame_status status = frame_status::ignored;
     reject_reason reason = reject_reason::malformed;
     std::string_view detail; ///< static text for the dead letter (e.g. "px: expected a number")
+    /// A per-connection message number, where the venue has one (Coinbase Advanced Trade's
+    /// `sequence_num`); 0 otherwise. The session judges gaps on it.
+    std::uint64_t connection_seq = 0;
 
+    static constexpr parse_result of(frame_status s) noexcept {
+        return {s, reject_reason::malformed, {}, 0};
+    }
     static constexpr parse_result reject(reject_reason r, std::string_view d) noexcept {
-        return {frame_status::rejected, r, d};
+        return {frame_status::rejected, r, d, 0};
     }
 };
 

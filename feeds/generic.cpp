@@ -229,7 +229,7 @@ struct generic_parser::impl {
             t.px = px;
             out.push_back(t);
         }
-        return {frame_status::ticks, reject_reason::malformed, {}};
+        return parse_result::of(frame_status::ticks);
     }
 
     parse_result parse(const char* data, std::size_t len, std::size_t capacity,
@@ -237,7 +237,7 @@ struct generic_parser::impl {
         if (len > max_frame) {
             return parse_result::reject(reject_reason::oversize, "frame larger than the limit");
         }
-        if (is_blank(data, len)) return {frame_status::ignored, reject_reason::malformed, {}};
+        if (is_blank(data, len)) return parse_result::of(frame_status::ignored);
         const std::size_t start = out.size();
         od::document doc;
         if (parser.iterate(data, len, capacity).get(doc) != simdjson::SUCCESS) {
@@ -247,7 +247,7 @@ struct generic_parser::impl {
         if (doc.type().get(type) != simdjson::SUCCESS) {
             return parse_result::reject(reject_reason::malformed, "not valid JSON");
         }
-        parse_result r{frame_status::ticks, reject_reason::malformed, {}};
+        parse_result r = parse_result::of(frame_status::ticks);
         if (type == od::json_type::object) {
             od::object obj;
             if (doc.get_object().get(obj) != simdjson::SUCCESS) {
@@ -272,7 +272,7 @@ struct generic_parser::impl {
                     if (r.status == frame_status::rejected) break;
                 }
                 if (r.status != frame_status::rejected && out.size() == start) {
-                    r = {frame_status::ignored, reject_reason::malformed, {}}; // empty batch
+                    r = parse_result::of(frame_status::ignored); // empty batch
                 }
             }
         } else {

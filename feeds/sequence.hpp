@@ -1,7 +1,8 @@
 #pragma once
-// Per-instrument venue sequence numbers for one feed: refuses duplicates and replays (a number
-// not after the last one applied) and counts gaps where the venue keeps numbers contiguous.
-// Owned by one feed thread; allocation only when an instrument id is first seen.
+// Venue sequence numbers for one feed, per instrument and number space (tick::flags): refuses
+// duplicates and replays (a number not after the last one applied) and measures gaps where the
+// venue keeps numbers contiguous. Owned by one feed thread; allocation only when an instrument
+// id is first seen.
 
 #include "engine/core/tick.hpp"
 
@@ -13,32 +14,35 @@ namespace seismo::feeds {
 
 class sequence_tracker {
 public:
-    enum class verdict : std::uint8_t { ok, duplicate, gap };
+    enum class verdict : std::uint8_t { ok, duplicate };
 
-    /// Judges `seq` (0 = none) for `inst` without recording it.
-    [[nodiscard]] verdict check(core::instrument_id inst, std::uint64_t seq) const noexcept {
-        if (seq == 0) return verdict::ok;
-        const std::uint32_t i = core::index(inst);
+    /// Judges a tick's `seq` (0 = none) without recording it.
+    [[nodiscard]] verdict check(const core::tick& t) const noexcept {
+        if (t.seq == 0) return verdict::ok;
+        const std::size_t i = slot(t);
         if (i >= last_.size() || last_[i] == 0) return verdict::ok;
-        if (seq <= last_[i]) return verdict::duplicate;
-        return seq == last_[i] + 1 ? verdict::ok : verdict::gap;
+        return t.seq <= last_[i] ? verdict::duplicate : verdict::ok;
     }
-    /// Missing numbers between the last recorded and `seq` (0 when contiguous or unknown).
-    [[nodiscard]] std::uint64_t missing(core::instrument_id inst, std::uint64_t seq) const noexcept {
-        const std::uint32_t i = core::index(inst);
-        if (seq == 0 || i >= last_.size() || last_[i] == 0 || seq <= last_[i] + 1) return 0;
-        return seq - last_[i] - 1;
+    /// Numbers missing between the last recorded one and `t.seq`, for contiguous spaces only.
+    [[nodiscard]] std::uint64_t missing(const core::tick& t) const noexcept {
+        if (t.seq == 0 || (t.flags & core::k_seq_contiguous) == 0) return 0;
+        const std::size_t i = slot(t);
+        if (i >= last_.size() || last_[i] == 0 || t.seq <= last_[i] + 1) return 0;
+        return t.seq - last_[i] - 1;
     }
-    void record(core::instrument_id inst, std::uint64_t seq) {
-        if (seq == 0) return;
-        const std::uint32_t i = core::index(inst);
-        if (i >= last_.size()) last_.resize(i + 1u, 0);
-        last_[i] = seq;
+    void record(const core::tick& t) {
+        if (t.seq == 0) return;
+        const std::size_t i = slot(t);
+        if (i >= last_.size()) last_.resize(i + 1, 0);
+        last_[i] = t.seq;
     }
-    /// Forget everything (a new connection starts new numbering on some venues).
+    /// Forget everything (venues that renumber per connection).
     void reset() noexcept { std::fill(last_.begin(), last_.end(), 0); }
 
 private:
+    [[nodiscard]] static std::size_t slot(const core::tick& t) noexcept {
+        return static_cast<std::size_t>(core::index(t.inst)) * 4 + (t.flags & core::k_seq_space_mask);
+    }
     std::vector<std::uint64_t> last_;
 };
 

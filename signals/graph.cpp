@@ -7,6 +7,7 @@
 #include "signals/trailing_max.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -16,9 +17,13 @@ namespace {
 
 constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 constexpr core::nanos k_never = std::numeric_limits<core::nanos>::max();
+constexpr core::nanos k_none = std::numeric_limits<core::nanos>::min();
 
 struct inst_state {
     core::nanos last_ts = 0;
+    /// The latest event time per stream (trade, quote, value): lateness is judged within a
+    /// stream, since a venue's trade and quote channels carry times from different engines.
+    std::array<core::nanos, 3> stream_ts{k_none, k_none, k_none};
     core::nanos lateness = 0;
     double last_px = k_nan;
     double prev_close = k_nan;
@@ -424,10 +429,15 @@ struct graph::impl {
             return apply_status::reference;
         }
         core::nanos ts = t.event_ts();
+        const auto stream = static_cast<std::size_t>(t.kind); // trade, quote or value
         if (is.has_tick) {
-            if (ts < is.last_ts - is.lateness) return apply_status::late;
+            if (is.stream_ts[stream] != k_none && ts < is.stream_ts[stream] - is.lateness) {
+                return apply_status::late;
+            }
+            is.stream_ts[stream] = std::max(is.stream_ts[stream], ts);
             ts = std::max(ts, is.last_ts);
         } else {
+            is.stream_ts[stream] = ts;
             is.has_tick = true;
             is.session_open = t.px;
         }

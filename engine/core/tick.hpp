@@ -42,6 +42,12 @@ enum class tick_kind : std::uint8_t {
     return "value";
 }
 
+/// `tick::flags`: which number space `seq` belongs to (a venue channel: trades and quotes of
+/// one instrument are numbered separately), and whether the venue keeps it contiguous there, so
+/// that a jump is a gap rather than a skip by design.
+inline constexpr std::uint8_t k_seq_space_mask = 0x3;
+inline constexpr std::uint8_t k_seq_contiguous = 0x4;
+
 /// A normalized market observation. Trivially copyable and 48 bytes, so a queue slot is one cache
 /// line and copying it is a couple of vector moves.
 struct tick {
@@ -53,7 +59,7 @@ struct tick {
     instrument_id inst = k_no_instrument;
     venue_id venue{0};
     tick_kind kind = tick_kind::value;
-    std::uint8_t flags = 0; ///< reserved
+    std::uint8_t flags = 0; ///< k_seq_space_mask, k_seq_contiguous
 
     /// Event time: the exchange timestamp when present, otherwise the receive time.
     [[nodiscard]] constexpr nanos event_ts() const noexcept {

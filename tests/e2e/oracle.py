@@ -114,6 +114,7 @@ class Instrument:
         self.hist = []            # accepted (t, px)
         self.first_px = None
         self.last_seq = 0
+        self.stream_last = {}        # kind -> latest event time of that stream
         self.prev_close_seen = None  # the previous close as of the last price tick
         self.buckets = {}            # resolution -> [observations folded in, {bucket: max}]
 
@@ -188,6 +189,7 @@ class Oracle:
         sym = px = prev = None
         ts = 0
         seq = 0
+        kind = "value"
         for k, v in o.items():
             if k == "sym":
                 if not isinstance(v, str) or not v:
@@ -213,6 +215,7 @@ class Oracle:
             elif k == "kind":
                 if v not in ("trade", "quote", "value"):
                     raise Reject("bad_field")
+                kind = v
             elif k == "venue":
                 if not isinstance(v, str) or not v:
                     raise Reject("bad_field")
@@ -228,9 +231,9 @@ class Oracle:
                 raise Reject("non_positive")
         ticks = []
         if prev is not None:
-            ticks.append(("ref", ins, prev, ts or recv_ts, 0))
+            ticks.append(("ref", ins, prev, ts or recv_ts, 0, kind))
         if px is not None:
-            ticks.append(("px", ins, px, ts or recv_ts, seq))
+            ticks.append(("px", ins, px, ts or recv_ts, seq, kind))
         return ticks
 
     def reject(self, reason):
@@ -263,8 +266,8 @@ class Oracle:
                 raise Reject("malformed")
         except Reject as r:
             return self.reject(r.reason)
-        for kind, ins, px, ts, seq in ticks:
-            if kind == "ref":
+        for what, ins, px, ts, seq, stream in ticks:
+            if what == "ref":
                 ins.prev_close = px
                 self.references += 1
                 continue
@@ -272,14 +275,17 @@ class Oracle:
                 self.reject("duplicate")
                 continue
             if ins.hist:
-                last = ins.hist[-1][0]
+                # lateness is judged within the stream (trade, quote, value); the tick is then
+                # applied no earlier than the instrument's latest time
                 lat = ins.lateness if ins.lateness is not None else self.lateness
-                if ts < last - lat:
+                if stream in ins.stream_last and ts < ins.stream_last[stream] - lat:
                     self.reject("late")
                     continue
-                ts = max(ts, last)
+                ins.stream_last[stream] = max(ins.stream_last.get(stream, ts), ts)
+                ts = max(ts, ins.hist[-1][0])
             else:
                 ins.first_px = px
+                ins.stream_last[stream] = ts
             if seq:
                 ins.last_seq = seq
             ins.hist.append((ts, px))

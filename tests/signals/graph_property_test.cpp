@@ -38,6 +38,7 @@ struct scenario {
         nanos ts;
         double px;
         bool reference;
+        int stream = 0; // 0 trade, 1 quote, 2 value
     };
     std::vector<step> steps;
 };
@@ -200,7 +201,7 @@ public:
             }
             px[i] += continuous ? real(-1.5, 1.5) : 0.5 * uniform(-3, 3);
             px[i] = std::clamp(px[i], 60.0, 140.0);
-            sc.steps.push_back({i, ts, px[i], false});
+            sc.steps.push_back({i, ts, px[i], false, uniform(0, 9) < 7 ? 0 : uniform(1, 2)});
         }
         return sc;
     }
@@ -245,9 +246,9 @@ run_result run(const scenario& sc, std::uint64_t seed) {
         tk.exch_ts = st.ts;
         tk.recv_ts = st.ts;
         tk.px = st.px;
-        tk.kind = st.reference ? core::tick_kind::reference : core::tick_kind::trade;
+        tk.kind = st.reference ? core::tick_kind::reference : static_cast<core::tick_kind>(st.stream);
         const apply_status a = g.apply(tk, got);
-        const bool accepted = o.step(st.inst, st.ts, st.px, st.reference);
+        const bool accepted = o.step(st.inst, st.ts, st.px, st.reference, st.stream);
         EXPECT_EQ(a == apply_status::late, !accepted) << "seed " << seed;
     }
     const auto& want = o.triggers();

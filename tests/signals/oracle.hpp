@@ -56,6 +56,7 @@ public:
         bool any = false;
         // the reference each breadth/drawdown-by-ref saw at the last tick
         double prev_close_at_last_tick = std::numeric_limits<double>::quiet_NaN();
+        std::map<int, nanos> stream_last; // latest event time per stream (trade, quote, value)
     };
 
     naive(std::vector<signals::signal_spec> specs, std::vector<instrument> instruments)
@@ -79,19 +80,23 @@ public:
     }
 
     /// Returns false when the tick was rejected as late.
-    bool step(std::size_t i, nanos ts, double px, bool reference = false) {
+    bool step(std::size_t i, nanos ts, double px, bool reference = false, int stream = 0) {
         instrument& in = inst_[i];
         if (reference) {
             in.prev_close = px;
             return true;
         }
         if (in.any) {
+            // late within its own stream; applied no earlier than the instrument's latest time
+            const auto it = in.stream_last.find(stream);
+            if (it != in.stream_last.end() && ts < it->second - in.lateness) return false;
+            in.stream_last[stream] = it == in.stream_last.end() ? ts : std::max(it->second, ts);
             const nanos last = in.hist.back().t;
-            if (ts < last - in.lateness) return false;
             if (ts < last) ts = last;
         } else {
             in.first_px = px;
             in.any = true;
+            in.stream_last[stream] = ts;
         }
         in.hist.push_back({ts, px});
         in.prev_close_at_last_tick = in.prev_close;

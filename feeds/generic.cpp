@@ -227,6 +227,8 @@ struct generic_parser::impl {
         }
         if (has_px) {
             t.px = px;
+            // The generic protocol's seq counts an instrument's ticks: a jump is a gap.
+            if (t.seq != 0) t.flags = core::k_seq_contiguous;
             out.push_back(t);
         }
         return parse_result::of(frame_status::ticks);

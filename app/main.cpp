@@ -3,12 +3,16 @@
 #include "engine/config.hpp"
 #include "engine/output.hpp"
 #include "engine/replay.hpp"
+#include "engine/runtime.hpp"
 #include "engine/sim.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <pthread.h>
+#include <thread>
 #include <iostream>
 #include <string>
 #include <unistd.h>
@@ -48,28 +52,70 @@ int cmd_sim(const engine::sim_options& o, const std::string& out) {
     return k_exit_ok;
 }
 
-int cmd_run(const std::string& config_path, const std::string& out, std::uint64_t seed) {
-    const engine::config cfg = load(config_path);
-    // The bundled demo day: the liquidity-shock scenario generated in memory, replayed through
-    // the config's signals at full speed.
+struct run_args {
+    std::string config;
+    std::string out;
+    std::string dead_letter;
+    std::uint64_t seed = 1;
+    bool quiet = false;
+    bool deterministic = false;
+};
+
+/// The bundled demo day: the liquidity-shock scenario generated in memory, replayed through
+/// the config's signals at full speed.
+int run_demo(const engine::config& cfg, const run_args& a) {
     engine::sim_options so;
-    so.seed = seed;
+    so.seed = a.seed;
     std::string demo = engine::simulate(so);
     const std::size_t size = demo.size();
     demo.append(engine::k_line_padding, '\0');
     engine::replay_options ro;
-    ro.out = out.empty() ? "-" : out;
-    ro.deterministic = cfg.engine.deterministic;
+    ro.out = !a.out.empty() ? a.out : (a.quiet ? "" : "-");
+    ro.deterministic = a.deterministic || cfg.engine.deterministic;
+    ro.dead_letter = a.dead_letter;
     engine::replay_session session(cfg, ro);
-    if (isatty(STDERR_FILENO) != 0) {
-        std::cerr << "seismo: replaying the bundled demo day (liquidity-shock, seed " << seed
-                  << ") through " << (config_path.empty() ? "the embedded playbook" : config_path)
-                  << "\n";
-    }
+    std::cerr << "seismo: replaying the bundled demo day (liquidity-shock, seed " << a.seed
+              << ") through " << (a.config.empty() ? "the embedded playbook" : a.config) << "\n";
     session.process_buffer("demo", demo.data(), size);
     const engine::replay_stats st = session.finish();
     std::cerr << engine::summary_text(st);
     return k_exit_ok;
+}
+
+/// The live engine until SIGINT or SIGTERM, which drain the queues and flush the outputs.
+int run_live(const engine::config& cfg, const run_args& a) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr); // every thread started below inherits the mask
+    engine::run_options o;
+    o.out = a.out;
+    o.print = !a.quiet;
+    o.dead_letter = a.dead_letter;
+    o.deterministic = a.deterministic || cfg.engine.deterministic;
+    engine::runtime rt(cfg, o);
+    rt.start();
+    std::cerr << "seismo: running " << cfg.feeds.size() << " feeds and " << cfg.signals.size()
+              << " signals from " << cfg.file << "; Ctrl-C to stop\n";
+    std::thread waiter([&] {
+        int sig = 0;
+        sigwait(&set, &sig);
+        rt.request_stop();
+    });
+    rt.wait();
+    pthread_kill(waiter.native_handle(), SIGTERM); // wake the waiter if we stopped on our own
+    waiter.join();
+    const engine::run_figures f = rt.figures();
+    std::cerr << "seismo: stopped: " << f.frames << " frames, " << f.applied << " ticks applied, "
+              << f.rejected << " rejected, " << f.triggers << " triggers\n";
+    return k_exit_ok;
+}
+
+int cmd_run(const run_args& a) {
+    const engine::config cfg = load(a.config);
+    if (cfg.feeds.empty()) return run_demo(cfg, a);
+    return run_live(cfg, a);
 }
 
 } // namespace
@@ -80,14 +126,17 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "seismo 0.1.0");
 
     // run
-    std::string run_config, run_out;
-    std::uint64_t run_seed = 1;
+    run_args ra;
     auto* run = app.add_subcommand(
-        "run", "Run the engine. With no --config: the bundled demo day (the liquidity-shock "
-               "scenario) through the embedded playbook, printing triggers and a summary");
-    run->add_option("--config", run_config, "Config file (default: the embedded playbook)");
-    run->add_option("--out", run_out, "Write triggers to FILE instead of standard output");
-    run->add_option("--seed", run_seed, "Seed of the demo day")->capture_default_str();
+        "run", "Run the live engine on the config's [[feed]]s, printing triggers as JSON lines "
+               "until SIGINT/SIGTERM. Without feeds (and with no --config): the bundled demo day "
+               "(the liquidity-shock scenario) through the embedded playbook");
+    run->add_option("--config", ra.config, "Config file (default: the embedded playbook)");
+    run->add_option("--out", ra.out, "Append every trigger to FILE as a JSON line (the audit log)");
+    run->add_option("--dead-letter", ra.dead_letter, "Append refused input, with reasons, to FILE");
+    run->add_flag("--quiet", ra.quiet, "Do not print triggers on standard output");
+    run->add_flag("--deterministic", ra.deterministic, "Leave wall-clock fields out of triggers");
+    run->add_option("--seed", ra.seed, "Seed of the demo day")->capture_default_str();
 
     // replay
     engine::replay_options ro;
@@ -146,7 +195,7 @@ int main(int argc, char** argv) {
     }
 
     try {
-        if (*run) return cmd_run(run_config, run_out, run_seed);
+        if (*run) return cmd_run(ra);
         if (*replay) return cmd_replay(replay_config, ro);
         if (*validate) return cmd_validate(validate_path);
         if (*sim) return cmd_sim(so, sim_out);

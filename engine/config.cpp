@@ -237,6 +237,7 @@ void read_feeds(const toml::table& root, config& cfg) {
     std::set<std::string> names;
     for (const auto& el : *a) {
         reader r(as_table(el, cfg.file, "[[feed]]"), "[[feed]]", cfg.file);
+        if (cfg.feeds.size() == 64) r.fail_at(el.source(), "at most 64 feeds");
         feed_config f;
         f.line = el.source().begin.line;
         f.name = r.required_str("name");
@@ -257,7 +258,14 @@ void read_feeds(const toml::table& root, config& cfg) {
             if (*v <= 0) r.fail("stale_after", "'stale_after' must be positive");
             f.stale_after = *v;
         }
-        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after"});
+        if (auto v = r.duration("max_connection_age")) {
+            if (*v < 0) r.fail("max_connection_age", "'max_connection_age' must not be negative");
+            f.max_connection_age = *v;
+        }
+        if (auto v = r.str("ca_file")) f.ca_file = *v;
+        if (auto v = r.integer("max_frame_bytes", 64, 64 << 20)) f.max_frame_bytes = static_cast<std::size_t>(*v);
+        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after", "max_connection_age",
+                  "ca_file", "max_frame_bytes"});
         cfg.feeds.push_back(std::move(f));
     }
 }

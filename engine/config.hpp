@@ -68,6 +68,11 @@ struct feed_config {
     std::vector<std::string> symbols;
     std::vector<std::string> channels; ///< venue channels; empty = the venue's defaults
     core::nanos stale_after = 30 * core::k_ns_per_s;
+    /// Rotate connections (make-before-break) after this long; default 23h50m for binance
+    /// (which cuts at 24 h), never for the others.
+    std::optional<core::nanos> max_connection_age;
+    std::string ca_file; ///< extra PEM trust anchors for wss:// (a private CA)
+    std::optional<std::size_t> max_frame_bytes;
     std::uint32_t line = 0;
 };
 

@@ -4,10 +4,60 @@
 
 namespace seismo::engine {
 
+namespace {
+
+std::string_view feed_name(const signals::trigger& t, const std::vector<std::string>* names) {
+    return names != nullptr && t.feed < names->size() ? std::string_view((*names)[t.feed]) : "?";
+}
+
+void append_tail(std::string& out, const signals::trigger& t, bool deterministic, core::nanos latency_ns) {
+    out += R"(,"event_ts":)";
+    core::append_json_time(out, t.event_ts);
+    out += R"(,"cause":[)";
+    for (std::uint8_t i = 0; i < t.n_cause; ++i) {
+        if (i != 0) out += ',';
+        core::append_uint(out, t.cause[i]);
+    }
+    out += ']';
+    if (t.degraded) out += R"(,"degraded":true)";
+    if (!deterministic) {
+        out += R"(,"recv_ts":)";
+        core::append_json_time(out, t.recv_ts);
+        if (latency_ns >= 0) {
+            out += R"(,"latency_ns":)";
+            core::append_int(out, latency_ns);
+        }
+    }
+    out += '}';
+}
+
+} // namespace
+
 void append_trigger_json(std::string& out, const signals::trigger& t,
                          const std::vector<signals::signal_spec>& specs,
                          const core::instrument_registry& reg, bool deterministic,
-                         core::nanos latency_ns) {
+                         core::nanos latency_ns, const std::vector<std::string>* feed_names) {
+    if (t.signal == signals::k_feed_health) {
+        out += R"({"type":"trigger","seq":)";
+        core::append_uint(out, t.seq);
+        out += R"(,"signal":"feed_health","kind":"feed_health","state":")";
+        out += signals::to_string(t.state);
+        out += R"(","severity":")";
+        out += signals::to_string(t.sev);
+        out += R"(","feed":)";
+        core::append_json_string(out, feed_name(t, feed_names));
+        out += R"(,"condition":")";
+        out += signals::to_string(t.condition);
+        out += '"';
+        if (t.inst != core::k_no_instrument) {
+            out += R"(,"instrument":)";
+            core::append_json_string(out, reg.info(t.inst).symbol);
+        }
+        out += R"(,"value":)";
+        core::append_double(out, t.value);
+        append_tail(out, t, deterministic, latency_ns);
+        return;
+    }
     const signals::signal_spec& s = specs[t.signal];
     out += R"({"type":"trigger","seq":)";
     core::append_uint(out, t.seq);
@@ -42,29 +92,14 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
         out += R"(,"members":)";
         core::append_uint(out, t.members);
     }
-    out += R"(,"event_ts":)";
-    core::append_json_time(out, t.event_ts);
-    out += R"(,"cause":[)";
-    for (std::uint8_t i = 0; i < t.n_cause; ++i) {
-        if (i != 0) out += ',';
-        core::append_uint(out, t.cause[i]);
-    }
-    out += ']';
-    if (t.degraded) out += R"(,"degraded":true)";
-    if (!deterministic) {
-        out += R"(,"recv_ts":)";
-        core::append_json_time(out, t.recv_ts);
-        if (latency_ns >= 0) {
-            out += R"(,"latency_ns":)";
-            core::append_int(out, latency_ns);
-        }
-    }
-    out += '}';
+    append_tail(out, t, deterministic, latency_ns);
 }
 
 std::string trigger_topic(const signals::trigger& t,
                           const std::vector<signals::signal_spec>& specs,
-                          const core::instrument_registry& reg) {
+                          const core::instrument_registry& reg,
+                          const std::vector<std::string>* feed_names) {
+    if (t.signal == signals::k_feed_health) return "feed_health/" + std::string(feed_name(t, feed_names));
     std::string topic = specs[t.signal].name;
     if (t.inst != core::k_no_instrument) {
         topic += '/';

@@ -13,15 +13,18 @@ namespace seismo::engine {
 /// Appends one trigger object (no newline). With `deterministic` false, `recv_ts` and
 /// `latency_ns` (the wall-clock time from frame receipt to this serialisation, when known, i.e.
 /// `latency_ns >= 0`) are added at the end.
+/// Feed-health triggers name their feed: `feed_names[trigger.feed]`.
 void append_trigger_json(std::string& out, const signals::trigger& t,
                          const std::vector<signals::signal_spec>& specs,
                          const core::instrument_registry& reg, bool deterministic,
-                         core::nanos latency_ns = -1);
+                         core::nanos latency_ns = -1,
+                         const std::vector<std::string>* feed_names = nullptr);
 
-/// The topic a trigger is published under: "signal/instrument", or "signal" for breadth and
-/// composites.
+/// The topic a trigger is published under: "signal/instrument", "signal" for breadth and
+/// composites, "feed_health/feed" for feed health.
 [[nodiscard]] std::string trigger_topic(const signals::trigger& t,
                                         const std::vector<signals::signal_spec>& specs,
-                                        const core::instrument_registry& reg);
+                                        const core::instrument_registry& reg,
+                                        const std::vector<std::string>* feed_names = nullptr);
 
 } // namespace seismo::engine

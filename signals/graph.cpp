@@ -499,6 +499,7 @@ void graph::set_stale(core::instrument_id inst, bool stale, core::nanos now, tri
 const std::vector<signal_spec>& graph::specs() const noexcept { return p_->specs; }
 const std::vector<std::uint32_t>& graph::order() const noexcept { return p_->order; }
 std::uint64_t graph::last_seq() const noexcept { return p_->seq; }
+std::uint64_t graph::next_seq() noexcept { return ++p_->seq; }
 core::nanos graph::watermark() const noexcept { return p_->watermark; }
 
 std::size_t graph::members(std::uint32_t signal) const noexcept {

@@ -72,6 +72,9 @@ public:
     /// Signal indices, inputs before the composites that use them.
     [[nodiscard]] const std::vector<std::uint32_t>& order() const noexcept;
     [[nodiscard]] std::uint64_t last_seq() const noexcept;
+    /// Takes the next trigger seq for a trigger made outside the graph (feed health), so seq
+    /// stays gap-free across both. Signal thread only.
+    [[nodiscard]] std::uint64_t next_seq() noexcept;
     [[nodiscard]] core::nanos watermark() const noexcept;
     /// Number of members (instruments) a signal has now; 1 for composites.
     [[nodiscard]] std::size_t members(std::uint32_t signal) const noexcept;

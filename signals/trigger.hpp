@@ -12,6 +12,16 @@
 
 namespace seismo::signals {
 
+/// `trigger::signal` of feed-health triggers (DESIGN §11): not a configured signal.
+inline constexpr std::uint32_t k_feed_health = 0xffffffffu;
+
+/// What a feed-health trigger reports (`trigger::condition`).
+enum class feed_condition : std::uint8_t { down, stale, gap };
+
+[[nodiscard]] constexpr const char* to_string(feed_condition c) noexcept {
+    return c == feed_condition::down ? "down" : c == feed_condition::stale ? "stale" : "gap";
+}
+
 struct trigger {
     std::uint64_t seq = 0;       ///< gap-free per engine run, from 1
     core::nanos event_ts = 0;    ///< event time of the step that produced it
@@ -28,6 +38,8 @@ struct trigger {
     severity sev = severity::info;
     std::uint8_t level = 0;      ///< index into the signal's levels
     bool degraded = false;       ///< an input of the signal is stale
+    feed_condition condition = feed_condition::down; ///< feed-health triggers only
+    std::uint16_t feed = 0;      ///< feed-health triggers: the feed's index in the config
     std::uint8_t n_cause = 0;
     std::array<std::uint64_t, k_max_composite_inputs> cause{}; ///< composites: input trigger seqs
 };

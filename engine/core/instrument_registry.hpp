@@ -73,7 +73,12 @@ public:
     /// Looks a symbol up without interning (k_no_instrument when unknown).
     [[nodiscard]] instrument_id find(std::string_view symbol) const;
 
-    [[nodiscard]] const instrument_info& info(instrument_id id) const { return infos_[index(id)]; }
+    /// The entry for an id handed out before (entries never move). Takes the mutex, so the
+    /// deque's index is read safely while another thread interns: not for per-tick use.
+    [[nodiscard]] const instrument_info& info(instrument_id id) const {
+        std::lock_guard lock(mu_);
+        return infos_[index(id)];
+    }
     [[nodiscard]] std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 

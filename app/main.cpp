@@ -56,34 +56,17 @@ struct run_args {
     std::string config;
     std::string out;
     std::string dead_letter;
+    std::string listen;
     std::uint64_t seed = 1;
+    double speed = 60;
     bool quiet = false;
     bool deterministic = false;
+    bool demo = false;
 };
 
-/// The bundled demo day: the liquidity-shock scenario generated in memory, replayed through
-/// the config's signals at full speed.
-int run_demo(const engine::config& cfg, const run_args& a) {
-    engine::sim_options so;
-    so.seed = a.seed;
-    std::string demo = engine::simulate(so);
-    const std::size_t size = demo.size();
-    demo.append(engine::k_line_padding, '\0');
-    engine::replay_options ro;
-    ro.out = !a.out.empty() ? a.out : (a.quiet ? "" : "-");
-    ro.deterministic = a.deterministic || cfg.engine.deterministic;
-    ro.dead_letter = a.dead_letter;
-    engine::replay_session session(cfg, ro);
-    std::cerr << "seismo: replaying the bundled demo day (liquidity-shock, seed " << a.seed
-              << ") through " << (a.config.empty() ? "the embedded playbook" : a.config) << "\n";
-    session.process_buffer("demo", demo.data(), size);
-    const engine::replay_stats st = session.finish();
-    std::cerr << engine::summary_text(st);
-    return k_exit_ok;
-}
-
 /// The live engine until SIGINT or SIGTERM, which drain the queues and flush the outputs.
-int run_live(const engine::config& cfg, const run_args& a) {
+int cmd_run(const run_args& a) {
+    const engine::config cfg = load(a.config);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -94,10 +77,21 @@ int run_live(const engine::config& cfg, const run_args& a) {
     o.print = !a.quiet;
     o.dead_letter = a.dead_letter;
     o.deterministic = a.deterministic || cfg.engine.deterministic;
+    if (!a.listen.empty()) o.listen = a.listen;
+    // With no feeds (the embedded playbook has none) the bundled demo day is the feed.
+    o.demo = a.demo || cfg.feeds.empty();
+    o.demo_speed = a.speed;
+    o.demo_seed = a.seed;
     engine::runtime rt(cfg, o);
     rt.start();
-    std::cerr << "seismo: running " << cfg.feeds.size() << " feeds and " << cfg.signals.size()
-              << " signals from " << cfg.file << "; Ctrl-C to stop\n";
+    const std::string host = o.listen.value_or(cfg.server.listen).substr(0, o.listen.value_or(cfg.server.listen).rfind(':'));
+    std::cerr << "seismo: " << cfg.signals.size() << " signals from "
+              << (a.config.empty() ? "the embedded playbook" : a.config) << ", "
+              << cfg.feeds.size() + (o.demo ? 1 : 0) << " feeds"
+              << (o.demo ? " (the bundled demo day, " + std::to_string(static_cast<int>(a.speed)) + "x real time, looping)" : "")
+              << "\nseismo: dashboard http://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":"
+              << rt.port() << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":"
+              << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
     std::thread waiter([&] {
         int sig = 0;
         sigwait(&set, &sig);
@@ -108,14 +102,9 @@ int run_live(const engine::config& cfg, const run_args& a) {
     waiter.join();
     const engine::run_figures f = rt.figures();
     std::cerr << "seismo: stopped: " << f.frames << " frames, " << f.applied << " ticks applied, "
-              << f.rejected << " rejected, " << f.triggers << " triggers\n";
+              << f.rejected << " rejected, " << f.triggers << " triggers, " << f.deliveries
+              << " deliveries to subscribers\n";
     return k_exit_ok;
-}
-
-int cmd_run(const run_args& a) {
-    const engine::config cfg = load(a.config);
-    if (cfg.feeds.empty()) return run_demo(cfg, a);
-    return run_live(cfg, a);
 }
 
 } // namespace
@@ -128,10 +117,15 @@ int main(int argc, char** argv) {
     // run
     run_args ra;
     auto* run = app.add_subcommand(
-        "run", "Run the live engine on the config's [[feed]]s, printing triggers as JSON lines "
-               "until SIGINT/SIGTERM. Without feeds (and with no --config): the bundled demo day "
-               "(the liquidity-shock scenario) through the embedded playbook");
+        "run", "Run the live engine until SIGINT/SIGTERM: the config's [[feed]]s (with no feeds, "
+               "or no --config, the bundled demo day looping at --speed), signals, triggers as JSON "
+               "lines, and the dashboard, WS pub-sub (/v1/stream) and /metrics on [server].listen");
     run->add_option("--config", ra.config, "Config file (default: the embedded playbook)");
+    run->add_option("--listen", ra.listen, "HOST:PORT for HTTP and WebSocket (overrides [server].listen)");
+    run->add_option("--speed", ra.speed, "Demo pacing: event time per real time")
+        ->check(CLI::Range(0.001, 1e9))
+        ->capture_default_str();
+    run->add_flag("--demo", ra.demo, "Add the bundled demo day as a feed even when the config has feeds");
     run->add_option("--out", ra.out, "Append every trigger to FILE as a JSON line (the audit log)");
     run->add_option("--dead-letter", ra.dead_letter, "Append refused input, with reasons, to FILE");
     run->add_flag("--quiet", ra.quiet, "Do not print triggers on standard output");

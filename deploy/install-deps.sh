@@ -10,7 +10,7 @@ libboost1.81-dev libssl-dev ca-certificates
 libsimdjson-dev libconcurrentqueue-dev libtomlplusplus-dev libcli11-dev
 libzstd-dev zstd zlib1g-dev gzip
 libgtest-dev libgmock-dev libbenchmark-dev
-python3
+python3 python3-websockets prometheus chromium curl
 "
 
 missing=""

@@ -3,8 +3,13 @@
 #include "engine/core/json_writer.hpp"
 #include "engine/core/time.hpp"
 #include "engine/dead_letter.hpp"
+#include "engine/demo_feed.hpp"
+#include "engine/hub.hpp"
+#include "engine/metrics.hpp"
 #include "engine/output.hpp"
+#include "engine/server.hpp"
 #include "engine/trigger_json.hpp"
+#include "engine/ws_codec.hpp"
 #include "feeds/session.hpp"
 #include "signals/graph.hpp"
 
@@ -15,6 +20,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -47,8 +53,23 @@ struct dead_record {
     bool has_tick = false;
 };
 
+/// What the signal thread publishes every 250 ms for /v1/state and /metrics.
+struct state_snapshot {
+    std::string signals_json; ///< the "signals" array of /v1/state
+    struct value {
+        std::uint32_t signal;
+        std::string instrument; ///< empty for breadth and composites
+        double v;
+    };
+    std::vector<value> values;
+    core::nanos watermark = 0;
+    core::nanos taken = 0;
+};
+
 constexpr std::size_t k_bulk = 512;
+constexpr std::size_t k_max_feeds = 64;
 constexpr core::nanos k_binance_age = (23 * 60 + 50) * 60 * core::k_ns_per_s;
+constexpr core::nanos k_snapshot_every = 250'000'000;
 
 } // namespace
 
@@ -57,7 +78,6 @@ struct runtime::impl final : signals::trigger_sink {
     run_options opts;
     std::unique_ptr<core::instrument_registry> registry;
     signals::graph graph;
-    std::vector<std::string> feed_names;
 
     moodycamel::BlockingConcurrentQueue<feed_event> events;
     moodycamel::BlockingConcurrentQueue<signals::trigger> triggers;
@@ -66,6 +86,8 @@ struct runtime::impl final : signals::trigger_sink {
 
     boost::asio::io_context io;
     std::map<std::string, std::unique_ptr<boost::asio::ssl::context>> tls;
+    hub trigger_hub;
+    std::unique_ptr<server> srv;
 
     /// A feed's sink: enqueues with the feed's own producer token, on the feed's strand.
     struct feed_sink final : feeds::session_sink {
@@ -101,15 +123,37 @@ struct runtime::impl final : signals::trigger_sink {
             rt->dead_letter(id, why, detail, frame, recv_ts);
         }
     };
-    std::vector<std::unique_ptr<feed_sink>> sinks;
-    std::vector<std::shared_ptr<feeds::ws_session>> sessions;
+
+    struct feed_entry {
+        std::string name;
+        std::string venue;
+        std::unique_ptr<feed_sink> sink;
+        std::shared_ptr<feeds::ws_session> session;
+        std::shared_ptr<demo_feed> demo;
+        [[nodiscard]] const feeds::session_stats& stats() const {
+            return session ? session->stats() : demo->stats();
+        }
+    };
+    std::vector<feed_entry> feeds_;
+    std::vector<std::string> feed_names;
 
     // signal thread state
-    std::vector<std::uint64_t> inst_feeds;   // bit f: feed f delivered this instrument
-    std::uint64_t unhealthy = 0;             // bit f: feed f is down or stale
+    std::vector<std::uint64_t> inst_feeds; // bit f: feed f delivered this instrument
+    std::uint64_t unhealthy = 0;           // bit f: feed f is down or stale
     std::vector<bool> feed_down, feed_stale;
+    core::nanos last_snapshot = 0;
+    latency_histogram tick_to_trigger;
+    std::array<std::atomic<std::uint64_t>, k_max_feeds> late_per_feed{};
+
+    // published state
+    mutable std::mutex state_mu;
+    std::shared_ptr<const state_snapshot> state;
+
+    // publisher counters: per signal (plus feed health, last) and severity
+    std::vector<std::array<std::atomic<std::uint64_t>, 3>> trigger_counts;
 
     std::thread io_thread, signal_thread, publisher_thread;
+    std::atomic<bool> started{false};
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> producers_done{false};
     std::atomic<bool> signal_done{false};
@@ -124,11 +168,15 @@ struct runtime::impl final : signals::trigger_sink {
     impl(const config& c, run_options o)
         : cfg(c), opts(std::move(o)), registry(make_registry(c)),
           graph(c.signals, *registry, signals::graph_options{c.engine.lateness}),
-          events(c.engine.queue_capacity), triggers(4096) {
+          events(c.engine.queue_capacity), triggers(4096), trigger_hub(c.server.replay_ring),
+          trigger_counts(c.signals.size() + 1) {
         trigger_token = std::make_unique<moodycamel::ProducerToken>(triggers);
         for (const auto& f : cfg.feeds) feed_names.push_back(f.name);
-        feed_down.assign(cfg.feeds.size(), false);
-        feed_stale.assign(cfg.feeds.size(), false);
+        if (opts.demo) feed_names.emplace_back("demo");
+        if (feed_names.size() > k_max_feeds) throw std::invalid_argument("at most 64 feeds");
+        feed_down.assign(feed_names.size(), false);
+        feed_stale.assign(feed_names.size(), false);
+        state = std::make_shared<state_snapshot>();
     }
 
     static std::unique_ptr<core::instrument_registry> make_registry(const config& c) {
@@ -174,25 +222,53 @@ struct runtime::impl final : signals::trigger_sink {
         return o;
     }
 
+    std::unique_ptr<feed_sink> make_sink(std::uint16_t id) {
+        auto sink = std::make_unique<feed_sink>();
+        sink->rt = this;
+        sink->id = id;
+        sink->token = std::make_unique<moodycamel::ProducerToken>(events);
+        return sink;
+    }
+
     void start_feeds() {
         for (std::size_t i = 0; i < cfg.feeds.size(); ++i) {
             const auto& f = cfg.feeds[i];
             auto& ctx = tls[f.ca_file];
             if (!ctx) ctx = feeds::make_client_tls(f.ca_file);
-            auto sink = std::make_unique<feed_sink>();
-            sink->rt = this;
-            sink->id = static_cast<std::uint16_t>(i);
-            sink->token = std::make_unique<moodycamel::ProducerToken>(events);
-            auto s = feeds::ws_session::create(io, *ctx, session_options_for(f), *registry, *sink,
-                                               static_cast<std::uint16_t>(i));
-            sinks.push_back(std::move(sink));
-            sessions.push_back(s);
-            s->start();
+            feed_entry e;
+            e.name = f.name;
+            e.venue = f.venue;
+            e.sink = make_sink(static_cast<std::uint16_t>(i));
+            e.session = feeds::ws_session::create(io, *ctx, session_options_for(f), *registry, *e.sink,
+                                                  static_cast<std::uint16_t>(i));
+            feeds_.push_back(std::move(e));
+        }
+        if (opts.demo) {
+            const auto id = static_cast<std::uint16_t>(feeds_.size());
+            feed_entry e;
+            e.name = "demo";
+            e.venue = "generic";
+            e.sink = make_sink(id);
+            demo_feed::options o;
+            o.speed = opts.demo_speed;
+            o.seed = opts.demo_seed;
+            o.max_frame = cfg.engine.max_frame_bytes;
+            e.demo = demo_feed::create(io, o, *registry, *e.sink, id);
+            feeds_.push_back(std::move(e));
+        }
+        for (auto& e : feeds_) {
+            if (e.session) e.session->start();
+            else e.demo->start();
         }
     }
 
     // ------------------------------------------------------------ signal thread
-    void on_trigger(const signals::trigger& t) override { triggers.enqueue(*trigger_token, t); }
+    void on_trigger(const signals::trigger& t) override {
+        if (t.recv_ts != 0) {
+            tick_to_trigger.observe(static_cast<double>(core::realtime_now() - t.recv_ts) / 1e9);
+        }
+        triggers.enqueue(*trigger_token, t);
+    }
 
     void health_trigger(const feed_event& e, signals::feed_condition c, signals::trigger_state st,
                         signals::severity sev) {
@@ -207,7 +283,7 @@ struct runtime::impl final : signals::trigger_sink {
         t.event_ts = e.t.exch_ts;
         t.recv_ts = e.t.recv_ts;
         t.inst = e.t.inst;
-        on_trigger(t);
+        triggers.enqueue(*trigger_token, t);
     }
 
     /// Re-judges the staleness of every instrument feed `f` delivers.
@@ -263,6 +339,7 @@ struct runtime::impl final : signals::trigger_sink {
         switch (graph.apply(e.t, *this)) {
         case signals::apply_status::late:
             late.fetch_add(1, std::memory_order_relaxed);
+            late_per_feed[e.feed].fetch_add(1, std::memory_order_relaxed);
             rejected.fetch_add(1, std::memory_order_relaxed);
             dead_letter(e.feed, feeds::reject_reason::late,
                         "older than the instrument's last event time (same stream) by more than the allowed lateness",
@@ -271,6 +348,91 @@ struct runtime::impl final : signals::trigger_sink {
         case signals::apply_status::applied:
         case signals::apply_status::reference: applied.fetch_add(1, std::memory_order_relaxed); break;
         }
+    }
+
+    /// Publishes values and level states for /v1/state and /metrics (allocates; 4 times a second).
+    void snapshot() {
+        auto s = std::make_shared<state_snapshot>();
+        s->watermark = graph.watermark();
+        s->taken = core::realtime_now();
+        const auto& specs = graph.specs();
+        std::vector<std::string> per_signal(specs.size());
+        graph.visit([&](const signals::value_view& v) {
+            std::string& o = per_signal[v.signal];
+            if (!o.empty()) o += ',';
+            o += '{';
+            const bool has_inst = v.inst != core::k_no_instrument;
+            std::string inst;
+            if (has_inst) {
+                inst = registry->info(v.inst).symbol;
+                o += R"("instrument":)";
+                core::append_json_string(o, inst);
+                o += ',';
+            }
+            o += R"("value":)";
+            core::append_double(o, v.value);
+            if (has_inst) {
+                o += R"(,"px":)";
+                core::append_double(o, v.px);
+                o += R"(,"ref":)";
+                core::append_double(o, v.ref);
+            }
+            if (specs[v.signal].kind == signals::signal_kind::breadth) {
+                o += R"(,"count":)";
+                core::append_uint(o, v.count);
+                o += R"(,"members":)";
+                core::append_uint(o, v.members);
+            }
+            if (v.history != 0) {
+                o += R"(,"history_seconds":)";
+                core::append_double(o, static_cast<double>(v.history) / 1e9);
+            }
+            if (specs[v.signal].kind == signals::signal_kind::zscore) {
+                o += R"(,"observations":)";
+                core::append_uint(o, v.observations);
+            }
+            o += R"(,"fired":[)";
+            bool first = true;
+            for (std::size_t l = 0; l < specs[v.signal].levels.size(); ++l) {
+                if ((v.fired & (std::uint64_t{1} << l)) == 0) continue;
+                if (!first) o += ',';
+                first = false;
+                core::append_uint(o, l);
+            }
+            o += R"(],"degraded":)";
+            o += v.degraded ? "true" : "false";
+            o += '}';
+            s->values.push_back({v.signal, std::move(inst), v.value});
+        });
+        std::string& j = s->signals_json;
+        j = "[";
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            const auto& sp = specs[i];
+            if (i != 0) j += ',';
+            j += R"({"name":)";
+            core::append_json_string(j, sp.name);
+            j += R"(,"kind":")";
+            j += signals::to_string(sp.kind);
+            j += R"(","direction":")";
+            j += signals::to_string(sp.dir);
+            j += R"(","levels":[)";
+            for (std::size_t l = 0; l < sp.levels.size(); ++l) {
+                if (l != 0) j += ',';
+                j += R"({"at":)";
+                core::append_double(j, sp.levels[l].at);
+                j += R"(,"severity":")";
+                j += signals::to_string(sp.levels[l].sev);
+                j += "\"}";
+            }
+            j += R"(],"rearm":)";
+            core::append_double(j, sp.rearm);
+            j += R"(,"values":[)";
+            j += per_signal[i];
+            j += "]}";
+        }
+        j += ']';
+        std::lock_guard lock(state_mu);
+        state = std::move(s);
     }
 
     void signal_loop() {
@@ -286,19 +448,24 @@ struct runtime::impl final : signals::trigger_sink {
             std::size_t n = cfg.engine.busy_poll
                                 ? events.try_dequeue_bulk(ctok, buf.begin(), k_bulk)
                                 : events.wait_dequeue_bulk_timed(ctok, buf.begin(), k_bulk, 20'000);
-            if (n == 0) {
-                if (producers_done.load(std::memory_order_acquire)) {
-                    n = events.try_dequeue_bulk(ctok, buf.begin(), k_bulk);
-                    if (n == 0) break;
-                } else {
-                    continue;
-                }
+            if (n == 0 && producers_done.load(std::memory_order_acquire)) {
+                n = events.try_dequeue_bulk(ctok, buf.begin(), k_bulk);
+                if (n == 0) break;
             }
             for (std::size_t k = 0; k < n; ++k) {
                 if (buf[k].health) on_health(buf[k]);
                 else on_tick(buf[k]);
             }
+            // Once per batch (not per tick): the periodic state snapshot.
+            if (n != k_bulk) {
+                const core::nanos now = core::monotonic_now();
+                if (now - last_snapshot >= k_snapshot_every) {
+                    last_snapshot = now;
+                    snapshot();
+                }
+            }
         }
+        snapshot();
         signal_done.store(true, std::memory_order_release);
     }
 
@@ -326,6 +493,21 @@ struct runtime::impl final : signals::trigger_sink {
         }
     }
 
+    message_ptr make_message(const signals::trigger& t, std::string_view json) const {
+        auto m = std::make_shared<message>();
+        m->seq = t.seq;
+        m->topic = trigger_topic(t, cfg.signals, *registry, &feed_names);
+        m->signal = m->topic.substr(0, m->topic.find('/'));
+        ws::append_frame(m->frame, ws::opcode::text, json);
+        m->json_offset = m->frame.size() - json.size();
+        m->fired = t.state == signals::trigger_state::fired;
+        m->transient = t.signal == signals::k_feed_health && t.condition == signals::feed_condition::gap;
+        m->state_key = std::to_string(t.signal) + "/" + std::to_string(core::index(t.inst)) + "/" +
+                       std::to_string(t.level) + "/" + std::to_string(t.feed) + "/" +
+                       std::to_string(static_cast<int>(t.condition));
+        return m;
+    }
+
     void publisher_loop() {
         output_file out;
         if (!opts.out.empty()) out = output_file(opts.out, true);
@@ -333,22 +515,28 @@ struct runtime::impl final : signals::trigger_sink {
         if (opts.print) stdout_file = output_file("-");
         engine::dead_letter dl(opts.dead_letter);
         std::array<signals::trigger, 64> buf;
+        std::vector<message_ptr> batch;
         std::string json, scratch;
         json.reserve(1024);
         moodycamel::ConsumerToken ctok(triggers);
         for (;;) {
             std::size_t n = triggers.wait_dequeue_bulk_timed(ctok, buf.begin(), buf.size(), 20'000);
+            batch.clear();
             for (std::size_t k = 0; k < n; ++k) {
                 const signals::trigger& t = buf[k];
                 json.clear();
                 append_trigger_json(json, t, cfg.signals, *registry, opts.deterministic,
                                     core::realtime_now() - t.recv_ts, &feed_names);
+                const std::size_t sig = t.signal == signals::k_feed_health ? cfg.signals.size() : t.signal;
+                trigger_counts[sig][static_cast<std::size_t>(t.sev)].fetch_add(1, std::memory_order_relaxed);
+                batch.push_back(make_message(t, json));
+                if (observer) observer(t, json);
                 json += '\n';
                 if (out.is_open()) out.write(json);
                 if (stdout_file.is_open()) stdout_file.write(json);
                 published.fetch_add(1, std::memory_order_relaxed);
-                if (observer) observer(t, std::string_view(json).substr(0, json.size() - 1));
             }
+            if (!batch.empty()) trigger_hub.publish(batch);
             write_dead(dl, scratch);
             if (n < buf.size()) {
                 // Idle or nearly: push what we have to the files and the terminal.
@@ -363,6 +551,177 @@ struct runtime::impl final : signals::trigger_sink {
         stdout_file.flush();
         dl.flush();
     }
+
+    // ------------------------------------------------------------ server hooks
+    std::shared_ptr<const state_snapshot> current_state() const {
+        std::lock_guard lock(state_mu);
+        return state;
+    }
+
+    bool ready(std::string& detail) const {
+        bool ok = true;
+        detail = R"({"feeds":[)";
+        for (std::size_t i = 0; i < feeds_.size(); ++i) {
+            const auto& st = feeds_[i].stats();
+            const bool connected = st.connected.load(std::memory_order_relaxed);
+            const bool stale = st.stale.load(std::memory_order_relaxed);
+            ok = ok && connected && !stale;
+            if (i != 0) detail += ',';
+            detail += R"({"name":)";
+            core::append_json_string(detail, feeds_[i].name);
+            detail += R"(,"connected":)";
+            detail += connected ? "true" : "false";
+            detail += R"(,"stale":)";
+            detail += stale ? "true" : "false";
+            detail += '}';
+        }
+        detail += R"(],"ready":)";
+        detail += ok ? "true" : "false";
+        detail += "}\n";
+        return ok;
+    }
+
+    std::string state_json() const {
+        const auto s = current_state();
+        const core::nanos now = core::realtime_now();
+        std::string o = R"({"time":)";
+        core::append_json_time(o, now);
+        o += R"(,"watermark":)";
+        if (s->watermark == std::numeric_limits<core::nanos>::min() || s->watermark == 0) o += "null";
+        else core::append_json_time(o, s->watermark);
+        o += R"(,"last_seq":)";
+        core::append_uint(o, trigger_hub.last_seq());
+        o += R"(,"feeds":[)";
+        for (std::size_t i = 0; i < feeds_.size(); ++i) {
+            const auto& st = feeds_[i].stats();
+            if (i != 0) o += ',';
+            o += R"({"name":)";
+            core::append_json_string(o, feeds_[i].name);
+            o += R"(,"venue":)";
+            core::append_json_string(o, feeds_[i].venue);
+            o += R"(,"connected":)";
+            o += st.connected.load(std::memory_order_relaxed) ? "true" : "false";
+            o += R"(,"stale":)";
+            o += st.stale.load(std::memory_order_relaxed) ? "true" : "false";
+            const core::nanos last = st.last_frame.load(std::memory_order_relaxed);
+            o += R"(,"last_event_age_seconds":)";
+            if (last == 0) o += "null";
+            else core::append_double(o, static_cast<double>(now - last) / 1e9);
+            o += R"(,"frames":)";
+            core::append_uint(o, st.frames.load(std::memory_order_relaxed));
+            o += R"(,"reconnects":)";
+            core::append_uint(o, st.reconnects.load(std::memory_order_relaxed));
+            o += R"(,"gaps":)";
+            core::append_uint(o, st.gaps.load(std::memory_order_relaxed));
+            o += '}';
+        }
+        o += R"(],"signals":)";
+        o += s->signals_json.empty() ? "[]" : s->signals_json;
+        o += R"(,"active":[)";
+        const auto act = trigger_hub.active();
+        for (std::size_t i = 0; i < act.size(); ++i) {
+            if (i != 0) o += ',';
+            o += act[i]->json();
+        }
+        o += "]}\n";
+        return o;
+    }
+
+    std::string metrics_text() const {
+        exposition e;
+        const core::nanos now = core::realtime_now();
+        for (std::size_t i = 0; i < feeds_.size(); ++i) {
+            const auto& st = feeds_[i].stats();
+            const labels feed{{"feed", feeds_[i].name}};
+            e.counter("seismo_feed_frames_total", "Data frames received per feed.", feed,
+                      static_cast<double>(st.frames.load(std::memory_order_relaxed)));
+            e.counter("seismo_feed_ticks_total", "Ticks passed to the signal thread per feed.", feed,
+                      static_cast<double>(st.ticks.load(std::memory_order_relaxed)));
+            for (std::size_t r = 0; r < feeds::k_reject_reasons; ++r) {
+                std::uint64_t v = st.rejected[r].load(std::memory_order_relaxed);
+                if (static_cast<feeds::reject_reason>(r) == feeds::reject_reason::late) {
+                    v += late_per_feed[i].load(std::memory_order_relaxed);
+                }
+                e.counter("seismo_feed_rejected_total", "Refused frames or ticks per feed and reason.",
+                          {{"feed", feeds_[i].name}, {"reason", feeds::to_string(static_cast<feeds::reject_reason>(r))}},
+                          static_cast<double>(v));
+            }
+            e.gauge("seismo_feed_connected", "1 while the feed is connected.", feed,
+                    st.connected.load(std::memory_order_relaxed) ? 1 : 0);
+            e.gauge("seismo_feed_stale", "1 while the feed has had no data for stale_after.", feed,
+                    st.stale.load(std::memory_order_relaxed) ? 1 : 0);
+            e.counter("seismo_feed_reconnects_total", "Connection attempts after the first per feed.", feed,
+                      static_cast<double>(st.reconnects.load(std::memory_order_relaxed)));
+            const core::nanos last = st.last_frame.load(std::memory_order_relaxed);
+            if (last != 0) {
+                e.gauge("seismo_feed_last_event_age_seconds", "Seconds since the feed's last data frame.", feed,
+                        static_cast<double>(now - last) / 1e9);
+            }
+            e.counter("seismo_feed_gaps_total", "Venue sequence gaps per feed.", feed,
+                      static_cast<double>(st.gaps.load(std::memory_order_relaxed)));
+        }
+        e.gauge("seismo_queue_depth", "Items waiting in an engine queue.", {{"queue", "ticks"}},
+                static_cast<double>(events.size_approx()));
+        e.gauge("seismo_queue_depth", "Items waiting in an engine queue.", {{"queue", "triggers"}},
+                static_cast<double>(triggers.size_approx()));
+        e.gauge("seismo_queue_depth", "Items waiting in an engine queue.", {{"queue", "dead_letters"}},
+                static_cast<double>(std::max<std::int64_t>(0, dead_pending.load(std::memory_order_relaxed))));
+        e.histogram("seismo_tick_to_trigger_seconds",
+                    "Frame receipt to trigger enqueued by the signal thread (wall clock).", {}, tick_to_trigger);
+        e.counter("seismo_ticks_applied_total", "Ticks applied to the signals.", {},
+                  static_cast<double>(applied.load(std::memory_order_relaxed)));
+        e.counter("seismo_ticks_late_total", "Ticks refused as late.", {},
+                  static_cast<double>(late.load(std::memory_order_relaxed)));
+        e.counter("seismo_dead_letters_dropped_total", "Dead letters not written because too many were pending.",
+                  {}, static_cast<double>(dead_dropped.load(std::memory_order_relaxed)));
+        for (std::size_t i = 0; i < trigger_counts.size(); ++i) {
+            const std::string_view name = i < cfg.signals.size() ? std::string_view(cfg.signals[i].name) : "feed_health";
+            for (std::size_t sev = 0; sev < 3; ++sev) {
+                e.counter("seismo_triggers_total", "Triggers published per signal and severity.",
+                          {{"signal", name}, {"severity", signals::to_string(static_cast<signals::severity>(sev))}},
+                          static_cast<double>(trigger_counts[i][sev].load(std::memory_order_relaxed)));
+            }
+        }
+        const auto s = current_state();
+        for (const auto& v : s->values) {
+            if (std::isnan(v.v)) continue;
+            const auto& sp = cfg.signals[v.signal];
+            if (sp.kind == signals::signal_kind::breadth) {
+                e.gauge("seismo_breadth_ratio", "Share of a breadth signal's members at or below member_at.",
+                        {{"signal", sp.name}}, v.v);
+            } else if (sp.kind == signals::signal_kind::composite) {
+                e.gauge("seismo_composite_active_inputs", "Inputs of a composite active within its window.",
+                        {{"signal", sp.name}}, v.v);
+            } else {
+                e.gauge("seismo_signal_value", "A signal's current value per instrument.",
+                        {{"signal", sp.name}, {"instrument", v.instrument}}, v.v);
+            }
+        }
+        if (srv) {
+            const auto& ss = srv->stats();
+            e.gauge("seismo_subscribers", "Open /v1/stream sessions.", {},
+                    static_cast<double>(ss.subscribers.load(std::memory_order_relaxed)));
+            e.gauge("seismo_connections", "Open HTTP and WebSocket connections.", {},
+                    static_cast<double>(ss.connections.load(std::memory_order_relaxed)));
+            for (std::size_t r = 0; r < static_cast<std::size_t>(drop_reason::count_); ++r) {
+                e.counter("seismo_subscriber_dropped_total", "Subscribers cut off, per reason.",
+                          {{"reason", to_string(static_cast<drop_reason>(r))}},
+                          static_cast<double>(ss.dropped[r].load(std::memory_order_relaxed)));
+            }
+            e.counter("seismo_http_requests_total", "HTTP requests served.", {},
+                      static_cast<double>(ss.http_requests.load(std::memory_order_relaxed)));
+            e.counter("seismo_client_errors_total", "Error messages sent to clients for bad requests.", {},
+                      static_cast<double>(ss.client_errors.load(std::memory_order_relaxed)));
+            e.counter("seismo_connections_refused_total", "Connections refused (limit or authorization).", {},
+                      static_cast<double>(ss.refused.load(std::memory_order_relaxed)));
+        }
+        e.counter("seismo_deliveries_total", "Trigger messages handed to subscribers.", {},
+                  static_cast<double>(trigger_hub.deliveries()));
+        e.counter("seismo_journal_bytes_total", "Bytes written to the journal.", {}, 0);
+        e.gauge("seismo_build_info", "seismo's version.", {{"version", "0.1.0"}}, 1);
+        e.process();
+        return e.text();
+    }
 };
 
 runtime::runtime(const config& cfg, run_options opts) : p_(std::make_unique<impl>(cfg, std::move(opts))) {}
@@ -373,7 +732,19 @@ runtime::~runtime() {
 }
 
 void runtime::start() {
+    if (p_->opts.serve) {
+        server_config sc = p_->cfg.server;
+        if (p_->opts.listen) sc.listen = *p_->opts.listen;
+        server_hooks hooks;
+        impl* p = p_.get();
+        hooks.metrics = [p] { return p->metrics_text(); };
+        hooks.state = [p] { return p->state_json(); };
+        hooks.ready = [p](std::string& d) { return p->ready(d); };
+        p_->srv = std::make_unique<server>(p_->io, sc, p_->trigger_hub, std::move(hooks));
+        p_->srv->start();
+    }
     p_->start_feeds();
+    p_->started = true;
     p_->io_thread = std::thread([this] {
         auto guard = boost::asio::make_work_guard(p_->io);
         p_->io.run();
@@ -393,24 +764,35 @@ void runtime::wait() {
         p_->stop_cv.wait(lock, [this] { return p_->stop_requested.load(std::memory_order_acquire); });
     }
     if (!p_->io_thread.joinable()) return; // never started, or already waited
-    for (auto& s : p_->sessions) s->stop();
+    for (auto& f : p_->feeds_) {
+        if (f.session) f.session->stop();
+        else f.demo->stop();
+    }
+    // Producers first: after the I/O thread ends nothing enqueues; then the signal thread drains
+    // the tick queue, then the publisher drains the triggers and flushes.
     p_->io.stop();
     p_->io_thread.join();
     p_->producers_done.store(true, std::memory_order_release);
     p_->signal_thread.join();
     p_->publisher_thread.join();
+    if (p_->srv) p_->srv->stop();
 }
 
 run_figures runtime::figures() const {
     run_figures f;
-    for (const auto& s : p_->sessions) f.frames += s->stats().frames.load(std::memory_order_relaxed);
+    for (const auto& e : p_->feeds_) f.frames += e.stats().frames.load(std::memory_order_relaxed);
     f.applied = p_->applied.load(std::memory_order_relaxed);
     f.late = p_->late.load(std::memory_order_relaxed);
     f.rejected = p_->rejected.load(std::memory_order_relaxed);
     f.triggers = p_->published.load(std::memory_order_relaxed);
     f.health_events = p_->health_events.load(std::memory_order_relaxed);
+    f.deliveries = p_->trigger_hub.deliveries();
     return f;
 }
+
+std::uint16_t runtime::port() const { return p_->srv ? p_->srv->port() : 0; }
+std::string runtime::metrics_text() const { return p_->metrics_text(); }
+std::string runtime::state_json() const { return p_->state_json(); }
 
 void runtime::on_published(std::function<void(const signals::trigger&, std::string_view)> f) {
     p_->observer = std::move(f);

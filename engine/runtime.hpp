@@ -1,14 +1,17 @@
 #pragma once
-// The live engine (DESIGN §1): feed I/O thread(s) -> lock-free queue -> one signal thread ->
-// trigger queue -> publisher thread (triggers log, standard output, subscribers).
+// The live engine (DESIGN §1): feed I/O thread -> lock-free queue -> one signal thread ->
+// trigger queue -> publisher thread -> triggers log, standard output, the hub (WS pub-sub).
 //
 // Threads and ownership:
-//  - I/O thread: an io_context running every feed session; sessions parse frames and enqueue
-//    ticks and health events with their own producer token (moodycamel ConcurrentQueue).
+//  - I/O thread: an io_context running every feed session (and the demo feed), and the HTTP /
+//    WS pub-sub server. Feeds parse frames and enqueue ticks and health events with their own
+//    producer token (moodycamel ConcurrentQueue).
 //  - signal thread: owns the signal graph; applies ticks, turns health events into feed_health
-//    triggers and instrument staleness, and enqueues triggers. No allocation, lock or log line
-//    per tick; optionally busy-polls and is pinned to a CPU ([engine] busy_poll, pin_cpu).
-//  - publisher thread: serialises each trigger once and writes it out; writes dead letters.
+//    triggers and instrument staleness, enqueues triggers, and every 250 ms publishes a state
+//    snapshot (values, levels) for /v1/state and /metrics. No allocation, lock or log line per
+//    tick; optionally busy-polls and is pinned to a CPU ([engine] busy_poll, pin_cpu).
+//  - publisher thread: serialises each trigger once (a shared WebSocket frame), writes the
+//    audit log and standard output, and hands the frame to the hub, which fans it out.
 // request_stop() may be called from any thread; wait() then drains every queue, flushes the
 // outputs and returns.
 
@@ -18,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +32,11 @@ struct run_options {
     bool print = true;          ///< every trigger to standard output
     std::string dead_letter;    ///< refused input appended as JSON lines ("" = none)
     bool deterministic = false; ///< leave wall-clock fields out of triggers
+    bool serve = true;          ///< run the HTTP / WS pub-sub server
+    std::optional<std::string> listen; ///< overrides [server].listen
+    bool demo = false;          ///< add the bundled demo day as a feed, looping, paced
+    double demo_speed = 60;     ///< demo pacing: event time per real time
+    std::uint64_t demo_seed = 1;
 };
 
 /// Figures of a run (relaxed reads while it runs).
@@ -38,6 +47,7 @@ struct run_figures {
     std::uint64_t rejected = 0; ///< all reasons, feed and signal threads together
     std::uint64_t triggers = 0;
     std::uint64_t health_events = 0;
+    std::uint64_t deliveries = 0; ///< trigger messages handed to subscribers
 };
 
 class runtime {
@@ -47,7 +57,8 @@ public:
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
 
-    /// Starts the threads and the feeds.
+    /// Starts the threads, the server and the feeds. Throws std::runtime_error if the server
+    /// cannot listen.
     void start();
     /// Asks the engine to stop; returns at once. Any thread.
     void request_stop() noexcept;
@@ -55,8 +66,13 @@ public:
     void wait();
 
     [[nodiscard]] run_figures figures() const;
+    /// The port the server listens on (after start(); 0 without a server).
+    [[nodiscard]] std::uint16_t port() const;
+    /// The Prometheus exposition and the /v1/state document, as the server serves them.
+    [[nodiscard]] std::string metrics_text() const;
+    [[nodiscard]] std::string state_json() const;
 
-    /// Called on the publisher thread with every trigger and its JSON (tests, later publishers).
+    /// Called on the publisher thread with every trigger and its JSON (tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);
 
 private:

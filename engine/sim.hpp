@@ -14,7 +14,11 @@ struct sim_options {
     std::size_t stocks = 5000;    ///< A-shares in the universe
     std::size_t stock_ticks = 12; ///< ticks per A-share over the session
     double bad_rate = 0.0;        ///< bad lines injected per good line (0 = none)
+    std::int64_t shift_ms = 0;    ///< added to every timestamp (the demo's later loops)
 };
+
+/// Milliseconds from the scenario's first timestamp to its last (for looping the demo).
+[[nodiscard]] std::int64_t sim_span_ms(const sim_options& opts);
 
 /// Scenario names `simulate` knows.
 [[nodiscard]] std::vector<std::string> sim_scenarios();

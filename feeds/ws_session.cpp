@@ -4,7 +4,7 @@
 
 #include "engine/core/time.hpp"
 #include "feeds/generic.hpp"
-#include "feeds/sequence.hpp"
+#include "feeds/pipeline.hpp"
 #include "feeds/url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -188,10 +188,9 @@ public:
     session_impl(net::io_context& io, net::ssl::context& tls, session_options o, ws_url url,
                  core::instrument_registry& reg, session_sink& sink, std::uint16_t feed)
         : strand_(net::make_strand(io)), tls_(tls), o_(std::move(o)), url_(std::move(url)),
-          syms_(reg, reg.venue(to_string(o_.kind))), parser_(o_.kind, syms_, o_.max_frame),
-          sink_(sink), feed_(feed), backoff_timer_(strand_), watchdog_(strand_),
+          pipeline_(o_.kind, reg, o_.max_frame, sink, feed, stats_), sink_(sink), feed_(feed),
+          backoff_timer_(strand_), watchdog_(strand_),
           rng_(std::random_device{}()) {
-        ticks_.reserve(256);
         subscribes_ = subscribe_messages(o_);
     }
 
@@ -242,56 +241,19 @@ private:
 
     // ---------------------------------------------------------------- frames
     void on_frame(connection& c, const char* data, std::size_t len, std::size_t capacity, core::nanos recv) {
-        const std::string_view frame(data, len);
-        ticks_.clear();
-        const parse_result r = parser_.parse(data, len, capacity, recv, ticks_);
-        switch (r.status) {
-        case frame_status::rejected:
-            stats_.rejected[static_cast<std::size_t>(r.reason)].fetch_add(1, std::memory_order_relaxed);
-            sink_.on_reject(feed_, r.reason, r.detail, frame, recv);
-            return;
-        case frame_status::ignored: stats_.ignored.fetch_add(1, std::memory_order_relaxed); return;
-        case frame_status::control: stats_.control.fetch_add(1, std::memory_order_relaxed); return;
-        case frame_status::ticks: break;
-        }
-        stats_.frames.fetch_add(1, std::memory_order_relaxed);
-        sink_.on_frame(feed_, frame, recv);
+        const frame_pipeline::outcome o = pipeline_.handle(data, len, capacity, recv);
+        if (!o.data) return;
         last_data_ = recv;
-        stats_.last_frame.store(recv, std::memory_order_relaxed);
         if (stale_) {
             stale_ = false;
             stats_.stale.store(false, std::memory_order_relaxed);
             health(health_kind::fresh, 0);
         }
-        if (r.connection_seq != 0) {
-            if (c.conn_seq_last != 0 && r.connection_seq > c.conn_seq_last + 1) {
-                const std::uint64_t miss = r.connection_seq - c.conn_seq_last - 1;
-                stats_.gaps.fetch_add(1, std::memory_order_relaxed);
-                stats_.missing.fetch_add(miss, std::memory_order_relaxed);
-                health(health_kind::gap, miss);
+        if (o.connection_seq != 0) {
+            if (c.conn_seq_last != 0 && o.connection_seq > c.conn_seq_last + 1) {
+                pipeline_.connection_gap(o.connection_seq - c.conn_seq_last - 1);
             }
-            c.conn_seq_last = r.connection_seq;
-        }
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < ticks_.size(); ++i) {
-            const core::tick& t = ticks_[i];
-            if (t.kind != core::tick_kind::reference && seqs_.check(t) == sequence_tracker::verdict::duplicate) {
-                stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].fetch_add(1, std::memory_order_relaxed);
-                sink_.on_reject(feed_, reject_reason::duplicate,
-                                "seq: not after the last one applied for this instrument", frame, recv);
-                continue;
-            }
-            if (const std::uint64_t miss = seqs_.missing(t); miss != 0) {
-                stats_.gaps.fetch_add(1, std::memory_order_relaxed);
-                stats_.missing.fetch_add(miss, std::memory_order_relaxed);
-                health(health_kind::gap, miss, t.inst);
-            }
-            seqs_.record(t);
-            ticks_[kept++] = t;
-        }
-        if (kept != 0) {
-            stats_.ticks.fetch_add(kept, std::memory_order_relaxed);
-            sink_.on_ticks(feed_, ticks_.data(), kept);
+            c.conn_seq_last = o.connection_seq;
         }
     }
 
@@ -529,13 +491,10 @@ private:
     net::ssl::context& tls_;
     session_options o_;
     ws_url url_;
-    core::symbol_cache syms_;
-    venue_parser parser_;
-    sequence_tracker seqs_;
+    session_stats stats_; // before pipeline_, which counts into it
+    frame_pipeline pipeline_;
     session_sink& sink_;
     std::uint16_t feed_;
-    session_stats stats_;
-    std::vector<core::tick> ticks_;
     std::vector<std::string> subscribes_;
     net::steady_timer backoff_timer_;
     net::steady_timer watchdog_;

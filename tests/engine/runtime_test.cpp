@@ -98,6 +98,7 @@ levels = [{ at = 1.0, severity = "critical" }]
     const config cfg = load_config_string(text, "runtime_test.toml");
     run_options o;
     o.print = false;
+    o.listen = "127.0.0.1:0";
     published pub;
     runtime rt(cfg, o);
     rt.on_published([&](const signals::trigger&, std::string_view json) {

@@ -61,10 +61,27 @@ check replay-zst-same 0 cmp "$work/t1.jsonl" "$work/t4.jsonl"
 check replay-gz 0 "$seismo" replay "$work/a.jsonl.gz" --deterministic --out "$work/t5.jsonl"
 check replay-gz-same 0 cmp "$work/t1.jsonl" "$work/t5.jsonl"
 
-check run-demo 0 "$seismo" run
-contains "demo prints triggers" "$work/out" '"signal":"liquidity_shock"'
-contains "demo prints the crash-day composite" "$work/out" '"signal":"crash_day"'
-contains "demo prints a summary" "$work/err" "triggers"
+# The embedded default: the demo day through the live path. First triggers must show within
+# 5 s; SIGINT must drain, flush and exit 0.
+"$seismo" run --listen 127.0.0.1:0 --out "$work/audit.jsonl" > "$work/run.out" 2> "$work/run.err" &
+pid=$!
+start=$(date +%s%N)
+first=""
+for _ in $(seq 1 200); do
+  if grep -q '"type":"trigger"' "$work/run.out" 2>/dev/null; then first=$(( ($(date +%s%N) - start) / 1000000 )); break; fi
+  sleep 0.05
+done
+if [ -n "$first" ] && [ "$first" -lt 5000 ]; then echo "ok   demo: first trigger after ${first} ms"; else echo "FAIL demo: no trigger within 5 s"; failures=$((failures + 1)); fi
+contains "demo prints the dashboard URL" "$work/run.err" "dashboard http://127.0.0.1:"
+kill -INT "$pid"
+stop=$(date +%s%N)
+wait "$pid"
+rc=$?
+took=$(( ($(date +%s%N) - stop) / 1000000 ))
+if [ "$rc" -eq 0 ] && [ "$took" -lt 5000 ]; then echo "ok   SIGINT: exit 0 after ${took} ms"; else echo "FAIL SIGINT: rc $rc after ${took} ms"; failures=$((failures + 1)); fi
+contains "demo prints a summary on stop" "$work/run.err" "seismo: stopped:"
+# the audit log holds exactly what was printed
+if cmp -s "$work/run.out" "$work/audit.jsonl"; then echo "ok   audit log = stdout"; else echo "FAIL audit log differs from stdout"; failures=$((failures + 1)); fi
 
 if [ "$failures" -ne 0 ]; then echo "$failures failures"; exit 1; fi
 echo "all CLI checks passed"

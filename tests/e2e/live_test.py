@@ -1,0 +1,346 @@
+#!/usr/bin/python3
+"""The live engine with real clients (issue: live engine):
+  - a generic WebSocket feed served by this script (python3-websockets) into `seismo run`;
+  - python3-websockets subscribers: snapshot, live stream with gap-free seq, resume with `since`,
+    a `gap` when `since` is older than the ring, ping/pong, bearer tokens and their topic globs,
+    every kind of bad request, and a slow consumer that is cut off and counted;
+  - `promtool check metrics` on a scrape, and a real Prometheus server scraping seismo;
+  - headless Chromium rendering the dashboard with a trigger in its DOM.
+Every server is started here on 127.0.0.1 and stopped at the end.
+
+usage: live_test.py SEISMO_BINARY
+"""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websockets
+
+SEISMO = sys.argv[1]
+WORK = tempfile.mkdtemp(prefix="seismo_live_")
+failures = []
+PROCS = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, headers=None, timeout=5):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+async def wait_until(pred, timeout=30.0, every=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await pred() if asyncio.iscoroutinefunction(pred) else pred():
+            return True
+        await asyncio.sleep(every)
+    return False
+
+
+class Feed:
+    """A generic-protocol WebSocket feed: every connected client gets what send() is given."""
+
+    def __init__(self):
+        self.clients = set()
+        self.seq = {}  # per symbol: the generic protocol's seq counts an instrument's ticks
+        self.subscribes = []
+
+    async def handler(self, ws, path=None):
+        self.clients.add(ws)
+        try:
+            async for msg in ws:
+                self.subscribes.append(msg)
+        finally:
+            self.clients.discard(ws)
+
+    async def send(self, sym, px):
+        self.seq[sym] = self.seq.get(sym, 0) + 1
+        frame = json.dumps({"sym": sym, "px": px, "seq": self.seq[sym]})
+        for c in list(self.clients):
+            await c.send(frame)
+
+
+async def recv_json(ws, timeout=10):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def expect_error(ws, code, what):
+    m = await recv_json(ws)
+    check(m.get("type") == "error" and m.get("code") == code, f"{what}: error {code} ({m})")
+
+
+async def main():
+    feed = Feed()
+    feed_server = await websockets.serve(feed.handler, "127.0.0.1", 0)
+    feed_port = feed_server.sockets[0].getsockname()[1]
+    port = free_port()
+    cfg = os.path.join(WORK, "live.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""
+[engine]
+lateness = "1h"
+[server]
+listen = "127.0.0.1:{port}"
+tokens = [{{ token = "full" }}, {{ token = "crypto", topics = ["crypto_*"] }}]
+replay_ring = 32
+session_queue = 64
+max_subscriptions = 4
+max_message_bytes = 512
+[[feed]]
+name = "test"
+venue = "generic"
+url = "ws://127.0.0.1:{feed_port}/"
+symbols = ["X", "C"]
+stale_after = "1h"
+[[instrument]]
+symbol = "X"
+[[instrument]]
+symbol = "C"
+tags = ["crypto"]
+[[signal]]
+name = "x_low"
+kind = "level"
+instruments = ["X"]
+levels = [{{ at = 90, severity = "warning" }}]
+[[signal]]
+name = "crypto_low"
+kind = "level"
+select = "tag:crypto"
+levels = [{{ at = 50, severity = "critical" }}]
+""")
+    log = open(os.path.join(WORK, "seismo.err"), "w")
+    proc = subprocess.Popen([SEISMO, "run", "--config", cfg, "--quiet", "--out", os.path.join(WORK, "audit.jsonl")],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    PROCS.append(proc)
+    base = f"http://127.0.0.1:{port}"
+    ready = await wait_until(lambda: http_get(base + "/readyz")[0] == 200 if _up(port) else False, 20)
+    check(ready, "seismo listening and its feed connected (/readyz 200)")
+    check(http_get(base + "/healthz") == (200, "ok\n"), "/healthz")
+    check(any('"op":"subscribe","symbols":["X","C"]' in s.replace(" ", "") for s in feed.subscribes),
+          "the feed received seismo's subscribe message")
+    uri = f"ws://127.0.0.1:{port}/v1/stream"
+
+    # --- auth refusal
+    for headers, what in (({}, "no token"), ({"Authorization": "Bearer nope"}, "unknown token")):
+        try:
+            async with websockets.connect(uri, extra_headers=headers):
+                check(False, f"auth: {what} refused")
+        except websockets.exceptions.InvalidStatusCode as e:
+            check(e.status_code == 401, f"auth: {what} refused with 401")
+
+    full = {"Authorization": "Bearer full"}
+    # --- bad requests, each answered with a clear error, connection kept
+    async with websockets.connect(uri, extra_headers=full) as ws:
+        await ws.send("not json")
+        await expect_error(ws, "bad_json", "malformed JSON")
+        await ws.send(json.dumps({"op": "frobnicate"}))
+        await expect_error(ws, "unknown_op", "unknown op")
+        await ws.send(json.dumps({"topics": ["*"]}))
+        await expect_error(ws, "bad_request", "missing op")
+        await ws.send(json.dumps({"op": "subscribe", "topics": [""]}))
+        await expect_error(ws, "bad_topic", "empty glob")
+        await ws.send(json.dumps({"op": "subscribe", "topics": "x_low"}))
+        await expect_error(ws, "bad_topic", "topics not an array")
+        await ws.send(json.dumps({"op": "subscribe", "topics": ["a", "b", "c", "d", "e"]}))
+        await expect_error(ws, "too_many_subscriptions", "subscription limit")
+        await ws.send(json.dumps({"op": "subscribe", "topics": ["*"], "since": -1}))
+        await expect_error(ws, "bad_request", "negative since")
+        await ws.send(json.dumps({"op": "ping"}))
+        m = await recv_json(ws)
+        check(m == {"type": "pong"}, "application ping -> pong")
+        pong = await ws.ping()
+        await asyncio.wait_for(pong, 5)
+        check(True, "WebSocket ping frame answered")
+        await ws.send(json.dumps({"op": "subscribe", "topics": ["x" * 600]}))
+        await expect_error(ws, "message_too_big", "inbound message over max_message_bytes")
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+            check(False, "oversized message closes the connection")
+        except websockets.exceptions.ConnectionClosed as e:
+            check(e.code == 1009, f"oversized message closes with 1009 (got {e.code})")
+    async with websockets.connect(uri, extra_headers={"Authorization": "Bearer crypto"}) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "topics": ["x_low"]}))
+        await expect_error(ws, "forbidden", "token limited to crypto_* subscribing x_low")
+
+    # --- snapshot, live stream with gap-free seq, per-token topics
+    async with websockets.connect(uri, extra_headers=full) as a, \
+            websockets.connect(uri + "?token=crypto") as c:
+        await a.send(json.dumps({"op": "subscribe", "topics": ["*"]}))
+        snap = await recv_json(a)
+        check(snap.get("type") == "snapshot" and snap.get("active") == [], "first snapshot: nothing active")
+        await c.send(json.dumps({"op": "subscribe", "topics": ["crypto_*"]}))
+        check((await recv_json(c)).get("type") == "snapshot", "token ?token= accepted; snapshot")
+        await feed.send("X", 100)
+        await feed.send("X", 85)   # x_low fires
+        await feed.send("C", 40)   # crypto_low fires
+        got = [await recv_json(a), await recv_json(a)]
+        check([g["signal"] for g in got] == ["x_low", "crypto_low"] and [g["seq"] for g in got] == [1, 2],
+              f"stream: triggers in seq order ({[(g['signal'], g['seq']) for g in got]})")
+        check(all("recv_ts" in g and "latency_ns" in g for g in got), "live triggers carry recv_ts and latency_ns")
+        cm = await recv_json(c)
+        check(cm["signal"] == "crypto_low", "crypto token sees crypto_low")
+        # a late subscriber gets both active triggers in its snapshot
+        async with websockets.connect(uri, extra_headers=full) as b:
+            await b.send(json.dumps({"op": "subscribe", "topics": ["x_low", "crypto_*"]}))
+            snap = await recv_json(b)
+            check(sorted(t["signal"] for t in snap["active"]) == ["crypto_low", "x_low"],
+                  "snapshot on subscribe: the active triggers")
+        # many more triggers: fire/clear X 60 times
+        for i in range(60):
+            await feed.send("X", 95 if i % 2 == 0 else 85)
+        seqs = [g["seq"] for g in got]
+        while len(seqs) < 62:
+            m = await recv_json(a)
+            if m.get("type") == "trigger":
+                seqs.append(m["seq"])
+        check(seqs == list(range(1, 63)), "stream: 62 triggers, seq gap-free 1..62")
+        try:
+            extra = await asyncio.wait_for(c.recv(), 1.0)
+            check(False, f"crypto token must not receive x_low ({extra})")
+        except asyncio.TimeoutError:
+            check(True, "crypto token receives nothing outside crypto_*")
+
+    # --- resume with since, and a gap when since is older than the ring (32)
+    last = json.loads(http_get(base + "/v1/state")[1])["last_seq"]
+    check(last >= 62, f"/v1/state last_seq {last}")
+    async with websockets.connect(uri, extra_headers=full) as r:
+        await r.send(json.dumps({"op": "subscribe", "topics": ["*"], "since": last - 7}))
+        check((await recv_json(r))["type"] == "snapshot", "resume: snapshot first")
+        replay = [(await recv_json(r))["seq"] for _ in range(7)]
+        check(replay == list(range(last - 6, last + 1)), f"resume since {last - 7}: replays the 7 after it ({replay})")
+    async with websockets.connect(uri, extra_headers=full) as r:
+        await r.send(json.dumps({"op": "subscribe", "topics": ["*"], "since": 1}))
+        await recv_json(r)  # snapshot
+        gap = await recv_json(r)
+        oldest = last - 31
+        check(gap == {"type": "gap", "from": 2, "to": oldest - 1}, f"since older than the ring: gap 2..{oldest - 1} ({gap})")
+        first = await recv_json(r)
+        check(first.get("seq") == oldest, f"then the ring from its oldest ({oldest})")
+
+    # --- a slow consumer: never reads; cut off with a reason and counted
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+              b"Authorization: Bearer full\r\n\r\n")
+    time.sleep(0.2)
+    payload = json.dumps({"op": "subscribe", "topics": ["*"]}).encode()
+    mask = b"\x01\x02\x03\x04"
+    s.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    # More than the kernel's socket buffers can absorb (~4 MB), so seismo's own queue fills.
+    for i in range(25000):
+        await feed.send("X", 95 if i % 2 == 0 else 85)
+
+    def dropped():
+        _, text = http_get(base + "/metrics")
+        for line in text.splitlines():
+            if line.startswith('seismo_subscriber_dropped_total{reason="slow_consumer"}'):
+                return float(line.split()[-1]) >= 1
+        return False
+    check(await wait_until(dropped, 30), "slow consumer cut off and counted (seismo_subscriber_dropped_total)")
+    s.close()
+
+    # --- promtool on a scrape
+    status, text = http_get(base + "/metrics")
+    metrics_file = os.path.join(WORK, "metrics.txt")
+    with open(metrics_file, "w") as f:
+        f.write(text)
+    pt = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    check(status == 200 and pt.returncode == 0, f"promtool check metrics: exit {pt.returncode} {pt.stdout}{pt.stderr}")
+    for series in ("seismo_feed_frames_total", "seismo_feed_rejected_total", "seismo_feed_connected",
+                   "seismo_feed_reconnects_total", "seismo_feed_last_event_age_seconds", "seismo_feed_gaps_total",
+                   "seismo_queue_depth", "seismo_tick_to_trigger_seconds_bucket", "seismo_triggers_total",
+                   "seismo_signal_value", "seismo_subscribers", "seismo_subscriber_dropped_total",
+                   "seismo_journal_bytes_total", "process_cpu_seconds_total", "process_resident_memory_bytes"):
+        check(any(l.startswith(series) for l in text.splitlines()), f"/metrics has {series}")
+
+    # --- a real Prometheus server scraping seismo
+    prom_port = free_port()
+    prom_dir = os.path.join(WORK, "prom")
+    os.makedirs(prom_dir)
+    with open(os.path.join(prom_dir, "prometheus.yml"), "w") as f:
+        f.write(f"global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: seismo\n"
+                f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
+    prom = subprocess.Popen(["prometheus", f"--config.file={prom_dir}/prometheus.yml",
+                             f"--storage.tsdb.path={prom_dir}/data", f"--web.listen-address=127.0.0.1:{prom_port}"],
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(prom_dir, "log"), "w"))
+    PROCS.append(prom)
+
+    def prom_has_triggers():
+        if not _up(prom_port):
+            return False
+        st, body = http_get(f"http://127.0.0.1:{prom_port}/api/v1/query?query=seismo_triggers_total%7Bsignal%3D%22x_low%22%7D")
+        if st != 200:
+            return False
+        res = json.loads(body)["data"]["result"]
+        return any(float(r["value"][1]) > 0 for r in res)
+    check(await wait_until(prom_has_triggers, 60, 0.5), "Prometheus scraped seismo: seismo_triggers_total{signal=\"x_low\"} > 0")
+    st, body = http_get(f"http://127.0.0.1:{prom_port}/api/v1/query?query=up%7Bjob%3D%22seismo%22%7D")
+    check(st == 200 and json.loads(body)["data"]["result"][0]["value"][1] == "1", "Prometheus: up{job=\"seismo\"} == 1")
+    prom.send_signal(signal.SIGTERM)
+    prom.wait(timeout=20)
+
+    # --- the dashboard in headless Chromium shows a trigger
+    profile = tempfile.mkdtemp(prefix="seismo_chromium_")
+    chrome = shutil.which("chromium")
+    dom = subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          "--disable-quic", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
+                          "--dump-dom", f"{base}/?token=full"], capture_output=True, text=True, timeout=120)
+    rows = dom.stdout.count('class="trigger ')
+    check(rows > 0 and "x_low" in dom.stdout, f"Chromium: dashboard DOM shows triggers ({rows} rows)")
+    check('class="feed up"' in dom.stdout, "Chromium: dashboard shows the feed up")
+    shutil.rmtree(profile, ignore_errors=True)
+
+    # --- stop: SIGTERM drains and exits 0 quickly
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=20)
+    check(rc == 0 and time.monotonic() - t0 < 5, f"SIGTERM: exit {rc} after {time.monotonic() - t0:.2f} s")
+    audit = open(os.path.join(WORK, "audit.jsonl")).read().splitlines()
+    check(len(audit) >= 62 and json.loads(audit[0])["seq"] == 1, f"audit log has every trigger ({len(audit)})")
+    others = [json.loads(a)["signal"] for a in audit if '"x_low"' not in a]
+    check(others == ["crypto_low"], f"no feed-health triggers from a healthy feed ({others[:5]})")
+    feed_server.close()
+
+
+def _up(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+try:
+    asyncio.run(main())
+finally:
+    for p in PROCS:
+        if p.poll() is None:
+            p.kill()
+    shutil.rmtree(WORK, ignore_errors=True)
+if failures:
+    print(f"{len(failures)} failures")
+    sys.exit(1)
+print("all live checks passed")

@@ -10,6 +10,8 @@
 #include "engine/server.hpp"
 #include "engine/trigger_json.hpp"
 #include "engine/ws_codec.hpp"
+#include "feeds/generic.hpp"
+#include "feeds/pipeline.hpp"
 #include "feeds/session.hpp"
 #include "signals/graph.hpp"
 
@@ -80,7 +82,10 @@ struct runtime::impl final : signals::trigger_sink {
     signals::graph graph;
 
     moodycamel::BlockingConcurrentQueue<feed_event> events;
-    moodycamel::BlockingConcurrentQueue<signals::trigger> triggers;
+    // Triggers: a plain queue plus a semaphore, so a trigger's latency is taken when it is in
+    // the queue, before the publisher's wake-up (a futex syscall when it sleeps) is issued.
+    moodycamel::ConcurrentQueue<signals::trigger> triggers;
+    moodycamel::LightweightSemaphore triggers_ready;
     moodycamel::ConcurrentQueue<dead_record> dead;
     std::unique_ptr<moodycamel::ProducerToken> trigger_token; // the signal thread's
 
@@ -130,10 +135,16 @@ struct runtime::impl final : signals::trigger_sink {
         std::unique_ptr<feed_sink> sink;
         std::shared_ptr<feeds::ws_session> session;
         std::shared_ptr<demo_feed> demo;
+        std::unique_ptr<feeds::session_stats> own_stats; // the inproc feed's
+        std::unique_ptr<feeds::frame_pipeline> pipeline;  // the inproc feed's
         [[nodiscard]] const feeds::session_stats& stats() const {
-            return session ? session->stats() : demo->stats();
+            return session ? session->stats() : demo ? demo->stats() : *own_stats;
         }
     };
+    feed_entry* inproc = nullptr;
+    std::string inject_buf;
+    std::vector<std::int64_t> samples;
+    std::size_t n_samples = 0;
     std::vector<feed_entry> feeds_;
     std::vector<std::string> feed_names;
 
@@ -173,6 +184,8 @@ struct runtime::impl final : signals::trigger_sink {
         trigger_token = std::make_unique<moodycamel::ProducerToken>(triggers);
         for (const auto& f : cfg.feeds) feed_names.push_back(f.name);
         if (opts.demo) feed_names.emplace_back("demo");
+        if (opts.inproc_feed) feed_names.emplace_back("inproc");
+        samples.resize(opts.latency_samples);
         if (feed_names.size() > k_max_feeds) throw std::invalid_argument("at most 64 feeds");
         feed_down.assign(feed_names.size(), false);
         feed_stale.assign(feed_names.size(), false);
@@ -256,18 +269,34 @@ struct runtime::impl final : signals::trigger_sink {
             e.demo = demo_feed::create(io, o, *registry, *e.sink, id);
             feeds_.push_back(std::move(e));
         }
+        if (opts.inproc_feed) {
+            const auto id = static_cast<std::uint16_t>(feeds_.size());
+            feed_entry e;
+            e.name = "inproc";
+            e.venue = "generic";
+            e.sink = make_sink(id);
+            e.own_stats = std::make_unique<feeds::session_stats>();
+            e.own_stats->connected = true;
+            e.pipeline = std::make_unique<feeds::frame_pipeline>(feeds::venue::generic, *registry,
+                                                                 cfg.engine.max_frame_bytes, *e.sink, id, *e.own_stats);
+            feeds_.push_back(std::move(e));
+            inproc = &feeds_.back();
+        }
         for (auto& e : feeds_) {
             if (e.session) e.session->start();
-            else e.demo->start();
+            else if (e.demo) e.demo->start();
         }
     }
 
     // ------------------------------------------------------------ signal thread
     void on_trigger(const signals::trigger& t) override {
-        if (t.recv_ts != 0) {
-            tick_to_trigger.observe(static_cast<double>(core::realtime_now() - t.recv_ts) / 1e9);
-        }
         triggers.enqueue(*trigger_token, t);
+        if (t.recv_ts != 0) {
+            const core::nanos lat = core::realtime_now() - t.recv_ts;
+            tick_to_trigger.observe(static_cast<double>(lat) / 1e9);
+            if (n_samples < samples.size()) samples[n_samples++] = lat;
+        }
+        triggers_ready.signal();
     }
 
     void health_trigger(const feed_event& e, signals::feed_condition c, signals::trigger_state st,
@@ -284,6 +313,7 @@ struct runtime::impl final : signals::trigger_sink {
         t.recv_ts = e.t.recv_ts;
         t.inst = e.t.inst;
         triggers.enqueue(*trigger_token, t);
+        triggers_ready.signal();
     }
 
     /// Re-judges the staleness of every instrument feed `f` delivers.
@@ -520,7 +550,11 @@ struct runtime::impl final : signals::trigger_sink {
         json.reserve(1024);
         moodycamel::ConsumerToken ctok(triggers);
         for (;;) {
-            std::size_t n = triggers.wait_dequeue_bulk_timed(ctok, buf.begin(), buf.size(), 20'000);
+            std::size_t n = triggers.try_dequeue_bulk(ctok, buf.begin(), buf.size());
+            if (n == 0) {
+                (void)triggers_ready.wait(20'000); // woken by the signal thread, or 20 ms
+                n = triggers.try_dequeue_bulk(ctok, buf.begin(), buf.size());
+            }
             batch.clear();
             for (std::size_t k = 0; k < n; ++k) {
                 const signals::trigger& t = buf[k];
@@ -766,7 +800,7 @@ void runtime::wait() {
     if (!p_->io_thread.joinable()) return; // never started, or already waited
     for (auto& f : p_->feeds_) {
         if (f.session) f.session->stop();
-        else f.demo->stop();
+        else if (f.demo) f.demo->stop();
     }
     // Producers first: after the I/O thread ends nothing enqueues; then the signal thread drains
     // the tick queue, then the publisher drains the triggers and flushes.
@@ -791,6 +825,18 @@ run_figures runtime::figures() const {
 }
 
 std::uint16_t runtime::port() const { return p_->srv ? p_->srv->port() : 0; }
+
+void runtime::inject(std::string_view frame, std::int64_t recv_ts) {
+    if (p_->inproc == nullptr) throw std::logic_error("runtime::inject needs run_options::inproc_feed");
+    std::string& b = p_->inject_buf;
+    b.assign(frame);
+    b.append(feeds::k_padding, '\0');
+    (void)p_->inproc->pipeline->handle(b.data(), frame.size(), b.size(), recv_ts);
+}
+
+std::vector<std::int64_t> runtime::latency_samples() const {
+    return {p_->samples.begin(), p_->samples.begin() + static_cast<std::ptrdiff_t>(p_->n_samples)};
+}
 std::string runtime::metrics_text() const { return p_->metrics_text(); }
 std::string runtime::state_json() const { return p_->state_json(); }
 

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace seismo::engine {
 
@@ -37,6 +38,11 @@ struct run_options {
     bool demo = false;          ///< add the bundled demo day as a feed, looping, paced
     double demo_speed = 60;     ///< demo pacing: event time per real time
     std::uint64_t demo_seed = 1;
+    /// Add a feed named "inproc" whose frames come from inject() (embedding, benchmarks).
+    bool inproc_feed = false;
+    /// Keep up to this many tick-to-trigger latencies (ns, frame receipt to trigger enqueued)
+    /// for latency_samples(); 0 = none. Preallocated: recording costs no allocation.
+    std::size_t latency_samples = 0;
 };
 
 /// Figures of a run (relaxed reads while it runs).
@@ -71,6 +77,12 @@ public:
     /// The Prometheus exposition and the /v1/state document, as the server serves them.
     [[nodiscard]] std::string metrics_text() const;
     [[nodiscard]] std::string state_json() const;
+
+    /// Hands a generic-protocol frame to the "inproc" feed (run_options::inproc_feed), through
+    /// the same pipeline as a WebSocket frame. One calling thread at a time.
+    void inject(std::string_view frame, std::int64_t recv_ts);
+    /// The recorded tick-to-trigger latencies (after wait()).
+    [[nodiscard]] std::vector<std::int64_t> latency_samples() const;
 
     /// Called on the publisher thread with every trigger and its JSON (tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);

@@ -142,8 +142,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             queue_.push_back(m);
         }
         void flush() override {
+            // One wake-up in flight per session: pushes that find one pending ride on it.
+            if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
             auto self = this->shared_from_this();
             net::post(stream_.get_executor(), [self] {
+                self->wake_pending_.store(false, std::memory_order_release);
                 bool overflow = false;
                 {
                     std::lock_guard lock(self->qmu_);
@@ -473,6 +476,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         std::deque<message_ptr> queue_;
         std::deque<std::string> own_;
         bool overflow_ = false;
+        std::atomic<bool> wake_pending_{false};
         bool writing_ = false;
         bool dead_ = false;
         bool closing_ = false;
@@ -629,6 +633,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 sock.close(wec);
                 continue;
             }
+            // Small frames must go out at once: without TCP_NODELAY, Nagle's algorithm and the
+            // peer's delayed ACK hold a trigger back ~40 ms.
+            beast::error_code nec;
+            sock.set_option(tcp::no_delay(true), nec);
             auto ex = sock.get_executor();
             net::co_spawn(ex, connection(self, std::move(sock)), net::detached);
         }

@@ -281,6 +281,8 @@ private:
             co_return res;
         }
         (void)ep;
+        beast::error_code nec;
+        tcp_layer.socket().set_option(tcp::no_delay(true), nec); // pings and subscribes go out at once
         if constexpr (Tls) {
             auto& ssl = c->ws.next_layer();
             // SNI (what SSL_set_tlsext_host_name expands to, without its C-style cast)

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace seismo::engine {
@@ -49,9 +50,8 @@ struct published {
 
 TEST(runtime, feeds_to_triggers_with_health_staleness_and_a_clean_stop) {
     connection_plan a0;
-    a0.frames = {tick("A", 100, 1), tick("A", 90, 2)};
+    a0.frames = {tick("A", 100, 1)}; // A falls to 90 only once B has ticked (below)
     test_feed_server server_a({a0});
-    server_a.start_broadcast([](std::uint64_t n) { return tick("A", 90, n + 2); }, 50ms);
 
     connection_plan b0;
     b0.frames = {tick("B", 110, 1)};       // then silence: stale, and cut at 2 x stale_after
@@ -107,6 +107,14 @@ levels = [{ at = 1.0, severity = "critical" }]
         pub.cv.notify_all();
     });
     rt.start();
+    // Order the two feeds: B's first tick must be in before A falls, or the breadth would
+    // count A alone (one member with a tick) and fire before B has had a say.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (rt.state_json().find(R"("count":0,"members":2)") == std::string::npos) { // A and B in
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "B never ticked: " << rt.state_json();
+        std::this_thread::sleep_for(20ms);
+    }
+    server_a.start_broadcast([](std::uint64_t n) { return tick("A", 90, n + 1); }, 50ms);
     ASSERT_TRUE(pub.wait_for(R"("signal":"a_low","kind":"level","state":"fired")"));
     ASSERT_TRUE(pub.wait_for(R"("signal":"both_down","kind":"breadth","state":"cleared")")) << "B never came back";
     rt.request_stop();

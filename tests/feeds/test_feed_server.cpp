@@ -19,6 +19,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <boost/asio/post.hpp>
+
+#include <deque>
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
@@ -92,6 +95,7 @@ struct test_feed_server::impl {
     std::vector<std::chrono::steady_clock::time_point> accepted;
     int count = 0;
     std::atomic<std::uint64_t> broadcast_n{0};
+    std::atomic<std::size_t> n_subs{0};
 
     // Broadcast subscribers: a send function per open, subscribed connection.
     struct subscriber {
@@ -165,6 +169,7 @@ struct test_feed_server::impl {
         }
         // Stall: stay open (answering pings via the reader) and take broadcast frames.
         subs.push_back({id, [ws](const std::string& f) { return send_frame(ws, f); }});
+        n_subs = subs.size();
         // Live until the client goes: the reader ends and the socket closes.
         for (;;) {
             t.expires_after(std::chrono::milliseconds(50));
@@ -175,6 +180,7 @@ struct test_feed_server::impl {
             if (!still) break;
         }
         std::erase_if(subs, [id](const subscriber& s) { return s.id == id; });
+        n_subs = subs.size();
     }
 
     net::awaitable<void> handle(tcp::socket sock, connection_plan plan, int id) {
@@ -228,8 +234,33 @@ struct test_feed_server::impl {
                 accepted.push_back(std::chrono::steady_clock::now());
                 plan = plans[std::min<std::size_t>(static_cast<std::size_t>(id), plans.size() - 1)];
             }
+            beast::error_code nec;
+            sock.set_option(tcp::no_delay(true), nec);
             net::co_spawn(io, handle(std::move(sock), std::move(plan), id), net::detached);
         }
+    }
+
+    // Broadcast frames go through one sender, so no connection ever has two writes at once.
+    std::deque<std::string> outbox;
+    bool sending = false;
+
+    void enqueue_broadcast(std::string f) {
+        outbox.push_back(std::move(f));
+        if (!sending) {
+            sending = true;
+            net::co_spawn(io, send_outbox(), net::detached);
+        }
+    }
+
+    net::awaitable<void> send_outbox() {
+        while (!outbox.empty()) {
+            const std::string f = std::move(outbox.front());
+            outbox.pop_front();
+            auto copy = subs;
+            for (auto& s : copy) (void)co_await s.send(f);
+            n_subs = subs.size();
+        }
+        sending = false;
     }
 
     net::awaitable<void> broadcast(std::function<std::string(std::uint64_t)> frame_of, std::chrono::milliseconds every) {
@@ -238,9 +269,7 @@ struct test_feed_server::impl {
             t.expires_after(every);
             auto [ec] = co_await t.async_wait(k_tuple);
             if (ec) co_return;
-            const std::string f = frame_of(n);
-            auto copy = subs;
-            for (auto& s : copy) (void)co_await s.send(f);
+            enqueue_broadcast(frame_of(n));
             broadcast_n = n;
         }
     }
@@ -295,5 +324,12 @@ void test_feed_server::start_broadcast(std::function<std::string(std::uint64_t)>
 }
 
 std::uint64_t test_feed_server::broadcast_count() const { return p_->broadcast_n.load(); }
+
+void test_feed_server::broadcast_now(std::string frame) {
+    auto* p = p_.get();
+    net::post(p_->io, [p, f = std::move(frame)]() mutable { p->enqueue_broadcast(std::move(f)); });
+}
+
+std::size_t test_feed_server::subscribers() const { return p_->n_subs.load(); }
 
 } // namespace seismo::testing

@@ -53,6 +53,10 @@ public:
     /// connection that has subscribed.
     void start_broadcast(std::function<std::string(std::uint64_t)> frame_of, std::chrono::milliseconds every);
     [[nodiscard]] std::uint64_t broadcast_count() const;
+    /// Sends one frame now to every open served connection that has subscribed.
+    void broadcast_now(std::string frame);
+    /// Served connections that have subscribed and are taking broadcasts.
+    [[nodiscard]] std::size_t subscribers() const;
 
     struct impl;
 

@@ -278,6 +278,14 @@ levels = [{{ at = 50, severity = "critical" }}]
                    "seismo_journal_bytes_total", "process_cpu_seconds_total", "process_resident_memory_bytes"):
         check(any(l.startswith(series) for l in text.splitlines()), f"/metrics has {series}")
 
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for args in (["check", "rules", f"{root}/deploy/prometheus/alerts.yml"],
+                 ["check", "config", f"{root}/deploy/prometheus/prometheus.yml"]):
+        r = subprocess.run(["promtool", *args], capture_output=True, text=True)
+        check(r.returncode == 0, f"promtool {' '.join(args[:2])} on deploy/prometheus: exit {r.returncode}")
+    with open(f"{root}/deploy/grafana/seismo.json") as g:
+        check(len(json.load(g)["panels"]) >= 6, "deploy/grafana/seismo.json is a dashboard")
+
     # --- a real Prometheus server scraping seismo
     prom_port = free_port()
     prom_dir = os.path.join(WORK, "prom")

@@ -8,6 +8,7 @@
 #include "engine/metrics.hpp"
 #include "engine/output.hpp"
 #include "engine/server.hpp"
+#include "engine/signal_core.hpp"
 #include "engine/trigger_json.hpp"
 #include "engine/ws_codec.hpp"
 #include "feeds/generic.hpp"
@@ -149,9 +150,8 @@ struct runtime::impl final : signals::trigger_sink {
     std::vector<std::string> feed_names;
 
     // signal thread state
-    std::vector<std::uint64_t> inst_feeds; // bit f: feed f delivered this instrument
-    std::uint64_t unhealthy = 0;           // bit f: feed f is down or stale
-    std::vector<bool> feed_down, feed_stale;
+    std::unique_ptr<signal_core> core_owner;
+    signal_core& core;
     core::nanos last_snapshot = 0;
     latency_histogram tick_to_trigger;
     std::array<std::atomic<std::uint64_t>, k_max_feeds> late_per_feed{};
@@ -180,6 +180,7 @@ struct runtime::impl final : signals::trigger_sink {
         : cfg(c), opts(std::move(o)), registry(make_registry(c)),
           graph(c.signals, *registry, signals::graph_options{c.engine.lateness}),
           events(c.engine.queue_capacity), triggers(4096), trigger_hub(c.server.replay_ring),
+          core_owner(std::make_unique<signal_core>(graph, k_max_feeds)), core(*core_owner),
           trigger_counts(c.signals.size() + 1) {
         trigger_token = std::make_unique<moodycamel::ProducerToken>(triggers);
         for (const auto& f : cfg.feeds) feed_names.push_back(f.name);
@@ -187,8 +188,6 @@ struct runtime::impl final : signals::trigger_sink {
         if (opts.inproc_feed) feed_names.emplace_back("inproc");
         samples.resize(opts.latency_samples);
         if (feed_names.size() > k_max_feeds) throw std::invalid_argument("at most 64 feeds");
-        feed_down.assign(feed_names.size(), false);
-        feed_stale.assign(feed_names.size(), false);
         state = std::make_shared<state_snapshot>();
     }
 
@@ -291,7 +290,7 @@ struct runtime::impl final : signals::trigger_sink {
     // ------------------------------------------------------------ signal thread
     void on_trigger(const signals::trigger& t) override {
         triggers.enqueue(*trigger_token, t);
-        if (t.recv_ts != 0) {
+        if (t.recv_ts != 0 && t.signal != signals::k_feed_health) {
             const core::nanos lat = core::realtime_now() - t.recv_ts;
             tick_to_trigger.observe(static_cast<double>(lat) / 1e9);
             if (n_samples < samples.size()) samples[n_samples++] = lat;
@@ -299,74 +298,12 @@ struct runtime::impl final : signals::trigger_sink {
         triggers_ready.signal();
     }
 
-    void health_trigger(const feed_event& e, signals::feed_condition c, signals::trigger_state st,
-                        signals::severity sev) {
-        signals::trigger t;
-        t.seq = graph.next_seq();
-        t.signal = signals::k_feed_health;
-        t.feed = e.feed;
-        t.condition = c;
-        t.state = st;
-        t.sev = sev;
-        t.value = static_cast<double>(e.t.seq);
-        t.event_ts = e.t.exch_ts;
-        t.recv_ts = e.t.recv_ts;
-        t.inst = e.t.inst;
-        triggers.enqueue(*trigger_token, t);
-        triggers_ready.signal();
-    }
-
-    /// Re-judges the staleness of every instrument feed `f` delivers.
-    void refresh_instruments(std::uint16_t f, core::nanos now) {
-        const std::uint64_t bit = std::uint64_t{1} << f;
-        if (feed_down[f] || feed_stale[f]) unhealthy |= bit;
-        else unhealthy &= ~bit;
-        for (std::size_t i = 0; i < inst_feeds.size(); ++i) {
-            if ((inst_feeds[i] & bit) == 0) continue;
-            const bool stale = (inst_feeds[i] & ~unhealthy) == 0;
-            graph.set_stale(core::instrument_id{static_cast<std::uint32_t>(i)}, stale, now, *this);
-        }
-    }
-
     void on_health(const feed_event& e) {
-        using feeds::health_kind;
-        using signals::feed_condition;
-        using signals::severity;
-        using signals::trigger_state;
-        const std::uint16_t f = e.feed;
-        switch (e.kind) {
-        case health_kind::down:
-            if (feed_down[f]) return;
-            feed_down[f] = true;
-            health_trigger(e, feed_condition::down, trigger_state::fired, severity::critical);
-            break;
-        case health_kind::up:
-            if (!feed_down[f]) return;
-            feed_down[f] = false;
-            health_trigger(e, feed_condition::down, trigger_state::cleared, severity::critical);
-            break;
-        case health_kind::stale:
-            if (feed_stale[f]) return;
-            feed_stale[f] = true;
-            health_trigger(e, feed_condition::stale, trigger_state::fired, severity::warning);
-            break;
-        case health_kind::fresh:
-            if (!feed_stale[f]) return;
-            feed_stale[f] = false;
-            health_trigger(e, feed_condition::stale, trigger_state::cleared, severity::warning);
-            break;
-        case health_kind::gap:
-            health_trigger(e, feed_condition::gap, trigger_state::fired, severity::warning);
-            return;
-        }
-        refresh_instruments(f, e.t.exch_ts);
+        core.health(e.feed, e.kind, e.t.exch_ts, e.t.seq, e.t.inst, *this);
     }
 
     void on_tick(const feed_event& e) {
-        const std::uint32_t i = core::index(e.t.inst);
-        if (i >= inst_feeds.size()) inst_feeds.resize(i + 1u, 0); // first sight only
-        inst_feeds[i] |= std::uint64_t{1} << e.feed;
-        switch (graph.apply(e.t, *this)) {
+        switch (core.tick(e.feed, e.t, *this)) {
         case signals::apply_status::late:
             late.fetch_add(1, std::memory_order_relaxed);
             late_per_feed[e.feed].fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
 // seismo: one binary, subcommands (DESIGN §9). Exit codes: 0 success, 2 usage or config error,
 // 1 failure.
 #include "engine/config.hpp"
+#include "engine/journal.hpp"
+#include "engine/journal_replay.hpp"
 #include "engine/output.hpp"
 #include "engine/replay.hpp"
 #include "engine/runtime.hpp"
@@ -9,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <exception>
 #include <pthread.h>
@@ -36,8 +39,51 @@ int cmd_validate(const std::string& path) {
     return k_exit_ok;
 }
 
-int cmd_replay(const std::string& config_path, engine::replay_options opts) {
-    const engine::config cfg = load(config_path);
+struct replay_args {
+    engine::replay_options opts;
+    std::string config;
+    std::string speed = "max";
+    std::string on_corruption = "skip";
+    bool no_progress = false;
+};
+
+int cmd_replay(replay_args a) {
+    engine::replay_options& opts = a.opts;
+    double speed = 0;
+    if (a.speed != "max") {
+        try {
+            speed = std::stod(a.speed);
+        } catch (const std::exception&) {
+            speed = -1;
+        }
+        if (!(speed > 0)) throw std::invalid_argument("--speed must be 'max' or a positive number, not '" + a.speed + "'");
+    }
+    const bool journal = opts.format == "journal" ||
+                         (opts.format == "auto" && opts.inputs.size() == 1 && engine::journal::reader::is_journal(opts.inputs[0]));
+    if (journal) {
+        if (opts.inputs.size() != 1) throw std::invalid_argument("replay one journal (a directory or a segment) at a time");
+        std::optional<engine::config> cfg;
+        if (!a.config.empty()) cfg = engine::load_config_file(a.config);
+        engine::journal_replay_options jo;
+        jo.base = opts;
+        if (!jo.base.deterministic && cfg) jo.base.deterministic = cfg->engine.deterministic;
+        jo.speed = speed;
+        jo.stop_on_corruption = a.on_corruption == "stop";
+        jo.progress = !a.no_progress;
+        jo.plot = opts.plot;
+        const engine::journal_replay_result r = engine::run_journal_replay(opts.inputs[0], cfg ? &*cfg : nullptr, jo);
+        std::cerr << engine::summary_text(r.stats);
+        if (r.problems != 0) {
+            std::cerr << "seismo: journal: " << r.problems << " problems, " << r.dropped_bytes << " bytes dropped\n";
+        }
+        if (r.stopped) {
+            std::cerr << "seismo: replay stopped at damage: " << r.first_problem << "\n";
+            return k_exit_failure;
+        }
+        return k_exit_ok;
+    }
+    if (speed > 0) throw std::invalid_argument("--speed applies to journals; line inputs replay at full speed");
+    const engine::config cfg = load(a.config);
     if (!opts.deterministic) opts.deterministic = cfg.engine.deterministic;
     const engine::replay_stats st = engine::run_replay(cfg, opts);
     std::cerr << engine::summary_text(st);
@@ -62,6 +108,7 @@ struct run_args {
     bool quiet = false;
     bool deterministic = false;
     bool demo = false;
+    std::string record;
 };
 
 /// The live engine until SIGINT or SIGTERM, which drain the queues and flush the outputs.
@@ -82,6 +129,7 @@ int cmd_run(const run_args& a) {
     o.demo = a.demo || cfg.feeds.empty();
     o.demo_speed = a.speed;
     o.demo_seed = a.seed;
+    o.record_dir = a.record;
     engine::runtime rt(cfg, o);
     rt.start();
     const std::string host = o.listen.value_or(cfg.server.listen).substr(0, o.listen.value_or(cfg.server.listen).rfind(':'));
@@ -126,6 +174,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.001, 1e9))
         ->capture_default_str();
     run->add_flag("--demo", ra.demo, "Add the bundled demo day as a feed even when the config has feeds");
+    run->add_option("--record", ra.record, "Record every raw frame and the consumption order to this journal "
+                                           "directory (replay it with `seismo replay DIR`)");
     run->add_option("--out", ra.out, "Append every trigger to FILE as a JSON line (the audit log)");
     run->add_option("--dead-letter", ra.dead_letter, "Append refused input, with reasons, to FILE");
     run->add_flag("--quiet", ra.quiet, "Do not print triggers on standard output");
@@ -133,17 +183,29 @@ int main(int argc, char** argv) {
     run->add_option("--seed", ra.seed, "Seed of the demo day")->capture_default_str();
 
     // replay
-    engine::replay_options ro;
-    std::string replay_config;
+    replay_args rpa;
+    engine::replay_options& ro = rpa.opts;
     auto* replay = app.add_subcommand(
-        "replay", "Replay recorded input through the signals: generic-tick JSON lines, Tardis raw "
-                  "captures (<ISO time> <frame>, parsed by --venue's adapter) or Tardis trades CSV; "
-                  "plain, .gz or .zst. Prints triggers as JSON lines");
-    replay->add_option("input", ro.inputs, "Input files ('-' for standard input)")->required();
-    replay->add_option("--config", replay_config, "Config file (default: the embedded playbook)");
+        "replay", "Replay recorded input through the signals: a journal (a `run --record` "
+                  "directory or segment: the live run's triggers again), generic-tick JSON lines, "
+                  "Tardis raw captures (<ISO time> <frame>, parsed by --venue's adapter) or Tardis "
+                  "trades CSV; plain, .gz or .zst. Prints triggers as JSON lines");
+    replay->add_option("input", ro.inputs, "Journal directory or segment, or input files ('-' for standard input)")->required();
+    replay->add_option("--config", rpa.config,
+                       "Config file (default: for a journal, the config it recorded; else the embedded playbook)");
     replay->add_option("--format", ro.format, "Input format")
-        ->check(CLI::IsMember({"auto", "jsonl", "tardis", "tardis-csv"}))
+        ->check(CLI::IsMember({"auto", "journal", "jsonl", "tardis", "tardis-csv"}))
         ->capture_default_str();
+    replay->add_option("--speed", rpa.speed, "Journal pacing: 'max' or a multiple of real time (1, 10, 1000...); "
+                                             "the output is the same at every speed")
+        ->capture_default_str();
+    replay->add_option("--on-corruption", rpa.on_corruption,
+                       "A damaged journal record: 'skip' it (reported) and carry on, or 'stop' (exit 1)")
+        ->check(CLI::IsMember({"skip", "stop"}))
+        ->capture_default_str();
+    replay->add_flag("--no-progress", rpa.no_progress, "No progress bar (or periodic progress lines) on stderr");
+    replay->add_option("--plot", ro.plot, "Write a self-contained HTML plot of the replay (prices, signals, "
+                                          "levels, triggers)");
     replay->add_option("--venue", ro.venue,
                        "Venue whose adapter parses Tardis frames (binance, coinbase, kraken, okx, "
                        "bybit, generic); for tardis-csv it overrides the exchange column")
@@ -190,7 +252,7 @@ int main(int argc, char** argv) {
 
     try {
         if (*run) return cmd_run(ra);
-        if (*replay) return cmd_replay(replay_config, ro);
+        if (*replay) return cmd_replay(rpa);
         if (*validate) return cmd_validate(validate_path);
         if (*sim) return cmd_sim(so, sim_out);
     } catch (const seismo::engine::config_error& e) {

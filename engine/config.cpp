@@ -185,8 +185,14 @@ void read_engine(const toml::table& root, config& cfg) {
     if (auto v = r.boolean("busy_poll")) cfg.engine.busy_poll = *v;
     if (auto v = r.integer("pin_cpu", -1, 4095)) cfg.engine.pin_cpu = static_cast<int>(*v);
     if (auto v = r.integer("queue_capacity", 1024, 1 << 24)) cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("journal_segment_bytes", 1 << 16, std::int64_t{1} << 40)) cfg.engine.journal_segment_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.duration("journal_flush_interval")) {
+        if (*v <= 0) r.fail("journal_flush_interval", "'journal_flush_interval' must be positive");
+        cfg.engine.journal_flush_interval = *v;
+    }
+    if (auto v = r.boolean("journal_compress")) cfg.engine.journal_compress = *v;
     r.finish({"deterministic", "lateness", "max_frame_bytes", "max_venue_frame_bytes", "max_instruments", "busy_poll",
-              "pin_cpu", "queue_capacity"});
+              "pin_cpu", "queue_capacity", "journal_segment_bytes", "journal_flush_interval", "journal_compress"});
 }
 
 void read_server(const toml::table& root, config& cfg) {
@@ -571,6 +577,7 @@ std::uint64_t fnv1a(std::string_view s) {
 config load_config_string(std::string_view text, const std::string& name) {
     config cfg;
     cfg.file = name;
+    cfg.text.assign(text);
     cfg.digest = fnv1a(text);
     toml::table root;
     try {

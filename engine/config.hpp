@@ -42,6 +42,9 @@ struct engine_config {
     bool busy_poll = false;            ///< signal thread spins instead of sleeping when idle
     int pin_cpu = -1;                  ///< pin the signal thread to this CPU (-1: don't)
     std::size_t queue_capacity = 65536; ///< ticks in flight between feed and signal threads
+    std::size_t journal_segment_bytes = 256u << 20; ///< rotate journal segments at this size
+    core::nanos journal_flush_interval = 100 * core::k_ns_per_ms; ///< most a crash can lose
+    bool journal_compress = false;      ///< zstd per journal block
 };
 
 struct token_config {
@@ -84,6 +87,7 @@ struct instrument_config {
 
 struct config {
     std::string file; ///< path, or "<playbook>" for the embedded default
+    std::string text; ///< the TOML as loaded (journals keep it)
     engine_config engine;
     server_config server;
     std::vector<feed_config> feeds;

@@ -2,6 +2,7 @@
 
 #include "engine/core/json_writer.hpp"
 #include "engine/core/time.hpp"
+#include "engine/plot.hpp"
 #include "engine/trigger_json.hpp"
 
 #include <cstdio>
@@ -117,6 +118,7 @@ replay_session::replay_session(const config& cfg, const replay_options& opts)
     if (!opts_.ticks.empty()) ticks_out_ = output_file(opts_.ticks);
     ticks_.reserve(1024);
     buf_.reserve(4096);
+    if (!opts_.plot.empty()) plot_ = std::make_unique<plot_recorder>();
     started_ = core::monotonic_now();
 }
 
@@ -219,6 +221,7 @@ void replay_session::apply_ticks(std::string_view feed, std::uint64_t pos, core:
             reject(feed, pos, recv_ts, feeds::reject_reason::duplicate, k_dup_detail, raw_line);
             continue;
         }
+        triggered_ = false;
         switch (graph_.apply(t, *this)) {
         case signals::apply_status::late:
             reject(feed, pos, recv_ts, feeds::reject_reason::late, k_late_detail, raw_line);
@@ -230,6 +233,7 @@ void replay_session::apply_ticks(std::string_view feed, std::uint64_t pos, core:
             break;
         }
         if (ticks_out_.is_open()) write_tick(t);
+        if (plot_) plot_->after_step(graph_, *registry_, triggered_);
     }
 }
 
@@ -357,6 +361,8 @@ void replay_session::process_buffer(std::string_view feed, const char* data, std
 
 void replay_session::on_trigger(const signals::trigger& t) {
     ++stats_.triggers;
+    triggered_ = true;
+    if (plot_) plot_->on_trigger(t, *registry_);
     buf_.clear();
     append_trigger_json(buf_, t, graph_.specs(), *registry_, opts_.deterministic);
     buf_ += '\n';
@@ -373,6 +379,11 @@ replay_stats replay_session::finish() {
         output_file s(opts_.summary);
         s.write(summary_json(stats_));
         s.close();
+    }
+    if (plot_) {
+        std::string title = "seismo replay";
+        for (const auto& i : opts_.inputs) title += " " + i;
+        plot_->write(opts_.plot, graph_, {}, title);
     }
     return stats_;
 }

@@ -32,6 +32,7 @@ struct replay_options {
     std::string ticks;         ///< applied normalized ticks as generic-protocol lines
     std::string summary;       ///< run figures as JSON
     std::string dead_letter;   ///< refused input as JSON lines
+    std::string plot;          ///< an HTML plot of the replay ("" = none)
     bool deterministic = false;
 };
 
@@ -105,6 +106,8 @@ private:
     replay_stats stats_;
     core::nanos started_ = 0;
     std::function<void(const signals::trigger&, std::string_view)> observer_;
+    std::unique_ptr<class plot_recorder> plot_;
+    bool triggered_ = false;
 };
 
 /// The format of a file, judged from its first non-empty line: a Tardis raw capture

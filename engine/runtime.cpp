@@ -5,6 +5,7 @@
 #include "engine/dead_letter.hpp"
 #include "engine/demo_feed.hpp"
 #include "engine/hub.hpp"
+#include "engine/journal.hpp"
 #include "engine/metrics.hpp"
 #include "engine/output.hpp"
 #include "engine/server.hpp"
@@ -41,6 +42,8 @@ struct feed_event {
     std::uint16_t feed = 0;
     bool health = false;
     feeds::health_kind kind = feeds::health_kind::up;
+    std::uint16_t index = 0; ///< the tick's place among its frame's ticks (journal order)
+    std::uint32_t frame = 0; ///< the frame's number within its feed (journal order)
 };
 static_assert(sizeof(feed_event) <= 64);
 static_assert(std::is_trivially_copyable_v<feed_event>);
@@ -102,12 +105,20 @@ struct runtime::impl final : signals::trigger_sink {
         std::unique_ptr<moodycamel::ProducerToken> token;
         std::vector<feed_event> batch;
 
+        std::uint32_t frame_no = 0; // the current frame's number (journal)
+
+        void on_frame(std::uint16_t, std::string_view frame, core::nanos recv_ts) override {
+            ++frame_no;
+            if (rt->journal) rt->journal->frame(id, frame_no, recv_ts, frame);
+        }
         void on_ticks(std::uint16_t, const core::tick* t, std::size_t n) override {
             if (batch.size() < n) batch.resize(n);
             for (std::size_t i = 0; i < n; ++i) {
                 batch[i].t = t[i];
                 batch[i].feed = id;
                 batch[i].health = false;
+                batch[i].frame = frame_no;
+                batch[i].index = static_cast<std::uint16_t>(i);
             }
             rt->events.enqueue_bulk(*token, batch.data(), n);
         }
@@ -148,6 +159,9 @@ struct runtime::impl final : signals::trigger_sink {
     std::size_t n_samples = 0;
     std::vector<feed_entry> feeds_;
     std::vector<std::string> feed_names;
+
+    std::unique_ptr<journal::writer> journal;
+    std::vector<journal::order_entry> order_buf; // signal thread: consumed ticks since the last flush
 
     // signal thread state
     std::unique_ptr<signal_core> core_owner;
@@ -298,11 +312,23 @@ struct runtime::impl final : signals::trigger_sink {
         triggers_ready.signal();
     }
 
+    void flush_order() {
+        if (journal && !order_buf.empty()) journal->order(order_buf.data(), order_buf.size());
+        order_buf.clear();
+    }
+
     void on_health(const feed_event& e) {
+        if (journal) {
+            flush_order(); // keep the consumption order exact
+            journal->health(e.feed, e.kind, e.t.exch_ts, e.t.seq,
+                            e.t.inst == core::k_no_instrument ? std::string_view{}
+                                                              : std::string_view(registry->info(e.t.inst).symbol));
+        }
         core.health(e.feed, e.kind, e.t.exch_ts, e.t.seq, e.t.inst, *this);
     }
 
     void on_tick(const feed_event& e) {
+        if (journal) order_buf.push_back({e.feed, e.index, e.frame});
         switch (core.tick(e.feed, e.t, *this)) {
         case signals::apply_status::late:
             late.fetch_add(1, std::memory_order_relaxed);
@@ -423,6 +449,7 @@ struct runtime::impl final : signals::trigger_sink {
                 if (buf[k].health) on_health(buf[k]);
                 else on_tick(buf[k]);
             }
+            flush_order();
             // Once per batch (not per tick): the periodic state snapshot.
             if (n != k_bulk) {
                 const core::nanos now = core::monotonic_now();
@@ -688,7 +715,12 @@ struct runtime::impl final : signals::trigger_sink {
         }
         e.counter("seismo_deliveries_total", "Trigger messages handed to subscribers.", {},
                   static_cast<double>(trigger_hub.deliveries()));
-        e.counter("seismo_journal_bytes_total", "Bytes written to the journal.", {}, 0);
+        e.counter("seismo_journal_bytes_total", "Bytes written to the journal.", {},
+                  journal ? static_cast<double>(journal->bytes_written()) : 0.0);
+        e.counter("seismo_journal_frames_total", "Frames recorded in the journal.", {},
+                  journal ? static_cast<double>(journal->frames()) : 0.0);
+        e.counter("seismo_journal_waits_total", "Times a producer waited for room in a journal ring.", {},
+                  journal ? static_cast<double>(journal->ring_waits()) : 0.0);
         e.gauge("seismo_build_info", "seismo's version.", {{"version", "0.1.0"}}, 1);
         e.process();
         return e.text();
@@ -703,6 +735,23 @@ runtime::~runtime() {
 }
 
 void runtime::start() {
+    if (!p_->opts.record_dir.empty()) {
+        journal::options jo;
+        jo.dir = p_->opts.record_dir;
+        jo.segment_bytes = p_->cfg.engine.journal_segment_bytes;
+        jo.flush_interval = p_->cfg.engine.journal_flush_interval;
+        jo.compress = p_->cfg.engine.journal_compress;
+        journal::meta m;
+        for (std::size_t i = 0; i < p_->cfg.feeds.size(); ++i) m.feeds.push_back({p_->cfg.feeds[i].name, p_->cfg.feeds[i].venue});
+        if (p_->opts.demo) m.feeds.push_back({"demo", "generic"});
+        if (p_->opts.inproc_feed) m.feeds.push_back({"inproc", "generic"});
+        m.config_text = p_->cfg.text;
+        m.config_file = p_->cfg.file;
+        m.digest = p_->cfg.digest;
+        p_->journal = std::make_unique<journal::writer>(jo, std::move(m), p_->feed_names.size());
+        p_->order_buf.reserve(k_bulk);
+        p_->journal->start();
+    }
     if (p_->opts.serve) {
         server_config sc = p_->cfg.server;
         if (p_->opts.listen) sc.listen = *p_->opts.listen;
@@ -745,6 +794,7 @@ void runtime::wait() {
     p_->io_thread.join();
     p_->producers_done.store(true, std::memory_order_release);
     p_->signal_thread.join();
+    if (p_->journal) p_->journal->stop();
     p_->publisher_thread.join();
     if (p_->srv) p_->srv->stop();
 }

@@ -43,6 +43,9 @@ struct run_options {
     /// Keep up to this many tick-to-trigger latencies (ns, frame receipt to trigger enqueued)
     /// for latency_samples(); 0 = none. Preallocated: recording costs no allocation.
     std::size_t latency_samples = 0;
+    /// Record every raw frame and the signal thread's consumption order to this journal
+    /// directory ("" = no journal); `seismo replay DIR` replays it.
+    std::string record_dir;
 };
 
 /// Figures of a run (relaxed reads while it runs).

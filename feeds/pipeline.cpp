@@ -8,6 +8,7 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
                                                core::nanos recv) {
     outcome o;
     const std::string_view frame(data, len);
+    sink_.on_frame(feed_, frame, recv); // every frame as received (the journal records them all)
     ticks_.clear();
     const parse_result r = parser_.parse(data, len, capacity, recv, ticks_);
     switch (r.status) {
@@ -23,7 +24,6 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
     o.connection_seq = r.connection_seq;
     stats_.frames.fetch_add(1, std::memory_order_relaxed);
     stats_.last_frame.store(recv, std::memory_order_relaxed);
-    sink_.on_frame(feed_, frame, recv);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < ticks_.size(); ++i) {
         const core::tick& t = ticks_[i];

@@ -74,7 +74,7 @@ struct health_event {
 class session_sink {
 public:
     virtual ~session_sink() = default;
-    /// Every data frame as received, before parsing (journal). Default: nothing.
+    /// Every frame as received, before parsing (the journal). Default: nothing.
     virtual void on_frame(std::uint16_t /*feed*/, std::string_view /*frame*/, core::nanos /*recv_ts*/) {}
     /// Ticks of one frame, duplicates already dropped.
     virtual void on_ticks(std::uint16_t feed, const core::tick* ticks, std::size_t n) = 0;

@@ -1,0 +1,474 @@
+#include "engine/journal.hpp"
+
+#include "engine/core/json_writer.hpp"
+#include "engine/core/time.hpp"
+#include "engine/crc32c.hpp"
+
+#include <simdjson.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace seismo::engine::journal {
+namespace {
+
+constexpr char k_magic[8] = {'S', 'E', 'I', 'S', 'M', 'O', 'J', 'L'};
+constexpr std::uint32_t k_block_magic = 0x31424a53; // "SJB1" little-endian: raw records
+constexpr std::uint32_t k_block_magic_zstd = 0x5a424a53; // "SJBZ": zstd-compressed records
+constexpr std::uint32_t k_flag_zstd = 1;
+constexpr std::size_t k_block_header = 16;
+
+template <class T>
+void put_le(std::string& s, T v) {
+    char b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));
+    s.append(b, sizeof(T));
+}
+
+template <class T>
+T get_le(const char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+}
+
+std::string segment_name(std::size_t n) {
+    char b[32];
+    std::snprintf(b, sizeof b, "seismo-%06zu.sjl", n);
+    return b;
+}
+
+void write_all(int fd, const char* p, std::size_t n, const std::string& what) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw std::runtime_error(what + ": " + std::strerror(errno));
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+std::string meta_json(const meta& m) {
+    std::string j = R"({"feeds":[)";
+    for (std::size_t i = 0; i < m.feeds.size(); ++i) {
+        if (i != 0) j += ',';
+        j += R"({"name":)";
+        core::append_json_string(j, m.feeds[i].name);
+        j += R"(,"venue":)";
+        core::append_json_string(j, m.feeds[i].venue);
+        j += '}';
+    }
+    j += R"(],"config_file":)";
+    core::append_json_string(j, m.config_file);
+    j += R"(,"config":)";
+    core::append_json_string(j, m.config_text);
+    j += '}';
+    return j;
+}
+
+} // namespace
+
+// ------------------------------------------------------------------------------------ writer
+
+writer::writer(options o, meta m, std::size_t feeds) : o_(std::move(o)), meta_(std::move(m)) {
+    if (::mkdir(o_.dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw std::runtime_error("journal " + o_.dir + ": " + std::strerror(errno));
+    }
+    // Continue numbering after any segments already there (a journal is append-only).
+    if (DIR* d = ::opendir(o_.dir.c_str())) {
+        while (const dirent* e = ::readdir(d)) {
+            unsigned n = 0;
+            if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1) segment_no_ = std::max<std::size_t>(segment_no_, n);
+        }
+        ::closedir(d);
+    }
+    for (std::size_t i = 0; i < feeds; ++i) feed_rings_.push_back(std::make_unique<spsc_ring>(o_.ring_bytes));
+    signal_ring_ = std::make_unique<spsc_ring>(o_.ring_bytes);
+    block_.reserve(o_.block_bytes + (1u << 20));
+    const std::string mj = meta_json(meta_);
+    header_.append(k_magic, 8);
+    put_le<std::uint32_t>(header_, k_version);
+    put_le<std::uint32_t>(header_, o_.compress ? k_flag_zstd : 0);
+    put_le<std::uint64_t>(header_, meta_.digest);
+    put_le<std::int64_t>(header_, core::realtime_now());
+    put_le<std::uint32_t>(header_, static_cast<std::uint32_t>(mj.size()));
+    header_ += mj;
+    put_le<std::uint32_t>(header_, crc32c(header_.data(), header_.size()));
+    open_segment();
+}
+
+writer::~writer() { stop(); }
+
+void writer::open_segment() {
+    if (fd_ >= 0) ::close(fd_);
+    ++segment_no_;
+    const std::string path = o_.dir + "/" + segment_name(segment_no_);
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error("journal " + path + ": " + std::strerror(errno));
+    write_all(fd_, header_.data(), header_.size(), path);
+    segment_size_ = header_.size();
+    bytes_.fetch_add(header_.size(), std::memory_order_relaxed);
+    segments_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts, const void* a,
+                 std::size_t na, const void* b, std::size_t nb) noexcept {
+    char h[k_record_header];
+    const auto len = static_cast<std::uint32_t>(na + nb);
+    std::memcpy(h, &len, 4);
+    std::memcpy(h + 8, &recv_ts, 8);
+    std::memcpy(h + 16, &feed, 2);
+    const auto flags = static_cast<std::uint16_t>(type);
+    std::memcpy(h + 18, &flags, 2);
+    std::uint32_t crc = crc32c(h + 8, 12);
+    crc = crc32c(a, na, crc);
+    if (nb != 0) crc = crc32c(b, nb, crc);
+    std::memcpy(h + 4, &crc, 4);
+    while (!ring.write(h, k_record_header, a, na, b, nb)) {
+        // Full: the writer thread is behind. Wait (backpressure, counted) rather than lose data.
+        waits_.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::yield();
+    }
+}
+
+void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts, std::string_view bytes) noexcept {
+    if (feed >= feed_rings_.size()) return;
+    put(*feed_rings_[feed], record_type::frame, feed, recv_ts, &frame_no, 4, bytes.data(), bytes.size());
+    frames_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void writer::order(const order_entry* entries, std::size_t n) noexcept {
+    if (n == 0) return;
+    put(*signal_ring_, record_type::order, 0, 0, entries, n * sizeof(order_entry), nullptr, 0);
+}
+
+void writer::health(std::uint16_t feed, feeds::health_kind kind, core::nanos at, std::uint64_t value,
+                    std::string_view symbol) noexcept {
+    char p[16] = {};
+    p[0] = static_cast<char>(kind);
+    std::memcpy(p + 8, &value, 8);
+    put(*signal_ring_, record_type::health, feed, at, p, sizeof p, symbol.data(), symbol.size());
+}
+
+void writer::start() {
+    last_flush_ = core::monotonic_now();
+    thread_ = std::thread([this] { run(); });
+}
+
+void writer::stop() {
+    if (stop_.exchange(true)) return;
+    if (thread_.joinable()) thread_.join();
+    seal();
+    if (fd_ >= 0) {
+        ::fdatasync(fd_);
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+void writer::seal() {
+    if (block_.empty()) return;
+    std::string_view stored = block_;
+    if (o_.compress) {
+        stored_.resize(ZSTD_compressBound(block_.size()));
+        const std::size_t n = ZSTD_compress(stored_.data(), stored_.size(), block_.data(), block_.size(), 1);
+        if (!ZSTD_isError(n)) stored = std::string_view(stored_.data(), n);
+    }
+    char h[k_block_header];
+    const std::uint32_t raw = static_cast<std::uint32_t>(block_.size());
+    const std::uint32_t len = static_cast<std::uint32_t>(stored.size());
+    const std::uint32_t crc = crc32c(stored.data(), stored.size());
+    const std::uint32_t magic = stored.data() == block_.data() ? k_block_magic : k_block_magic_zstd;
+    std::memcpy(h, &magic, 4);
+    std::memcpy(h + 4, &raw, 4);
+    std::memcpy(h + 8, &len, 4);
+    std::memcpy(h + 12, &crc, 4);
+    if (segment_size_ + k_block_header + stored.size() > o_.segment_bytes && segment_size_ > header_.size()) open_segment();
+    const std::string what = o_.dir + "/" + segment_name(segment_no_);
+    write_all(fd_, h, k_block_header, what);
+    write_all(fd_, stored.data(), stored.size(), what);
+    segment_size_ += k_block_header + stored.size();
+    bytes_.fetch_add(k_block_header + stored.size(), std::memory_order_relaxed);
+    block_.clear();
+    last_flush_ = core::monotonic_now();
+}
+
+void writer::run() {
+    for (;;) {
+        const bool stopping = stop_.load(std::memory_order_acquire);
+        // The signal ring's content is measured first: every frame an order record there refers
+        // to was in its feed ring before, so draining the feed rings next puts it ahead.
+        const std::size_t ordered = signal_ring_->readable();
+        std::size_t moved = 0;
+        for (auto& ring : feed_rings_) {
+            const std::size_t n = ring->readable();
+            if (n == 0) continue;
+            const std::size_t at = block_.size();
+            block_.resize(at + n);
+            ring->read(block_.data() + at, n);
+            moved += n;
+        }
+        if (ordered != 0) {
+            const std::size_t at = block_.size();
+            block_.resize(at + ordered);
+            signal_ring_->read(block_.data() + at, ordered);
+            moved += ordered;
+        }
+        const core::nanos now = core::monotonic_now();
+        if (block_.size() >= o_.block_bytes || (!block_.empty() && now - last_flush_ >= o_.flush_interval)) seal();
+        if (stopping && moved == 0) break;
+        if (moved == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+// ------------------------------------------------------------------------------------ reader
+
+bool reader::is_journal(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    std::string file = path;
+    if (S_ISDIR(st.st_mode)) {
+        DIR* d = ::opendir(path.c_str());
+        if (d == nullptr) return false;
+        bool found = false;
+        while (const dirent* e = ::readdir(d)) {
+            unsigned n = 0;
+            found = found || std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1;
+        }
+        ::closedir(d);
+        return found;
+    }
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char m[8] = {};
+    const bool ok = ::read(fd, m, 8) == 8 && std::memcmp(m, k_magic, 8) == 0;
+    ::close(fd);
+    return ok;
+}
+
+reader::reader(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        DIR* d = ::opendir(path.c_str());
+        if (d == nullptr) throw std::runtime_error(path + ": " + std::strerror(errno));
+        while (const dirent* e = ::readdir(d)) {
+            unsigned n = 0;
+            if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1) segments_.push_back(path + "/" + e->d_name);
+        }
+        ::closedir(d);
+        std::sort(segments_.begin(), segments_.end());
+        if (segments_.empty()) throw std::runtime_error(path + ": no journal segments (seismo-NNNNNN.sjl)");
+    } else {
+        segments_.push_back(path);
+    }
+    for (const auto& s : segments_) {
+        struct stat ss {};
+        if (::stat(s.c_str(), &ss) == 0) total_bytes_ += static_cast<std::uint64_t>(ss.st_size);
+    }
+    if (!load_segment()) throw std::runtime_error(segments_.front() + ": not a seismo journal segment");
+}
+
+bool reader::report(problem p) {
+    if (on_problem_ && !on_problem_(p)) {
+        stopped_ = true;
+        return false;
+    }
+    return true;
+}
+
+bool reader::load_segment() {
+    while (seg_ < segments_.size()) {
+        const std::string& path = segments_[seg_];
+        if (!file_.empty()) done_bytes_ += file_.size();
+        file_.clear();
+        pos_ = 0;
+        block_.clear();
+        bpos_ = 0;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+        char buf[1 << 16];
+        for (;;) {
+            const ssize_t r = ::read(fd, buf, sizeof buf);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            file_.append(buf, static_cast<std::size_t>(r));
+        }
+        ::close(fd);
+        const auto bad_header = [&](const std::string& why) { throw std::runtime_error(path + ": " + why); };
+        if (file_.size() < 36 || std::memcmp(file_.data(), k_magic, 8) != 0) bad_header("not a seismo journal segment");
+        if (get_le<std::uint32_t>(file_.data() + 8) != k_version) bad_header("unsupported journal version");
+        const auto meta_len = get_le<std::uint32_t>(file_.data() + 32);
+        const std::size_t end = 36 + static_cast<std::size_t>(meta_len);
+        if (file_.size() < end + 4) bad_header("truncated header");
+        if (crc32c(file_.data(), end) != get_le<std::uint32_t>(file_.data() + end)) bad_header("header CRC mismatch");
+        if (seg_ == 0) {
+            meta_.digest = get_le<std::uint64_t>(file_.data() + 16);
+            simdjson::dom::parser p;
+            simdjson::dom::element doc;
+            if (p.parse(file_.data() + 36, meta_len).get(doc) != simdjson::SUCCESS) bad_header("bad metadata");
+            simdjson::dom::array feeds;
+            if (doc["feeds"].get_array().get(feeds) == simdjson::SUCCESS) {
+                for (auto f : feeds) {
+                    std::string_view name, venue;
+                    if (f["name"].get_string().get(name) != simdjson::SUCCESS) name = "?";
+                    if (f["venue"].get_string().get(venue) != simdjson::SUCCESS) venue = "generic";
+                    meta_.feeds.push_back({std::string(name), std::string(venue)});
+                }
+            }
+            std::string_view cfg, file;
+            if (doc["config"].get_string().get(cfg) == simdjson::SUCCESS) meta_.config_text = std::string(cfg);
+            if (doc["config_file"].get_string().get(file) == simdjson::SUCCESS) meta_.config_file = std::string(file);
+        }
+        pos_ = end + 4;
+        ++seg_;
+        return true;
+    }
+    return false;
+}
+
+bool reader::next_block() {
+    for (;;) {
+        if (stopped_) return false;
+        if (pos_ >= file_.size()) {
+            if (!load_segment()) return false;
+            continue;
+        }
+        const std::string& seg = segments_[seg_ - 1];
+        const std::size_t left = file_.size() - pos_;
+        const char* p = file_.data() + pos_;
+        if (left < k_block_header ||
+            (get_le<std::uint32_t>(p) != k_block_magic && get_le<std::uint32_t>(p) != k_block_magic_zstd) ||
+            left < k_block_header + get_le<std::uint32_t>(p + 8)) {
+            // Either a torn tail (the last write cut short) or damage: look for the next block.
+            std::size_t next = std::string::npos;
+            for (std::size_t at = pos_ + 1; at + k_block_header <= file_.size(); ++at) {
+                const auto m = get_le<std::uint32_t>(file_.data() + at);
+                if (m != k_block_magic && m != k_block_magic_zstd) continue;
+                const auto len = get_le<std::uint32_t>(file_.data() + at + 8);
+                if (at + k_block_header + len <= file_.size() &&
+                    crc32c(file_.data() + at + k_block_header, len) == get_le<std::uint32_t>(file_.data() + at + 12)) {
+                    next = at;
+                    break;
+                }
+            }
+            problem pr;
+            pr.segment = seg;
+            pr.offset = pos_;
+            if (next == std::string::npos) {
+                pr.torn_tail = true;
+                pr.dropped_bytes = left;
+                pr.what = "torn tail: dropped " + std::to_string(left) + " bytes after the last complete block";
+                pos_ = file_.size();
+            } else {
+                pr.dropped_bytes = next - pos_;
+                pr.what = "damaged block: skipped " + std::to_string(next - pos_) + " bytes to the next valid block";
+                pos_ = next;
+            }
+            if (!report(pr)) return false;
+            continue;
+        }
+        const auto raw = get_le<std::uint32_t>(p + 4);
+        const auto len = get_le<std::uint32_t>(p + 8);
+        const auto crc = get_le<std::uint32_t>(p + 12);
+        const char* stored = p + k_block_header;
+        block_offset_ = pos_ + k_block_header;
+        pos_ += k_block_header + len;
+        const std::uint32_t actual = crc32c(stored, len);
+        block_verified_ = actual == crc;
+        const bool zstd = get_le<std::uint32_t>(p) == k_block_magic_zstd;
+        if (zstd) {
+            if (!block_verified_) {
+                problem pr;
+                pr.segment = seg;
+                pr.offset = block_offset_ - k_block_header;
+                char b[96];
+                std::snprintf(b, sizeof b, "compressed block CRC mismatch (stored %08x, computed %08x): block skipped", crc, actual);
+                pr.what = b;
+                if (!report(pr)) return false;
+                continue;
+            }
+            block_.resize(raw);
+            const std::size_t n = ZSTD_decompress(block_.data(), raw, stored, len);
+            if (ZSTD_isError(n) || n != raw) {
+                problem pr;
+                pr.segment = seg;
+                pr.offset = block_offset_ - k_block_header;
+                pr.what = "block does not decompress: skipped";
+                if (!report(pr)) return false;
+                continue;
+            }
+        } else {
+            // Uncompressed: even a block whose CRC fails is read record by record, each record
+            // judged by its own CRC, so one damaged record costs only itself.
+            block_.assign(stored, len);
+        }
+        bpos_ = 0;
+        return true;
+    }
+}
+
+bool reader::next(record& r) {
+    for (;;) {
+        if (stopped_) return false;
+        if (bpos_ >= block_.size()) {
+            if (!next_block()) return false;
+            continue;
+        }
+        const std::size_t left = block_.size() - bpos_;
+        const char* p = block_.data() + bpos_;
+        bool ok = left >= k_record_header;
+        std::uint32_t len = 0, crc = 0, actual = 0;
+        if (ok) {
+            len = get_le<std::uint32_t>(p);
+            crc = get_le<std::uint32_t>(p + 4);
+            ok = len <= left - k_record_header;
+            if (ok) {
+                actual = crc32c(p + 8, 12 + len);
+                ok = actual == crc;
+            }
+        }
+        if (!ok) {
+            problem pr;
+            pr.segment = segments_[seg_ - 1];
+            pr.offset = block_offset_ + bpos_;
+            char b[128];
+            if (left >= 8 && len <= left - k_record_header) {
+                std::snprintf(b, sizeof b, "record CRC mismatch (stored %08x, computed %08x)", crc, actual);
+            } else {
+                std::snprintf(b, sizeof b, "record header damaged (length %u)", len);
+            }
+            pr.what = b;
+            // Resynchronise on the next offset that holds a record with a valid CRC.
+            std::size_t next = bpos_ + 1;
+            for (; next + k_record_header <= block_.size(); ++next) {
+                const char* q = block_.data() + next;
+                const auto l = get_le<std::uint32_t>(q);
+                if (l <= block_.size() - next - k_record_header && crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4)) break;
+            }
+            pr.dropped_bytes = std::min(next, block_.size()) - bpos_;
+            pr.what += ": skipped " + std::to_string(pr.dropped_bytes) + " bytes to the next valid record";
+            bpos_ = std::min(next, block_.size());
+            if (!report(pr)) return false;
+            continue;
+        }
+        r.recv_ts = get_le<std::int64_t>(p + 8);
+        r.feed = get_le<std::uint16_t>(p + 16);
+        r.type = static_cast<record_type>(get_le<std::uint16_t>(p + 18));
+        r.payload = std::string_view(p + k_record_header, len);
+        bpos_ += k_record_header + len;
+        return true;
+    }
+}
+
+} // namespace seismo::engine::journal

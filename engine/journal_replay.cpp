@@ -1,0 +1,275 @@
+#include "engine/journal_replay.hpp"
+
+#include "engine/core/json_writer.hpp"
+#include "engine/core/time.hpp"
+#include "engine/dead_letter.hpp"
+#include "engine/journal.hpp"
+#include "engine/output.hpp"
+#include "engine/plot.hpp"
+#include "engine/signal_core.hpp"
+#include "engine/trigger_json.hpp"
+#include "feeds/generic.hpp"
+#include "feeds/pipeline.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace seismo::engine {
+namespace {
+
+/// Everything a journal replay drives.
+struct replayer final : signals::trigger_sink, feeds::session_sink {
+    const config& cfg;
+    const journal_replay_options& o;
+    std::vector<std::string> feed_names;
+    core::instrument_registry registry;
+    signals::graph graph;
+    signal_core core;
+    std::vector<std::unique_ptr<feeds::session_stats>> stats;
+    std::vector<std::unique_ptr<feeds::frame_pipeline>> pipes;
+    output_file out, ticks_out;
+    dead_letter dead;
+    std::string buf, frame_buf;
+    replay_stats st;
+    std::unique_ptr<plot_recorder> plot;
+    bool triggered = false;
+
+    // The ticks of frames not yet consumed, by (feed, frame number).
+    struct pending {
+        std::vector<core::tick> ticks;
+        std::size_t consumed = 0;
+    };
+    std::unordered_map<std::uint64_t, pending> frames;
+    std::vector<std::vector<core::tick>> spare; // recycled tick vectors
+    std::uint64_t current_key = 0;
+    std::uint16_t current_feed = 0;
+
+    replayer(const config& c, const journal_replay_options& opts, const journal::meta& m)
+        : cfg(c), o(opts), registry(c.engine.max_instruments), graph(make_graph(c, registry)),
+          core(graph, std::max<std::size_t>(m.feeds.size(), 1)), dead(opts.base.dead_letter) {
+        for (std::size_t i = 0; i < m.feeds.size(); ++i) {
+            feed_names.push_back(m.feeds[i].name);
+            feeds::venue v = feeds::venue::generic;
+            if (!feeds::parse_venue(m.feeds[i].venue, v)) {
+                throw std::runtime_error("journal feed '" + m.feeds[i].name + "': unknown venue " + m.feeds[i].venue);
+            }
+            stats.push_back(std::make_unique<feeds::session_stats>());
+            std::size_t max_frame = v == feeds::venue::generic ? c.engine.max_frame_bytes : c.engine.max_venue_frame_bytes;
+            for (const auto& f : c.feeds) {
+                if (f.name == m.feeds[i].name && f.max_frame_bytes) max_frame = *f.max_frame_bytes;
+            }
+            pipes.push_back(std::make_unique<feeds::frame_pipeline>(v, registry, max_frame, *this,
+                                                                    static_cast<std::uint16_t>(i), *stats.back()));
+        }
+        if (!o.base.out.empty()) out = output_file(o.base.out);
+        if (!o.base.ticks.empty()) ticks_out = output_file(o.base.ticks);
+        if (!o.plot.empty()) plot = std::make_unique<plot_recorder>();
+    }
+
+    static signals::graph make_graph(const config& c, core::instrument_registry& reg) {
+        populate_registry(c, reg);
+        return signals::graph(c.signals, reg, signals::graph_options{c.engine.lateness});
+    }
+
+    // session_sink: the pipelines' output
+    void on_ticks(std::uint16_t, const core::tick* t, std::size_t n) override {
+        pending p;
+        if (!spare.empty()) {
+            p.ticks = std::move(spare.back());
+            spare.pop_back();
+        }
+        p.ticks.assign(t, t + n);
+        frames[current_key] = std::move(p);
+    }
+    void on_health(std::uint16_t, const feeds::health_event&) override {} // the journal's own health records drive
+    void on_reject(std::uint16_t feed, feeds::reject_reason why, std::string_view detail, std::string_view frame,
+                   core::nanos recv_ts) override {
+        ++st.rejected[static_cast<std::size_t>(why)];
+        dead.write(recv_ts, feed < feed_names.size() ? std::string_view(feed_names[feed]) : "?", 0, why, detail, frame);
+    }
+
+    // trigger_sink
+    void on_trigger(const signals::trigger& t) override {
+        ++st.triggers;
+        triggered = true;
+        buf.clear();
+        append_trigger_json(buf, t, cfg.signals, registry, o.base.deterministic, -1, &feed_names);
+        buf += '\n';
+        if (out.is_open()) out.write(buf);
+        if (plot) plot->on_trigger(t, registry);
+    }
+
+    void write_tick(const core::tick& t) {
+        buf.clear();
+        buf += R"({"sym":)";
+        core::append_json_string(buf, registry.info(t.inst).symbol);
+        buf += t.kind == core::tick_kind::reference ? R"(,"prev_close":)" : R"(,"px":)";
+        core::append_double(buf, t.px);
+        buf += R"(,"ts":)";
+        core::append_int(buf, t.event_ts());
+        buf += R"(,"kind":")";
+        buf += core::to_string(t.kind);
+        buf += "\"}\n";
+        ticks_out.write(buf);
+    }
+
+    void frame_record(const journal::record& r) {
+        if (r.feed >= pipes.size() || r.payload.size() < 4) {
+            ++st.rejected[static_cast<std::size_t>(feeds::reject_reason::malformed)];
+            return;
+        }
+        std::uint32_t frame_no = 0;
+        std::memcpy(&frame_no, r.payload.data(), 4);
+        const std::string_view bytes = r.payload.substr(4);
+        ++st.frames;
+        current_key = (std::uint64_t{r.feed} << 32) | frame_no;
+        current_feed = r.feed;
+        frame_buf.assign(bytes);
+        frame_buf.append(feeds::k_padding, '\0');
+        const auto before = stats[r.feed]->ignored.load() + stats[r.feed]->control.load();
+        (void)pipes[r.feed]->handle(frame_buf.data(), bytes.size(), frame_buf.size(), r.recv_ts);
+        st.ignored += stats[r.feed]->ignored.load() + stats[r.feed]->control.load() - before;
+    }
+
+    void order_record(const journal::record& r) {
+        const std::size_t n = r.payload.size() / sizeof(journal::order_entry);
+        for (std::size_t i = 0; i < n; ++i) {
+            journal::order_entry e{};
+            std::memcpy(&e, r.payload.data() + i * sizeof e, sizeof e);
+            const std::uint64_t key = (std::uint64_t{e.feed} << 32) | e.frame;
+            auto it = frames.find(key);
+            if (it == frames.end() || e.index >= it->second.ticks.size()) {
+                ++st.rejected[static_cast<std::size_t>(feeds::reject_reason::malformed)];
+                continue; // the frame was lost (a damaged record)
+            }
+            const core::tick& t = it->second.ticks[e.index];
+            triggered = false;
+            switch (core.tick(e.feed, t, *this)) {
+            case signals::apply_status::late: {
+                ++st.rejected[static_cast<std::size_t>(feeds::reject_reason::late)];
+                std::string j = R"({"sym":)";
+                core::append_json_string(j, registry.info(t.inst).symbol);
+                j += R"(,"px":)";
+                core::append_double(j, t.px);
+                j += '}';
+                dead.write(t.recv_ts, feed_names[e.feed], 0, feeds::reject_reason::late,
+                           "older than the instrument's last event time (same stream) by more than the allowed lateness", j);
+                break;
+            }
+            case signals::apply_status::reference: ++st.references; break;
+            case signals::apply_status::applied: ++st.applied; break;
+            }
+            if (ticks_out.is_open()) write_tick(t);
+            if (plot) plot->after_step(graph, registry, triggered);
+            if (++it->second.consumed == it->second.ticks.size()) {
+                spare.push_back(std::move(it->second.ticks));
+                frames.erase(it);
+            }
+        }
+    }
+
+    void health_record(const journal::record& r) {
+        if (r.payload.size() < 16) return;
+        const auto kind = static_cast<feeds::health_kind>(r.payload[0]);
+        std::uint64_t value = 0;
+        std::memcpy(&value, r.payload.data() + 8, 8);
+        const std::string_view symbol = r.payload.substr(16);
+        core::instrument_id inst = core::k_no_instrument;
+        if (!symbol.empty()) inst = registry.resolve(registry.venue("generic"), symbol);
+        triggered = false;
+        core.health(r.feed, kind, r.recv_ts, value, inst, *this);
+        if (plot && triggered) plot->after_step(graph, registry, true);
+    }
+};
+
+} // namespace
+
+journal_replay_result run_journal_replay(const std::string& path, const config* override_cfg,
+                                         const journal_replay_options& opts) {
+    journal::reader rd(path);
+    journal_replay_result res;
+    std::optional<config> own;
+    if (override_cfg == nullptr) {
+        own = load_config_string(rd.info().config_text,
+                                 (rd.info().config_file.empty() ? std::string("<journal>") : rd.info().config_file) +
+                                     " (as recorded in the journal)");
+    } else if (override_cfg->digest != rd.info().digest) {
+        std::cerr << "seismo: note: --config differs from the config the journal was recorded with; "
+                     "triggers may differ from the live run's\n";
+    }
+    const config& cfg = override_cfg != nullptr ? *override_cfg : *own;
+    replayer rp(cfg, opts, rd.info());
+    const bool tty = opts.progress && isatty(STDERR_FILENO) != 0;
+    rd.on_problem([&](const journal::problem& p) {
+        ++res.problems;
+        res.dropped_bytes += p.dropped_bytes;
+        const std::string line = p.segment + " offset " + std::to_string(p.offset) + ": " + p.what;
+        if (res.first_problem.empty()) res.first_problem = line;
+        std::cerr << (tty ? "\r\033[K" : "") << "seismo: journal: " << line << "\n";
+        return !(opts.stop_on_corruption && !p.torn_tail);
+    });
+    const core::nanos started = core::monotonic_now();
+    core::nanos first_recv = 0, last_report = started;
+    journal::record r;
+    while (rd.next(r)) {
+        switch (r.type) {
+        case journal::record_type::frame:
+            if (opts.speed > 0 && r.recv_ts != 0) {
+                if (first_recv == 0) first_recv = r.recv_ts;
+                const auto due = started + static_cast<core::nanos>(static_cast<double>(r.recv_ts - first_recv) / opts.speed);
+                const core::nanos now = core::monotonic_now();
+                if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+            }
+            rp.frame_record(r);
+            break;
+        case journal::record_type::order: rp.order_record(r); break;
+        case journal::record_type::health: rp.health_record(r); break;
+        }
+        if (opts.progress) {
+            const core::nanos now = core::monotonic_now();
+            if (now - last_report >= (tty ? 200'000'000 : 5'000'000'000)) {
+                last_report = now;
+                const double done = rd.bytes_total() != 0 ? static_cast<double>(rd.bytes_done()) / static_cast<double>(rd.bytes_total()) : 0;
+                const double secs = static_cast<double>(now - started) / 1e9;
+                char line[160];
+                const int bar = static_cast<int>(done * 30);
+                std::snprintf(line, sizeof line, "[%.*s%.*s] %5.1f%%  %llu frames  %llu triggers  %.2f M ticks/s",
+                              bar, "##############################", 30 - bar, "                              ",
+                              done * 100, static_cast<unsigned long long>(rp.st.frames),
+                              static_cast<unsigned long long>(rp.st.triggers),
+                              secs > 0 ? static_cast<double>(rp.st.applied) / secs / 1e6 : 0.0);
+                std::cerr << (tty ? "\r\033[K" : "seismo: ") << line << (tty ? "" : "\n") << std::flush;
+            }
+        }
+    }
+    if (tty && opts.progress) std::cerr << "\r\033[K" << std::flush;
+    res.stopped = rd.stopped();
+    rp.st.seconds = static_cast<double>(core::monotonic_now() - started) / 1e9;
+    rp.out.flush();
+    rp.ticks_out.flush();
+    rp.dead.flush();
+    if (!opts.base.summary.empty()) {
+        std::string s = summary_json(rp.st);
+        s.pop_back(); // the newline
+        s.pop_back(); // the closing brace
+        s += R"(,"journal":{"dropped_bytes":)";
+        core::append_uint(s, res.dropped_bytes);
+        s += R"(,"problems":)";
+        core::append_uint(s, res.problems);
+        s += R"(,"stopped":)";
+        s += res.stopped ? "true" : "false";
+        s += "}}\n";
+        output_file f(opts.base.summary);
+        f.write(s);
+        f.close();
+    }
+    if (rp.plot) rp.plot->write(opts.plot, rp.graph, rp.feed_names, "seismo replay of " + path);
+    res.stats = rp.st;
+    return res;
+}
+
+} // namespace seismo::engine

@@ -1,0 +1,37 @@
+#pragma once
+// Replay of a journal (DESIGN §7): every recorded frame through the same per-feed pipelines
+// (the venue adapters, duplicate and gap judgement), and the ticks and feed-health events into
+// the signals in the order the live signal thread consumed them, so the triggers are the live
+// run's. The clock is the journal's: --speed max (default) or N times real time; the output is
+// the same at every speed.
+
+#include "engine/config.hpp"
+#include "engine/replay.hpp"
+
+#include <optional>
+#include <string>
+
+namespace seismo::engine {
+
+struct journal_replay_options {
+    replay_options base;          ///< out, ticks, summary, dead letter, deterministic
+    double speed = 0;             ///< 0 = as fast as possible; else event time per real time
+    bool stop_on_corruption = false; ///< stop (and fail) at the first damaged record
+    bool progress = true;         ///< a progress bar on a TTY, periodic lines otherwise
+    std::string plot;             ///< write an HTML plot here
+};
+
+struct journal_replay_result {
+    replay_stats stats;
+    std::uint64_t dropped_bytes = 0;   ///< torn tails and skipped damage
+    std::uint64_t problems = 0;        ///< damaged records or blocks reported
+    bool stopped = false;              ///< stopped at damage (stop_on_corruption)
+    std::string first_problem;
+};
+
+/// Replays the journal at `path` (a directory or one segment) with `cfg` (or, when null, the
+/// config the journal recorded). Throws std::runtime_error when the journal cannot be read.
+journal_replay_result run_journal_replay(const std::string& path, const config* cfg,
+                                         const journal_replay_options& opts);
+
+} // namespace seismo::engine

@@ -177,18 +177,35 @@ void writer::stop() {
 }
 
 void writer::seal() {
-    if (block_.empty()) return;
-    std::string_view stored = block_;
+    // A burst can leave more than a block's worth in block_; cut it at record boundaries so that
+    // a torn write loses at most one block.
+    std::size_t at = 0;
+    while (at < block_.size()) {
+        std::size_t end = at;
+        while (end < block_.size()) {
+            const std::size_t rec = k_record_header + get_le<std::uint32_t>(block_.data() + end);
+            if (end != at && end + rec - at > o_.block_bytes) break;
+            end += rec;
+        }
+        write_block(std::string_view(block_).substr(at, end - at));
+        at = end;
+    }
+    block_.clear();
+    last_flush_ = core::monotonic_now();
+}
+
+void writer::write_block(std::string_view raw_block) {
+    std::string_view stored = raw_block;
     if (o_.compress) {
-        stored_.resize(ZSTD_compressBound(block_.size()));
-        const std::size_t n = ZSTD_compress(stored_.data(), stored_.size(), block_.data(), block_.size(), 1);
+        stored_.resize(ZSTD_compressBound(raw_block.size()));
+        const std::size_t n = ZSTD_compress(stored_.data(), stored_.size(), raw_block.data(), raw_block.size(), 1);
         if (!ZSTD_isError(n)) stored = std::string_view(stored_.data(), n);
     }
     char h[k_block_header];
-    const std::uint32_t raw = static_cast<std::uint32_t>(block_.size());
+    const std::uint32_t raw = static_cast<std::uint32_t>(raw_block.size());
     const std::uint32_t len = static_cast<std::uint32_t>(stored.size());
     const std::uint32_t crc = crc32c(stored.data(), stored.size());
-    const std::uint32_t magic = stored.data() == block_.data() ? k_block_magic : k_block_magic_zstd;
+    const std::uint32_t magic = stored.data() == raw_block.data() ? k_block_magic : k_block_magic_zstd;
     std::memcpy(h, &magic, 4);
     std::memcpy(h + 4, &raw, 4);
     std::memcpy(h + 8, &len, 4);
@@ -199,8 +216,6 @@ void writer::seal() {
     write_all(fd_, stored.data(), stored.size(), what);
     segment_size_ += k_block_header + stored.size();
     bytes_.fetch_add(k_block_header + stored.size(), std::memory_order_relaxed);
-    block_.clear();
-    last_flush_ = core::monotonic_now();
 }
 
 void writer::run() {

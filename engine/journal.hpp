@@ -93,6 +93,7 @@ private:
              std::size_t na, const void* b, std::size_t nb) noexcept;
     void run();
     void seal();
+    void write_block(std::string_view raw_block);
     void open_segment();
 
     options o_;

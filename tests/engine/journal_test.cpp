@@ -1,0 +1,216 @@
+#include "engine/journal.hpp"
+
+#include "engine/crc32c.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace seismo::engine::journal {
+namespace {
+
+std::string fresh_dir(const std::string& name) {
+    const std::string d = ::testing::TempDir() + "seismo_journal_" + std::to_string(::getpid()) + "_" + name;
+    std::system(("rm -rf '" + d + "'").c_str());
+    return d;
+}
+
+std::vector<std::string> segments_in(const std::string& dir) {
+    std::vector<std::string> v;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (const dirent* e = ::readdir(d)) {
+            if (std::string(e->d_name).ends_with(".sjl")) v.push_back(dir + "/" + e->d_name);
+        }
+        ::closedir(d);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+std::string slurp(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+void spit(const std::string& p, const std::string& bytes) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << bytes;
+}
+
+meta test_meta() {
+    meta m;
+    m.feeds = {{"a", "generic"}, {"b", "binance"}};
+    m.config_text = "[engine]\n";
+    m.config_file = "t.toml";
+    m.digest = 42;
+    return m;
+}
+
+/// Writes `n` frames on feed 0 (and order entries and a health event), returns the directory.
+std::string write_journal(const std::string& name, std::size_t n, options o = {}) {
+    o.dir = fresh_dir(name);
+    writer w(o, test_meta(), 2);
+    w.start();
+    for (std::uint32_t i = 1; i <= n; ++i) {
+        const std::string f = R"({"sym":"X","px":)" + std::to_string(100 + i) + R"(,"seq":)" + std::to_string(i) + "}";
+        w.frame(0, i, 1'000'000'000LL * i, f);
+        const order_entry e{0, 0, i};
+        w.order(&e, 1);
+        if (i == n / 2) w.health(1, feeds::health_kind::gap, 7, 3, "BTCUSDT");
+    }
+    w.stop();
+    return o.dir;
+}
+
+struct counts {
+    std::size_t frames = 0, orders = 0, health = 0;
+    std::uint32_t last_frame = 0;
+    std::vector<std::string> problems;
+    std::uint64_t dropped = 0;
+};
+
+counts read_all(const std::string& path, bool stop = false) {
+    reader r(path);
+    counts c;
+    r.on_problem([&](const problem& p) {
+        c.problems.push_back(p.segment + " @" + std::to_string(p.offset) + ": " + p.what);
+        c.dropped += p.dropped_bytes;
+        return !stop;
+    });
+    EXPECT_EQ(r.info().feeds.size(), 2u);
+    EXPECT_EQ(r.info().feeds[1].venue, "binance");
+    EXPECT_EQ(r.info().digest, 42u);
+    record rec;
+    while (r.next(rec)) {
+        switch (rec.type) {
+        case record_type::frame: {
+            ++c.frames;
+            std::uint32_t no = 0;
+            std::memcpy(&no, rec.payload.data(), 4);
+            EXPECT_GT(no, c.last_frame) << "frames in order";
+            c.last_frame = no;
+            EXPECT_EQ(rec.recv_ts, 1'000'000'000LL * no);
+            EXPECT_NE(rec.payload.substr(4).find(R"("sym":"X")"), std::string_view::npos);
+            break;
+        }
+        case record_type::order: ++c.orders; break;
+        case record_type::health:
+            ++c.health;
+            EXPECT_EQ(rec.payload.substr(16), "BTCUSDT");
+            EXPECT_EQ(rec.feed, 1);
+            break;
+        }
+    }
+    return c;
+}
+
+TEST(crc32c, known_vectors) {
+    EXPECT_EQ(crc32c("123456789", 9), 0xe3069283u);
+    EXPECT_EQ(crc32c("", 0), 0u);
+    // continuing a CRC across pieces equals one pass
+    EXPECT_EQ(crc32c("6789", 4, crc32c("12345", 5)), 0xe3069283u);
+}
+
+TEST(journal, round_trip_plain_and_compressed) {
+    for (const bool z : {false, true}) {
+        options o;
+        o.compress = z;
+        const auto dir = write_journal(z ? "rt_z" : "rt", 5000, o);
+        const counts c = read_all(dir);
+        EXPECT_EQ(c.frames, 5000u);
+        EXPECT_EQ(c.orders, 5000u);
+        EXPECT_EQ(c.health, 1u);
+        EXPECT_TRUE(c.problems.empty());
+        EXPECT_TRUE(reader::is_journal(dir));
+    }
+}
+
+TEST(journal, rotates_segments_by_size_and_reads_them_in_order) {
+    options o;
+    o.segment_bytes = 64 * 1024;
+    o.block_bytes = 8 * 1024;
+    const auto dir = write_journal("rot", 20000, o);
+    EXPECT_GT(segments_in(dir).size(), 5u);
+    const counts c = read_all(dir);
+    EXPECT_EQ(c.frames, 20000u);
+    EXPECT_TRUE(c.problems.empty());
+}
+
+TEST(journal, a_torn_tail_is_dropped_and_reported) {
+    options o;
+    o.block_bytes = 8 * 1024; // many blocks: a crash tears only the last
+    const auto dir = write_journal("torn", 3000, o);
+    const auto seg = segments_in(dir).back();
+    std::string bytes = slurp(seg);
+    const std::size_t cut = 1234;
+    bytes.resize(bytes.size() - cut); // the last block loses its end, as under SIGKILL mid-write
+    spit(seg, bytes);
+    const counts c = read_all(dir);
+    ASSERT_EQ(c.problems.size(), 1u);
+    EXPECT_NE(c.problems[0].find("torn tail: dropped"), std::string::npos) << c.problems[0];
+    EXPECT_GT(c.dropped, 0u);
+    const std::size_t records = c.frames + c.orders;
+    EXPECT_LT(records, 6000u);
+    // Everything before the torn block survives: one 8 KiB block holds < 300 records.
+    EXPECT_GT(records, 6000u - 300u);
+}
+
+TEST(journal, a_corrupted_record_is_reported_with_segment_offset_and_crc_and_skipped) {
+    const auto dir = write_journal("corrupt", 3000);
+    const auto seg = segments_in(dir).front();
+    std::string bytes = slurp(seg);
+    // Damage a frame in the middle: find its text and change one digit of its price.
+    const auto at = bytes.find(R"("px":1500,)");
+    ASSERT_NE(at, std::string::npos);
+    bytes[at + 6] = '9';
+    spit(seg, bytes);
+    const counts c = read_all(dir);
+    ASSERT_EQ(c.problems.size(), 1u);
+    EXPECT_NE(c.problems[0].find("record CRC mismatch (stored"), std::string::npos) << c.problems[0];
+    EXPECT_NE(c.problems[0].find(seg), std::string::npos);
+    EXPECT_EQ(c.frames, 2999u); // only the damaged record is lost
+    // stopping instead
+    const counts s = read_all(dir, true);
+    EXPECT_EQ(s.problems.size(), 1u);
+    EXPECT_LT(s.frames, 2999u);
+}
+
+TEST(journal, damaged_block_headers_are_skipped_to_the_next_block) {
+    options o;
+    o.block_bytes = 4 * 1024;
+    o.compress = true;
+    const auto dir = write_journal("blk", 4000, o);
+    const auto seg = segments_in(dir).front();
+    std::string bytes = slurp(seg);
+    // The first block starts right after the header; break its magic.
+    const auto blk = bytes.find("SJBZ");
+    ASSERT_NE(blk, std::string::npos);
+    bytes[blk] = 'X';
+    spit(seg, bytes);
+    const counts c = read_all(dir);
+    ASSERT_FALSE(c.problems.empty());
+    EXPECT_NE(c.problems[0].find("damaged block: skipped"), std::string::npos) << c.problems[0];
+    EXPECT_GT(c.frames, 3000u);
+    EXPECT_LT(c.frames, 4000u);
+}
+
+TEST(journal, not_a_journal) {
+    const auto d = fresh_dir("empty");
+    ::mkdir(d.c_str(), 0755);
+    EXPECT_FALSE(reader::is_journal(d));
+    EXPECT_THROW(reader r(d), std::runtime_error);
+    EXPECT_THROW(reader r(d + "/missing"), std::runtime_error);
+}
+
+} // namespace
+} // namespace seismo::engine::journal

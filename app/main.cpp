@@ -47,6 +47,12 @@ struct replay_args {
     bool no_progress = false;
 };
 
+int cmd_inspect(const std::string& path, const std::string& frames_out) {
+    const engine::journal_inspection j = engine::inspect_journal(path, frames_out, std::cerr);
+    (frames_out == "-" ? std::cerr : std::cout) << engine::inspection_json(j);
+    return j.problems == 0 ? k_exit_ok : k_exit_failure;
+}
+
 int cmd_replay(replay_args a) {
     engine::replay_options& opts = a.opts;
     double speed = 0;
@@ -225,6 +231,17 @@ int main(int argc, char** argv) {
     auto* validate = app.add_subcommand("validate", "Check a config file and print the signal DAG");
     validate->add_option("config", validate_path, "Config file")->required();
 
+    // inspect
+    std::string inspect_path, inspect_frames;
+    auto* inspect = app.add_subcommand(
+        "inspect", "Check a journal (directory or segment) end to end and print what it holds as JSON: "
+                   "feeds, frames, consumed ticks, health events, time span, damage. Exit 1 when any "
+                   "damage was found (each reported on stderr)");
+    inspect->add_option("journal", inspect_path, "Journal directory or segment")->required();
+    inspect->add_option("--frames", inspect_frames,
+                        "Also write every recorded frame as a JSON line {recv_ts, feed, frame_no, frame} "
+                        "('-' = standard output; the summary then goes to stderr)");
+
     // sim
     engine::sim_options so;
     std::string sim_out;
@@ -254,6 +271,7 @@ int main(int argc, char** argv) {
         if (*run) return cmd_run(ra);
         if (*replay) return cmd_replay(rpa);
         if (*validate) return cmd_validate(validate_path);
+        if (*inspect) return cmd_inspect(inspect_path, inspect_frames);
         if (*sim) return cmd_sim(so, sim_out);
     } catch (const seismo::engine::config_error& e) {
         std::cerr << "seismo: " << e.what() << "\n";

@@ -105,15 +105,8 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
 
     void write_tick(const core::tick& t) {
         buf.clear();
-        buf += R"({"sym":)";
-        core::append_json_string(buf, registry.info(t.inst).symbol);
-        buf += t.kind == core::tick_kind::reference ? R"(,"prev_close":)" : R"(,"px":)";
-        core::append_double(buf, t.px);
-        buf += R"(,"ts":)";
-        core::append_int(buf, t.event_ts());
-        buf += R"(,"kind":")";
-        buf += core::to_string(t.kind);
-        buf += "\"}\n";
+        append_tick_json(buf, t, registry);
+        buf += '\n';
         ticks_out.write(buf);
     }
 
@@ -270,6 +263,113 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
     if (rp.plot) rp.plot->write(opts.plot, rp.graph, rp.feed_names, "seismo replay of " + path);
     res.stats = rp.st;
     return res;
+}
+
+journal_inspection inspect_journal(const std::string& path, const std::string& frames_out, std::ostream& problems) {
+    journal::reader rd(path);
+    journal_inspection j;
+    j.segments = rd.segments().size();
+    j.bytes = rd.bytes_total();
+    j.digest = rd.info().digest;
+    j.config_file = rd.info().config_file;
+    for (const auto& f : rd.info().feeds) j.feeds.push_back({f.name, f.venue});
+    rd.on_problem([&](const journal::problem& p) {
+        ++j.problems;
+        j.dropped_bytes += p.dropped_bytes;
+        problems << "seismo: journal: " << p.segment << " offset " << p.offset << ": " << p.what << "\n";
+        return true;
+    });
+    output_file out;
+    if (!frames_out.empty()) out = output_file(frames_out);
+    std::string line;
+    journal::record r;
+    while (rd.next(r)) {
+        auto* f = r.feed < j.feeds.size() ? &j.feeds[r.feed] : nullptr;
+        switch (r.type) {
+        case journal::record_type::frame: {
+            ++j.frames;
+            if (f == nullptr || r.payload.size() < 4) break;
+            ++f->frames;
+            f->frame_bytes += r.payload.size() - 4;
+            if (f->first_recv == 0) f->first_recv = r.recv_ts;
+            f->last_recv = r.recv_ts;
+            if (out.is_open()) {
+                std::uint32_t no = 0;
+                std::memcpy(&no, r.payload.data(), 4);
+                line.assign(R"({"recv_ts":)");
+                core::append_int(line, r.recv_ts);
+                line += R"(,"feed":)";
+                core::append_json_string(line, f->name);
+                line += R"(,"frame_no":)";
+                core::append_uint(line, no);
+                line += R"(,"frame":)";
+                core::append_json_string(line, r.payload.substr(4));
+                line += "}\n";
+                out.write(line);
+            }
+            break;
+        }
+        case journal::record_type::order:
+            ++j.orders;
+            j.order_entries += r.payload.size() / sizeof(journal::order_entry);
+            break;
+        case journal::record_type::health:
+            ++j.health;
+            if (f != nullptr) ++f->health;
+            break;
+        }
+    }
+    out.flush();
+    return j;
+}
+
+std::string inspection_json(const journal_inspection& j) {
+    std::string s = R"({"segments":)";
+    core::append_uint(s, j.segments);
+    s += R"(,"bytes":)";
+    core::append_uint(s, j.bytes);
+    s += R"(,"config_file":)";
+    core::append_json_string(s, j.config_file);
+    s += R"(,"config_digest":")";
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(j.digest));
+    s += hex;
+    s += R"(","frames":)";
+    core::append_uint(s, j.frames);
+    s += R"(,"order_records":)";
+    core::append_uint(s, j.orders);
+    s += R"(,"ticks_consumed":)";
+    core::append_uint(s, j.order_entries);
+    s += R"(,"health_events":)";
+    core::append_uint(s, j.health);
+    s += R"(,"problems":)";
+    core::append_uint(s, j.problems);
+    s += R"(,"dropped_bytes":)";
+    core::append_uint(s, j.dropped_bytes);
+    s += R"(,"feeds":[)";
+    for (std::size_t i = 0; i < j.feeds.size(); ++i) {
+        const auto& f = j.feeds[i];
+        if (i != 0) s += ',';
+        s += R"({"name":)";
+        core::append_json_string(s, f.name);
+        s += R"(,"venue":)";
+        core::append_json_string(s, f.venue);
+        s += R"(,"frames":)";
+        core::append_uint(s, f.frames);
+        s += R"(,"frame_bytes":)";
+        core::append_uint(s, f.frame_bytes);
+        s += R"(,"health_events":)";
+        core::append_uint(s, f.health);
+        if (f.frames != 0) {
+            s += R"(,"first_recv":)";
+            core::append_json_time(s, f.first_recv);
+            s += R"(,"last_recv":)";
+            core::append_json_time(s, f.last_recv);
+        }
+        s += '}';
+    }
+    s += "]}\n";
+    return s;
 }
 
 } // namespace seismo::engine

@@ -9,6 +9,8 @@
 #include "engine/replay.hpp"
 
 #include <optional>
+#include <ostream>
+#include <vector>
 #include <string>
 
 namespace seismo::engine {
@@ -33,5 +35,28 @@ struct journal_replay_result {
 /// config the journal recorded). Throws std::runtime_error when the journal cannot be read.
 journal_replay_result run_journal_replay(const std::string& path, const config* cfg,
                                          const journal_replay_options& opts);
+
+/// What `seismo inspect` reports about a journal: its feeds, records, time span and damage.
+struct journal_inspection {
+    struct feed {
+        std::string name, venue;
+        std::uint64_t frames = 0, frame_bytes = 0, health = 0;
+        core::nanos first_recv = 0, last_recv = 0;
+    };
+    std::vector<feed> feeds;
+    std::size_t segments = 0;
+    std::uint64_t bytes = 0, frames = 0, orders = 0, order_entries = 0, health = 0;
+    std::uint64_t problems = 0, dropped_bytes = 0;
+    std::uint64_t digest = 0;
+    std::string config_file;
+};
+
+/// Reads the whole journal at `path`, reporting damage on `problems` (one line each). With
+/// `frames_out` non-empty, writes every frame as a JSON line {"recv_ts","feed","frame_no","frame"}
+/// (the raw bytes as a JSON string) so recorded feeds can be extracted.
+journal_inspection inspect_journal(const std::string& path, const std::string& frames_out, std::ostream& problems);
+
+/// The inspection as one JSON object (and a newline).
+std::string inspection_json(const journal_inspection& j);
 
 } // namespace seismo::engine

@@ -133,31 +133,8 @@ void replay_session::reject(std::string_view feed, std::uint64_t pos, core::nano
 
 void replay_session::write_tick(const core::tick& t) {
     buf_.clear();
-    buf_ += R"({"sym":)";
-    core::append_json_string(buf_, registry_->info(t.inst).symbol);
-    if (t.kind == core::tick_kind::reference) {
-        buf_ += R"(,"prev_close":)";
-        core::append_double(buf_, t.px);
-    } else {
-        buf_ += R"(,"px":)";
-        core::append_double(buf_, t.px);
-    }
-    buf_ += R"(,"ts":)";
-    core::append_int(buf_, t.event_ts());
-    if (t.kind != core::tick_kind::reference) {
-        buf_ += R"(,"sz":)";
-        core::append_double(buf_, t.sz);
-        if (t.seq != 0) {
-            buf_ += R"(,"seq":)";
-            core::append_uint(buf_, t.seq);
-        }
-        buf_ += R"(,"kind":")";
-        buf_ += core::to_string(t.kind);
-        buf_ += '"';
-    }
-    buf_ += R"(,"venue":)";
-    core::append_json_string(buf_, registry_->venue_name(t.venue));
-    buf_ += "}\n";
+    append_tick_json(buf_, t, *registry_);
+    buf_ += '\n';
     ticks_out_.write(buf_);
 }
 

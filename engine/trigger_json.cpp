@@ -108,4 +108,27 @@ std::string trigger_topic(const signals::trigger& t,
     return topic;
 }
 
+void append_tick_json(std::string& out, const core::tick& t, const core::instrument_registry& reg) {
+    out += R"({"sym":)";
+    core::append_json_string(out, reg.info(t.inst).symbol);
+    out += t.kind == core::tick_kind::reference ? R"(,"prev_close":)" : R"(,"px":)";
+    core::append_double(out, t.px);
+    out += R"(,"ts":)";
+    core::append_int(out, t.event_ts());
+    if (t.kind != core::tick_kind::reference) {
+        out += R"(,"sz":)";
+        core::append_double(out, t.sz);
+        if (t.seq != 0) {
+            out += R"(,"seq":)";
+            core::append_uint(out, t.seq);
+        }
+        out += R"(,"kind":")";
+        out += core::to_string(t.kind);
+        out += '"';
+    }
+    out += R"(,"venue":)";
+    core::append_json_string(out, reg.venue_name(t.venue));
+    out += '}';
+}
+
 } // namespace seismo::engine

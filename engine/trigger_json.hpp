@@ -27,4 +27,8 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
                                         const core::instrument_registry& reg,
                                         const std::vector<std::string>* feed_names = nullptr);
 
+/// Appends one normalized tick as a generic-protocol object (no newline): sym, px (or
+/// prev_close for a reference), ts (event time, ns), sz, seq (when known), kind and venue.
+void append_tick_json(std::string& out, const core::tick& t, const core::instrument_registry& reg);
+
 } // namespace seismo::engine

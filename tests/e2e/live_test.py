@@ -20,67 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import websockets
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import GenericFeed, check, failures, free_port, http_get, port_open, wait_until  # noqa: E402
+
 SEISMO = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="seismo_live_")
-failures = []
 PROCS = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, headers=None, timeout=5):
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-async def wait_until(pred, timeout=30.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await pred() if asyncio.iscoroutinefunction(pred) else pred():
-            return True
-        await asyncio.sleep(every)
-    return False
-
-
-class Feed:
-    """A generic-protocol WebSocket feed: every connected client gets what send() is given."""
-
-    def __init__(self):
-        self.clients = set()
-        self.seq = {}  # per symbol: the generic protocol's seq counts an instrument's ticks
-        self.subscribes = []
-
-    async def handler(self, ws, path=None):
-        self.clients.add(ws)
-        try:
-            async for msg in ws:
-                self.subscribes.append(msg)
-        finally:
-            self.clients.discard(ws)
-
-    async def send(self, sym, px):
-        self.seq[sym] = self.seq.get(sym, 0) + 1
-        frame = json.dumps({"sym": sym, "px": px, "seq": self.seq[sym]})
-        for c in list(self.clients):
-            await c.send(frame)
 
 
 async def recv_json(ws, timeout=10):
@@ -93,9 +41,8 @@ async def expect_error(ws, code, what):
 
 
 async def main():
-    feed = Feed()
-    feed_server = await websockets.serve(feed.handler, "127.0.0.1", 0)
-    feed_port = feed_server.sockets[0].getsockname()[1]
+    feed = GenericFeed()
+    feed_port = await feed.start()
     port = free_port()
     cfg = os.path.join(WORK, "live.toml")
     with open(cfg, "w") as f:
@@ -136,7 +83,7 @@ levels = [{{ at = 50, severity = "critical" }}]
                             stdout=subprocess.DEVNULL, stderr=log)
     PROCS.append(proc)
     base = f"http://127.0.0.1:{port}"
-    ready = await wait_until(lambda: http_get(base + "/readyz")[0] == 200 if _up(port) else False, 20)
+    ready = await wait_until(lambda: http_get(base + "/readyz")[0] == 200 if port_open(port) else False, 20)
     check(ready, "seismo listening and its feed connected (/readyz 200)")
     check(http_get(base + "/healthz") == (200, "ok\n"), "/healthz")
     check(any('"op":"subscribe","symbols":["X","C"]' in s.replace(" ", "") for s in feed.subscribes),
@@ -299,7 +246,7 @@ levels = [{{ at = 50, severity = "critical" }}]
     PROCS.append(prom)
 
     def prom_has_triggers():
-        if not _up(prom_port):
+        if not port_open(prom_port):
             return False
         st, body = http_get(f"http://127.0.0.1:{prom_port}/api/v1/query?query=seismo_triggers_total%7Bsignal%3D%22x_low%22%7D")
         if st != 200:
@@ -333,12 +280,7 @@ levels = [{{ at = 50, severity = "critical" }}]
     check(len(audit) >= 62 and json.loads(audit[0])["seq"] == 1, f"audit log has every trigger ({len(audit)})")
     others = [json.loads(a)["signal"] for a in audit if '"x_low"' not in a]
     check(others == ["crypto_low"], f"no feed-health triggers from a healthy feed ({others[:5]})")
-    feed_server.close()
-
-
-def _up(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+    feed.close()
 
 
 try:

@@ -224,7 +224,7 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
         }
         if (opts.progress) {
             const core::nanos now = core::monotonic_now();
-            if (now - last_report >= (tty ? 200'000'000 : 5'000'000'000)) {
+            if (now - last_report >= (tty ? 200'000'000 : 2'000'000'000)) {
                 last_report = now;
                 const double done = rd.bytes_total() != 0 ? static_cast<double>(rd.bytes_done()) / static_cast<double>(rd.bytes_total()) : 0;
                 const double secs = static_cast<double>(now - started) / 1e9;

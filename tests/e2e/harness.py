@@ -88,6 +88,8 @@ class Feed:
                 if reply is not None:
                     await ws.send(reply)
                     self.sent += 1
+        except Exception:  # the client went away without a close handshake (or we cut it)
+            pass
         finally:
             self.clients.discard(ws)
 

@@ -80,7 +80,8 @@ int cmd_replay(replay_args a) {
         const engine::journal_replay_result r = engine::run_journal_replay(opts.inputs[0], cfg ? &*cfg : nullptr, jo);
         std::cerr << engine::summary_text(r.stats);
         if (r.problems != 0) {
-            std::cerr << "seismo: journal: " << r.problems << " problems, " << r.dropped_bytes << " bytes dropped\n";
+            std::cerr << "seismo: journal: " << r.problems << " problems, " << r.dropped_bytes << " bytes dropped, "
+                      << r.lost_ticks << " consumed ticks lost with their frames\n";
         }
         if (r.stopped) {
             std::cerr << "seismo: replay stopped at damage: " << r.first_problem << "\n";

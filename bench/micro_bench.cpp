@@ -1,15 +1,21 @@
 // Google Benchmark micro-benchmarks: the generic-protocol parser beside the simdjson floor on the
-// same frames, and one signal update per kind (DESIGN §12). Run with --benchmark_min_time=...
+// same frames, one signal update per kind (DESIGN §12), and what recording a journal costs per
+// frame beside a plain copy. Run with --benchmark_min_time=...
 #include "bench/frames.hpp"
 #include "engine/core/instrument_registry.hpp"
+#include "engine/journal.hpp"
 #include "feeds/generic.hpp"
 #include "signals/graph.hpp"
 
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <unistd.h>
+#include <chrono>
 #include <random>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -201,6 +207,51 @@ BENCHMARK(BM_signal_change)->Arg(100);
 BENCHMARK(BM_signal_breadth)->Arg(5000);
 BENCHMARK(BM_signal_zscore)->Arg(100);
 BENCHMARK(BM_signal_composite)->Arg(100);
+
+// ------------------------------------------------------------------ journal, per frame
+// What recording adds on a feed thread per frame: journal::writer::frame (CRC32C, a record into
+// the feed's lock-free ring; the writer thread drains it meanwhile, as live). The floor copies
+// the same bytes into a 16 MiB buffer sequentially, wrapping: the least any recording costs.
+void BM_journal_frame_floor(benchmark::State& state) {
+    const auto lines = price_lines();
+    const auto& fs = frames();
+    std::vector<char> sink(16u << 20);
+    std::size_t at = 0, i = 0;
+    for (auto _ : state) {
+        const line& l = lines[i++ % lines.size()];
+        if (at + l.len + 24 > sink.size()) at = 0;
+        std::memcpy(sink.data() + at, fs.buffer.data() + l.off, l.len);
+        at += l.len + 24;
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_journal_frame_floor);
+
+void BM_journal_frame(benchmark::State& state) {
+    const auto lines = price_lines();
+    const auto& fs = frames();
+    engine::journal::options o;
+    o.dir = "/var/tmp/seismo_micro_bench_journal_" + std::to_string(::getpid());
+    (void)std::system(("rm -rf '" + o.dir + "'").c_str());
+    {
+        engine::journal::writer w(o, engine::journal::meta{{{"bench", "generic"}}, "", "", 0}, 1);
+        w.start();
+        std::uint32_t no = 0;
+        for (auto _ : state) {
+            const line& l = lines[no % lines.size()];
+            w.frame(0, ++no, 1, std::string_view(fs.buffer.data() + l.off, l.len));
+            if (no % 65536 == 0) { // live rates leave the writer time to drain: so does this
+                state.PauseTiming();
+                while (w.backlog_bytes() != 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+                state.ResumeTiming();
+            }
+        }
+        w.stop();
+        state.counters["ring_waits"] = static_cast<double>(w.ring_waits());
+    }
+    (void)std::system(("rm -rf '" + o.dir + "'").c_str());
+}
+BENCHMARK(BM_journal_frame);
 
 } // namespace
 

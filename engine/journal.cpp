@@ -25,6 +25,7 @@ constexpr std::uint32_t k_block_magic = 0x31424a53; // "SJB1" little-endian: raw
 constexpr std::uint32_t k_block_magic_zstd = 0x5a424a53; // "SJBZ": zstd-compressed records
 constexpr std::uint32_t k_flag_zstd = 1;
 constexpr std::size_t k_block_header = 16;
+constexpr std::size_t k_busy_bytes = 256u << 10; // a drain this large: the writer goes again at once
 
 template <class T>
 void put_le(std::string& s, T v) {
@@ -92,7 +93,7 @@ writer::writer(options o, meta m, std::size_t feeds) : o_(std::move(o)), meta_(s
         }
         ::closedir(d);
     }
-    for (std::size_t i = 0; i < feeds; ++i) feed_rings_.push_back(std::make_unique<spsc_ring>(o_.ring_bytes));
+    for (std::size_t i = 0; i < feeds; ++i) feed_rings_.push_back(std::make_unique<feed_ring>(o_.ring_bytes));
     signal_ring_ = std::make_unique<spsc_ring>(o_.ring_bytes);
     block_.reserve(o_.block_bytes + (1u << 20));
     const std::string mj = meta_json(meta_);
@@ -123,17 +124,14 @@ void writer::open_segment() {
 
 void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts, const void* a,
                  std::size_t na, const void* b, std::size_t nb) noexcept {
-    char h[k_record_header];
+    // The CRC is left to the writer thread (seal_records): producers only copy.
+    char h[k_record_header] = {};
     const auto len = static_cast<std::uint32_t>(na + nb);
     std::memcpy(h, &len, 4);
     std::memcpy(h + 8, &recv_ts, 8);
     std::memcpy(h + 16, &feed, 2);
     const auto flags = static_cast<std::uint16_t>(type);
     std::memcpy(h + 18, &flags, 2);
-    std::uint32_t crc = crc32c(h + 8, 12);
-    crc = crc32c(a, na, crc);
-    if (nb != 0) crc = crc32c(b, nb, crc);
-    std::memcpy(h + 4, &crc, 4);
     while (!ring.write(h, k_record_header, a, na, b, nb)) {
         // Full: the writer thread is behind. Wait (backpressure, counted) rather than lose data.
         waits_.fetch_add(1, std::memory_order_relaxed);
@@ -143,8 +141,21 @@ void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::na
 
 void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts, std::string_view bytes) noexcept {
     if (feed >= feed_rings_.size()) return;
-    put(*feed_rings_[feed], record_type::frame, feed, recv_ts, &frame_no, 4, bytes.data(), bytes.size());
-    frames_.fetch_add(1, std::memory_order_relaxed);
+    feed_ring& fr = *feed_rings_[feed];
+    put(fr.ring, record_type::frame, feed, recv_ts, &frame_no, 4, bytes.data(), bytes.size());
+    fr.frames.store(fr.frames.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+std::uint64_t writer::backlog_bytes() const noexcept {
+    std::uint64_t n = signal_ring_->readable();
+    for (const auto& fr : feed_rings_) n += fr->ring.readable();
+    return n;
+}
+
+std::uint64_t writer::frames() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& fr : feed_rings_) n += fr->frames.load(std::memory_order_relaxed);
+    return n;
 }
 
 void writer::order(const order_entry* entries, std::size_t n) noexcept {
@@ -218,6 +229,17 @@ void writer::write_block(std::string_view raw_block) {
     bytes_.fetch_add(k_block_header + stored.size(), std::memory_order_relaxed);
 }
 
+/// Fills in the CRC of every record in block_[from, end): off the producers' threads.
+void writer::seal_records(std::size_t from) noexcept {
+    char* p = block_.data();
+    for (std::size_t at = from; at + k_record_header <= block_.size();) {
+        const std::uint32_t len = get_le<std::uint32_t>(p + at);
+        const std::uint32_t crc = crc32c(p + at + 8, 12 + static_cast<std::size_t>(len));
+        std::memcpy(p + at + 4, &crc, 4);
+        at += k_record_header + len;
+    }
+}
+
 void writer::run() {
     for (;;) {
         const bool stopping = stop_.load(std::memory_order_acquire);
@@ -225,12 +247,13 @@ void writer::run() {
         // to was in its feed ring before, so draining the feed rings next puts it ahead.
         const std::size_t ordered = signal_ring_->readable();
         std::size_t moved = 0;
-        for (auto& ring : feed_rings_) {
-            const std::size_t n = ring->readable();
+        const std::size_t from = block_.size();
+        for (auto& fr : feed_rings_) {
+            const std::size_t n = fr->ring.readable();
             if (n == 0) continue;
             const std::size_t at = block_.size();
             block_.resize(at + n);
-            ring->read(block_.data() + at, n);
+            fr->ring.read(block_.data() + at, n);
             moved += n;
         }
         if (ordered != 0) {
@@ -239,10 +262,14 @@ void writer::run() {
             signal_ring_->read(block_.data() + at, ordered);
             moved += ordered;
         }
+        seal_records(from);
         const core::nanos now = core::monotonic_now();
         if (block_.size() >= o_.block_bytes || (!block_.empty() && now - last_flush_ >= o_.flush_interval)) seal();
         if (stopping && moved == 0) break;
-        if (moved == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        // Drain in batches: waking for every few records would take CPU from the feed and
+        // signal threads (on a small machine, the same cores). Go again at once only when a
+        // lot is waiting.
+        if (moved < k_busy_bytes) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }
 
@@ -291,47 +318,95 @@ reader::reader(const std::string& path) {
         struct stat ss {};
         if (::stat(s.c_str(), &ss) == 0) total_bytes_ += static_cast<std::uint64_t>(ss.st_size);
     }
-    if (!load_segment()) throw std::runtime_error(segments_.front() + ": not a seismo journal segment");
+    if (!load_segment() || !have_meta_) {
+        throw std::runtime_error(segments_.front() + ": not a seismo journal (no segment with a valid header)");
+    }
 }
 
 bool reader::report(problem p) {
-    if (on_problem_ && !on_problem_(p)) {
+    if (!on_problem_) {
+        early_.push_back(std::move(p)); // found while opening: delivered by the first next()
+        return true;
+    }
+    if (!on_problem_(p)) {
         stopped_ = true;
         return false;
     }
     return true;
 }
 
+reader::~reader() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool reader::ensure(std::uint64_t off, std::size_t n) {
+    if (off >= win_off_ && off + n <= win_off_ + win_len_) return true;
+    if (off + n > file_size_) return false;
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, k_window), file_size_ - off));
+    if (want + k_read_padding > buf_size_) {
+        buf_size_ = want + k_read_padding;
+        buf_ = std::make_unique_for_overwrite<char[]>(buf_size_);
+    }
+    std::size_t got = 0;
+    while (got < want) {
+        const ssize_t r = ::pread(fd_, buf_.get() + got, want - got, static_cast<off_t>(off + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += static_cast<std::size_t>(r);
+    }
+    std::memset(buf_.get() + got, 0, k_read_padding);
+    win_off_ = off;
+    win_len_ = got;
+    return got >= n;
+}
+
 bool reader::load_segment() {
     while (seg_ < segments_.size()) {
-        const std::string& path = segments_[seg_];
-        if (!file_.empty()) done_bytes_ += file_.size();
-        file_.clear();
+        const std::string& path = segments_[seg_++];
+        done_bytes_ += file_size_;
+        if (fd_ >= 0) ::close(fd_);
+        file_size_ = 0;
+        win_off_ = 0;
+        win_len_ = 0;
         pos_ = 0;
-        block_.clear();
+        blk_ = {};
         bpos_ = 0;
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
-        char buf[1 << 16];
-        for (;;) {
-            const ssize_t r = ::read(fd, buf, sizeof buf);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            file_.append(buf, static_cast<std::size_t>(r));
+        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+        // What is there at open time is what this pass reads (a live segment may still grow).
+        struct stat st {};
+        if (::fstat(fd_, &st) == 0) file_size_ = static_cast<std::uint64_t>(st.st_size);
+        std::string why;
+        std::size_t end = 0;
+        if (!ensure(0, 36) || std::memcmp(at(0), k_magic, 8) != 0) {
+            why = file_size_ == 0 ? "empty segment" : "not a seismo journal segment header";
+        } else if (get_le<std::uint32_t>(at(8)) != k_version) {
+            why = "unsupported journal version " + std::to_string(get_le<std::uint32_t>(at(8)));
+        } else {
+            end = 36 + static_cast<std::size_t>(get_le<std::uint32_t>(at(32)));
+            if (!ensure(0, end + 4)) why = "truncated header";
+            else if (crc32c(at(0), end) != get_le<std::uint32_t>(at(end))) why = "header CRC mismatch";
         }
-        ::close(fd);
-        const auto bad_header = [&](const std::string& why) { throw std::runtime_error(path + ": " + why); };
-        if (file_.size() < 36 || std::memcmp(file_.data(), k_magic, 8) != 0) bad_header("not a seismo journal segment");
-        if (get_le<std::uint32_t>(file_.data() + 8) != k_version) bad_header("unsupported journal version");
-        const auto meta_len = get_le<std::uint32_t>(file_.data() + 32);
-        const std::size_t end = 36 + static_cast<std::size_t>(meta_len);
-        if (file_.size() < end + 4) bad_header("truncated header");
-        if (crc32c(file_.data(), end) != get_le<std::uint32_t>(file_.data() + end)) bad_header("header CRC mismatch");
-        if (seg_ == 0) {
-            meta_.digest = get_le<std::uint64_t>(file_.data() + 16);
+        if (!why.empty()) {
+            // A crash between creating a segment and writing its header leaves it empty or
+            // short: the whole segment is skipped and reported (as a torn tail when last).
+            problem pr;
+            pr.segment = path;
+            pr.offset = 0;
+            pr.dropped_bytes = file_size_;
+            pr.torn_tail = seg_ == segments_.size();
+            pr.what = why + ": segment skipped (" + std::to_string(file_size_) + " bytes)";
+            pos_ = file_size_;
+            if (!report(pr)) return false;
+            continue;
+        }
+        if (!have_meta_) {
+            have_meta_ = true;
+            meta_.digest = get_le<std::uint64_t>(at(16));
+            const std::size_t meta_len = end - 36;
             simdjson::dom::parser p;
             simdjson::dom::element doc;
-            if (p.parse(file_.data() + 36, meta_len).get(doc) != simdjson::SUCCESS) bad_header("bad metadata");
+            if (p.parse(at(36), meta_len).get(doc) != simdjson::SUCCESS) throw std::runtime_error(path + ": bad metadata");
             simdjson::dom::array feeds;
             if (doc["feeds"].get_array().get(feeds) == simdjson::SUCCESS) {
                 for (auto f : feeds) {
@@ -346,87 +421,90 @@ bool reader::load_segment() {
             if (doc["config_file"].get_string().get(file) == simdjson::SUCCESS) meta_.config_file = std::string(file);
         }
         pos_ = end + 4;
-        ++seg_;
         return true;
     }
     return false;
 }
 
+bool reader::block_at(std::uint64_t off, bool verify) {
+    if (!ensure(off, k_block_header)) return false;
+    const auto m = get_le<std::uint32_t>(at(off));
+    if (m != k_block_magic && m != k_block_magic_zstd) return false;
+    const auto len = get_le<std::uint32_t>(at(off + 8));
+    if (!ensure(off, k_block_header + len)) return false; // runs past the end of the file
+    return !verify || crc32c(at(off + k_block_header), len) == get_le<std::uint32_t>(at(off + 12));
+}
+
 bool reader::next_block() {
     for (;;) {
         if (stopped_) return false;
-        if (pos_ >= file_.size()) {
+        if (pos_ >= file_size_) {
             if (!load_segment()) return false;
             continue;
         }
         const std::string& seg = segments_[seg_ - 1];
-        const std::size_t left = file_.size() - pos_;
-        const char* p = file_.data() + pos_;
-        if (left < k_block_header ||
-            (get_le<std::uint32_t>(p) != k_block_magic && get_le<std::uint32_t>(p) != k_block_magic_zstd) ||
-            left < k_block_header + get_le<std::uint32_t>(p + 8)) {
-            // Either a torn tail (the last write cut short) or damage: look for the next block.
-            std::size_t next = std::string::npos;
-            for (std::size_t at = pos_ + 1; at + k_block_header <= file_.size(); ++at) {
-                const auto m = get_le<std::uint32_t>(file_.data() + at);
-                if (m != k_block_magic && m != k_block_magic_zstd) continue;
-                const auto len = get_le<std::uint32_t>(file_.data() + at + 8);
-                if (at + k_block_header + len <= file_.size() &&
-                    crc32c(file_.data() + at + k_block_header, len) == get_le<std::uint32_t>(file_.data() + at + 12)) {
-                    next = at;
+        if (!block_at(pos_, false)) {
+            // Either a torn tail (the last write cut short) or damage: look for the next block
+            // whose CRC holds.
+            std::uint64_t next = file_size_;
+            for (std::uint64_t a = pos_ + 1; a + k_block_header <= file_size_; ++a) {
+                if (block_at(a, true)) {
+                    next = a;
                     break;
                 }
             }
             problem pr;
             pr.segment = seg;
             pr.offset = pos_;
-            if (next == std::string::npos) {
+            pr.dropped_bytes = next - pos_;
+            if (next == file_size_) {
                 pr.torn_tail = true;
-                pr.dropped_bytes = left;
-                pr.what = "torn tail: dropped " + std::to_string(left) + " bytes after the last complete block";
-                pos_ = file_.size();
+                pr.what = "torn tail: dropped " + std::to_string(pr.dropped_bytes) + " bytes after the last complete block";
             } else {
-                pr.dropped_bytes = next - pos_;
-                pr.what = "damaged block: skipped " + std::to_string(next - pos_) + " bytes to the next valid block";
-                pos_ = next;
+                pr.what = "damaged block: skipped " + std::to_string(pr.dropped_bytes) + " bytes to the next valid block";
             }
+            pos_ = next;
             if (!report(pr)) return false;
             continue;
         }
+        const char* p = at(pos_);
         const auto raw = get_le<std::uint32_t>(p + 4);
         const auto len = get_le<std::uint32_t>(p + 8);
         const auto crc = get_le<std::uint32_t>(p + 12);
         const char* stored = p + k_block_header;
+        const std::uint64_t block = pos_;
         block_offset_ = pos_ + k_block_header;
         pos_ += k_block_header + len;
         const std::uint32_t actual = crc32c(stored, len);
         block_verified_ = actual == crc;
-        const bool zstd = get_le<std::uint32_t>(p) == k_block_magic_zstd;
-        if (zstd) {
+        if (get_le<std::uint32_t>(p) == k_block_magic_zstd) {
             if (!block_verified_) {
                 problem pr;
                 pr.segment = seg;
-                pr.offset = block_offset_ - k_block_header;
+                pr.offset = block;
+                pr.dropped_bytes = k_block_header + len;
                 char b[96];
                 std::snprintf(b, sizeof b, "compressed block CRC mismatch (stored %08x, computed %08x): block skipped", crc, actual);
                 pr.what = b;
                 if (!report(pr)) return false;
                 continue;
             }
-            block_.resize(raw);
+            block_.resize(static_cast<std::size_t>(raw) + k_read_padding);
             const std::size_t n = ZSTD_decompress(block_.data(), raw, stored, len);
             if (ZSTD_isError(n) || n != raw) {
                 problem pr;
                 pr.segment = seg;
-                pr.offset = block_offset_ - k_block_header;
+                pr.offset = block;
+                pr.dropped_bytes = k_block_header + len;
                 pr.what = "block does not decompress: skipped";
                 if (!report(pr)) return false;
                 continue;
             }
+            blk_ = std::string_view(block_.data(), raw);
         } else {
-            // Uncompressed: even a block whose CRC fails is read record by record, each record
-            // judged by its own CRC, so one damaged record costs only itself.
-            block_.assign(stored, len);
+            // Uncompressed: read in place. Even a block whose CRC fails is read record by
+            // record, each record judged by its own CRC, so one damaged record costs only itself.
+            blk_ = std::string_view(stored, len);
         }
         bpos_ = 0;
         return true;
@@ -434,21 +512,29 @@ bool reader::next_block() {
 }
 
 bool reader::next(record& r) {
+    if (!early_.empty()) {
+        std::vector<problem> e;
+        e.swap(early_);
+        for (auto& p : e) {
+            if (!report(std::move(p))) return false;
+        }
+    }
     for (;;) {
         if (stopped_) return false;
-        if (bpos_ >= block_.size()) {
+        if (bpos_ >= blk_.size()) {
             if (!next_block()) return false;
             continue;
         }
-        const std::size_t left = block_.size() - bpos_;
-        const char* p = block_.data() + bpos_;
+        const std::size_t left = blk_.size() - bpos_;
+        const char* p = blk_.data() + bpos_;
         bool ok = left >= k_record_header;
         std::uint32_t len = 0, crc = 0, actual = 0;
         if (ok) {
             len = get_le<std::uint32_t>(p);
             crc = get_le<std::uint32_t>(p + 4);
             ok = len <= left - k_record_header;
-            if (ok) {
+            // A block whose CRC held needs no second pass over its records.
+            if (ok && !block_verified_) {
                 actual = crc32c(p + 8, 12 + len);
                 ok = actual == crc;
             }
@@ -466,14 +552,14 @@ bool reader::next(record& r) {
             pr.what = b;
             // Resynchronise on the next offset that holds a record with a valid CRC.
             std::size_t next = bpos_ + 1;
-            for (; next + k_record_header <= block_.size(); ++next) {
-                const char* q = block_.data() + next;
+            for (; next + k_record_header <= blk_.size(); ++next) {
+                const char* q = blk_.data() + next;
                 const auto l = get_le<std::uint32_t>(q);
-                if (l <= block_.size() - next - k_record_header && crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4)) break;
+                if (l <= blk_.size() - next - k_record_header && crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4)) break;
             }
-            pr.dropped_bytes = std::min(next, block_.size()) - bpos_;
+            pr.dropped_bytes = std::min(next, blk_.size()) - bpos_;
             pr.what += ": skipped " + std::to_string(pr.dropped_bytes) + " bytes to the next valid record";
-            bpos_ = std::min(next, block_.size());
+            bpos_ = std::min(next, blk_.size());
             if (!report(pr)) return false;
             continue;
         }

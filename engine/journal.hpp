@@ -84,7 +84,9 @@ public:
                 std::string_view symbol) noexcept;
 
     [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_.load(std::memory_order_relaxed); }
-    [[nodiscard]] std::uint64_t frames() const noexcept { return frames_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t frames() const noexcept;
+    /// Bytes in the rings not yet taken by the writer thread (its backlog).
+    [[nodiscard]] std::uint64_t backlog_bytes() const noexcept;
     [[nodiscard]] std::uint64_t ring_waits() const noexcept { return waits_.load(std::memory_order_relaxed); }
     [[nodiscard]] std::uint64_t segments() const noexcept { return segments_.load(std::memory_order_relaxed); }
 
@@ -92,13 +94,19 @@ private:
     void put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts, const void* a,
              std::size_t na, const void* b, std::size_t nb) noexcept;
     void run();
+    void seal_records(std::size_t from) noexcept;
     void seal();
     void write_block(std::string_view raw_block);
     void open_segment();
 
     options o_;
     meta meta_;
-    std::vector<std::unique_ptr<spsc_ring>> feed_rings_;
+    struct feed_ring {
+        explicit feed_ring(std::size_t bytes) : ring(bytes) {}
+        spsc_ring ring;
+        std::atomic<std::uint64_t> frames{0}; // written by its feed thread only (no locked add)
+    };
+    std::vector<std::unique_ptr<feed_ring>> feed_rings_;
     std::unique_ptr<spsc_ring> signal_ring_;
     std::thread thread_;
     std::atomic<bool> stop_{false};
@@ -109,7 +117,7 @@ private:
     std::string stored_;
     std::string header_;
     core::nanos last_flush_ = 0;
-    std::atomic<std::uint64_t> bytes_{0}, frames_{0}, waits_{0}, segments_{0};
+    std::atomic<std::uint64_t> bytes_{0}, waits_{0}, segments_{0};
 };
 
 /// A record as read back.
@@ -117,8 +125,11 @@ struct record {
     record_type type = record_type::frame;
     std::uint16_t feed = 0;
     core::nanos recv_ts = 0;
-    std::string_view payload;
+    std::string_view payload; ///< valid until the next read; followed by k_read_padding readable bytes
 };
+
+/// Bytes readable past the end of every payload the reader returns (a parser's SIMD padding).
+inline constexpr std::size_t k_read_padding = 64;
 
 /// Something wrong found while reading, reported and (unless stopping) skipped.
 struct problem {
@@ -134,6 +145,9 @@ class reader {
 public:
     /// Throws std::runtime_error when the path holds no journal or a header is unreadable.
     explicit reader(const std::string& path);
+    ~reader();
+    reader(const reader&) = delete;
+    reader& operator=(const reader&) = delete;
 
     [[nodiscard]] const meta& info() const noexcept { return meta_; }
     /// The next valid record; false at the end. Problems go to `on_problem`; when it returns
@@ -149,19 +163,34 @@ public:
     [[nodiscard]] static bool is_journal(const std::string& path);
 
 private:
+    static constexpr std::size_t k_window = 4u << 20; // bytes read at a time
+
     bool load_segment();
     bool next_block();
     bool report(problem p);
+    /// Makes the segment's bytes [off, off + n) available at at(off); false past its end.
+    bool ensure(std::uint64_t off, std::size_t n);
+    [[nodiscard]] const char* at(std::uint64_t off) const noexcept { return buf_.get() + (off - win_off_); }
+    /// True when a whole block starts at `off` (and, with `verify`, its CRC holds).
+    bool block_at(std::uint64_t off, bool verify);
 
     std::vector<std::string> segments_;
-    std::size_t seg_ = 0;
-    std::string file_;       // the current segment's bytes
-    std::size_t pos_ = 0;    // read position in file_
-    std::string block_;      // the current block's raw records
-    std::size_t bpos_ = 0;   // read position in block_
-    std::size_t block_offset_ = 0; // the block's offset in the segment
+    std::size_t seg_ = 0;        // segments opened so far
+    int fd_ = -1;                // the current segment
+    std::uint64_t file_size_ = 0;
+    std::unique_ptr<char[]> buf_; // a window on the segment, then k_read_padding bytes
+    std::size_t buf_size_ = 0;
+    std::uint64_t win_off_ = 0;  // the window's offset in the segment
+    std::size_t win_len_ = 0;
+    std::uint64_t pos_ = 0;      // read position in the segment
+    std::string block_;          // a decompressed block
+    std::string_view blk_;       // the current block's raw records (in buf_ or block_)
+    std::size_t bpos_ = 0;       // read position in blk_
+    std::uint64_t block_offset_ = 0; // the block's records' offset in the segment
     bool block_verified_ = true;
     meta meta_;
+    bool have_meta_ = false;
+    std::vector<problem> early_; // problems found before on_problem was set
     bool stopped_ = false;
     std::uint64_t total_bytes_ = 0, done_bytes_ = 0;
     std::function<bool(const problem&)> on_problem_;

@@ -16,7 +16,7 @@
 #include <iostream>
 #include <thread>
 #include <unistd.h>
-#include <unordered_map>
+#include <deque>
 
 namespace seismo::engine {
 namespace {
@@ -33,19 +33,28 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
     std::vector<std::unique_ptr<feeds::frame_pipeline>> pipes;
     output_file out, ticks_out;
     dead_letter dead;
-    std::string buf, frame_buf;
+    std::string buf;
     replay_stats st;
     std::unique_ptr<plot_recorder> plot;
     bool triggered = false;
 
-    // The ticks of frames not yet consumed, by (feed, frame number).
-    struct pending {
-        std::vector<core::tick> ticks;
-        std::size_t consumed = 0;
+    // Per feed, the ticks of recorded frames not yet all consumed, in frame-number order (frame
+    // numbers count a feed's frames from 1; the signal thread consumes them nearly in order, so
+    // this stays short and nothing is allocated per frame once the deques have grown).
+    struct slot {
+        std::uint64_t first = 0; // absolute index of its first tick in `ticks`
+        std::uint16_t count = 0;
+        std::uint16_t consumed = 0;
     };
-    std::unordered_map<std::uint64_t, pending> frames;
-    std::vector<std::vector<core::tick>> spare; // recycled tick vectors
-    std::uint64_t current_key = 0;
+    struct feed_frames {
+        std::uint32_t base = 0;      // frame number of slots.front()
+        std::deque<slot> slots;
+        std::deque<core::tick> ticks;
+        std::uint64_t tick_base = 0; // absolute index of ticks.front()
+    };
+    static constexpr std::size_t k_max_pending = 1u << 20; // frames held per feed at most
+    std::vector<feed_frames> pending;
+    std::uint64_t lost = 0; // order entries whose frame was lost or never consumed
     std::uint16_t current_feed = 0;
 
     replayer(const config& c, const journal_replay_options& opts, const journal::meta& m)
@@ -68,6 +77,7 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
         if (!o.base.out.empty()) out = output_file(o.base.out);
         if (!o.base.ticks.empty()) ticks_out = output_file(o.base.ticks);
         if (!o.plot.empty()) plot = std::make_unique<plot_recorder>();
+        pending.resize(pipes.size());
     }
 
     static signals::graph make_graph(const config& c, core::instrument_registry& reg) {
@@ -77,13 +87,10 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
 
     // session_sink: the pipelines' output
     void on_ticks(std::uint16_t, const core::tick* t, std::size_t n) override {
-        pending p;
-        if (!spare.empty()) {
-            p.ticks = std::move(spare.back());
-            spare.pop_back();
-        }
-        p.ticks.assign(t, t + n);
-        frames[current_key] = std::move(p);
+        feed_frames& ff = pending[current_feed];
+        slot& s = ff.slots.back();
+        ff.ticks.insert(ff.ticks.end(), t, t + n);
+        s.count = static_cast<std::uint16_t>(s.count + n);
     }
     void on_health(std::uint16_t, const feeds::health_event&) override {} // the journal's own health records drive
     void on_reject(std::uint16_t feed, feeds::reject_reason why, std::string_view detail, std::string_view frame,
@@ -119,13 +126,37 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
         std::memcpy(&frame_no, r.payload.data(), 4);
         const std::string_view bytes = r.payload.substr(4);
         ++st.frames;
-        current_key = (std::uint64_t{r.feed} << 32) | frame_no;
         current_feed = r.feed;
-        frame_buf.assign(bytes);
-        frame_buf.append(feeds::k_padding, '\0');
+        feed_frames& ff = pending[r.feed];
+        if (ff.slots.empty()) ff.base = frame_no;
+        const std::uint64_t next = std::uint64_t{ff.base} + ff.slots.size();
+        if (frame_no < next) {
+            ++lost; // not after the feed's last frame: a damaged journal; skip it
+            return;
+        }
+        for (std::uint64_t k = next; k < frame_no; ++k) ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
+        ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
+        // The reader guarantees readable padding after each payload, as the parsers need.
         const auto before = stats[r.feed]->ignored.load() + stats[r.feed]->control.load();
-        (void)pipes[r.feed]->handle(frame_buf.data(), bytes.size(), frame_buf.size(), r.recv_ts);
+        (void)pipes[r.feed]->handle(bytes.data(), bytes.size(), bytes.size() + journal::k_read_padding, r.recv_ts);
         st.ignored += stats[r.feed]->ignored.load() + stats[r.feed]->control.load() - before;
+        retire(ff);
+        while (ff.slots.size() > k_max_pending) { // a frame never consumed: give up on it
+            lost += static_cast<std::uint64_t>(ff.slots.front().count - ff.slots.front().consumed);
+            ff.slots.front().consumed = ff.slots.front().count;
+            retire(ff);
+        }
+    }
+
+    /// Drops fully consumed frames from the front.
+    static void retire(feed_frames& ff) {
+        while (ff.slots.size() > 1 && ff.slots.front().consumed == ff.slots.front().count) {
+            const std::size_t n = ff.slots.front().count;
+            ff.ticks.erase(ff.ticks.begin(), ff.ticks.begin() + static_cast<std::ptrdiff_t>(n));
+            ff.tick_base += n;
+            ff.slots.pop_front();
+            ++ff.base;
+        }
     }
 
     void order_record(const journal::record& r) {
@@ -133,13 +164,19 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
         for (std::size_t i = 0; i < n; ++i) {
             journal::order_entry e{};
             std::memcpy(&e, r.payload.data() + i * sizeof e, sizeof e);
-            const std::uint64_t key = (std::uint64_t{e.feed} << 32) | e.frame;
-            auto it = frames.find(key);
-            if (it == frames.end() || e.index >= it->second.ticks.size()) {
-                ++st.rejected[static_cast<std::size_t>(feeds::reject_reason::malformed)];
-                continue; // the frame was lost (a damaged record)
+            if (e.feed >= pending.size()) {
+                ++lost;
+                continue;
             }
-            const core::tick& t = it->second.ticks[e.index];
+            feed_frames& ff = pending[e.feed];
+            const std::uint64_t k = std::uint64_t{e.frame} - ff.base;
+            if (e.frame < ff.base || k >= ff.slots.size() || e.index >= ff.slots[k].count) {
+                ++lost; // the frame was lost (a damaged record)
+                continue;
+            }
+            slot& s = ff.slots[k];
+            const core::tick& t = ff.ticks[s.first - ff.tick_base + e.index];
+            ++s.consumed;
             triggered = false;
             switch (core.tick(e.feed, t, *this)) {
             case signals::apply_status::late: {
@@ -158,11 +195,8 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
             }
             if (ticks_out.is_open()) write_tick(t);
             if (plot) plot->after_step(graph, registry, triggered);
-            if (++it->second.consumed == it->second.ticks.size()) {
-                spare.push_back(std::move(it->second.ticks));
-                frames.erase(it);
-            }
         }
+        for (auto& ff : pending) retire(ff);
     }
 
     void health_record(const journal::record& r) {
@@ -241,6 +275,7 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
     }
     if (tty && opts.progress) std::cerr << "\r\033[K" << std::flush;
     res.stopped = rd.stopped();
+    res.lost_ticks = rp.lost;
     rp.st.seconds = static_cast<double>(core::monotonic_now() - started) / 1e9;
     rp.out.flush();
     rp.ticks_out.flush();
@@ -253,6 +288,8 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
         core::append_uint(s, res.dropped_bytes);
         s += R"(,"problems":)";
         core::append_uint(s, res.problems);
+        s += R"(,"lost_ticks":)";
+        core::append_uint(s, rp.lost);
         s += R"(,"stopped":)";
         s += res.stopped ? "true" : "false";
         s += "}}\n";

@@ -27,6 +27,7 @@ struct journal_replay_result {
     replay_stats stats;
     std::uint64_t dropped_bytes = 0;   ///< torn tails and skipped damage
     std::uint64_t problems = 0;        ///< damaged records or blocks reported
+    std::uint64_t lost_ticks = 0;      ///< consumed live, but their frame was lost to damage
     bool stopped = false;              ///< stopped at damage (stop_on_corruption)
     std::string first_problem;
 };

@@ -162,6 +162,9 @@ struct runtime::impl final : signals::trigger_sink {
 
     std::unique_ptr<journal::writer> journal;
     std::vector<journal::order_entry> order_buf; // signal thread: consumed ticks since the last flush
+    core::nanos last_order_flush = 0;
+    static constexpr std::size_t k_order_batch = 256;          // entries gathered before a write
+    static constexpr core::nanos k_order_every = 5'000'000;    // or this long, whichever first
 
     // signal thread state
     std::unique_ptr<signal_core> core_owner;
@@ -313,7 +316,10 @@ struct runtime::impl final : signals::trigger_sink {
     }
 
     void flush_order() {
-        if (journal && !order_buf.empty()) journal->order(order_buf.data(), order_buf.size());
+        if (journal && !order_buf.empty()) {
+            journal->order(order_buf.data(), order_buf.size());
+            last_order_flush = core::monotonic_now();
+        }
         order_buf.clear();
     }
 
@@ -449,16 +455,22 @@ struct runtime::impl final : signals::trigger_sink {
                 if (buf[k].health) on_health(buf[k]);
                 else on_tick(buf[k]);
             }
-            flush_order();
-            // Once per batch (not per tick): the periodic state snapshot.
+            // The consumption order goes to the journal when the queue is idle or enough has
+            // gathered, not after every tick of a burst (that would delay the burst's next tick).
+            if (n == 0 || order_buf.size() >= k_order_batch) flush_order();
+            // Once per batch (not per tick): the periodic state snapshot, and the bound on how
+            // long consumption order may wait (so a crash loses no more than this plus the
+            // journal's flush interval).
             if (n != k_bulk) {
                 const core::nanos now = core::monotonic_now();
+                if (!order_buf.empty() && now - last_order_flush >= k_order_every) flush_order();
                 if (now - last_snapshot >= k_snapshot_every) {
                     last_snapshot = now;
                     snapshot();
                 }
             }
         }
+        flush_order();
         snapshot();
         signal_done.store(true, std::memory_order_release);
     }
@@ -721,6 +733,8 @@ struct runtime::impl final : signals::trigger_sink {
                   journal ? static_cast<double>(journal->frames()) : 0.0);
         e.counter("seismo_journal_waits_total", "Times a producer waited for room in a journal ring.", {},
                   journal ? static_cast<double>(journal->ring_waits()) : 0.0);
+        e.gauge("seismo_journal_backlog_bytes", "Bytes recorded but not yet taken by the journal writer thread.", {},
+                journal ? static_cast<double>(journal->backlog_bytes()) : 0.0);
         e.gauge("seismo_build_info", "seismo's version.", {{"version", "0.1.0"}}, 1);
         e.process();
         return e.text();
@@ -749,7 +763,7 @@ void runtime::start() {
         m.config_file = p_->cfg.file;
         m.digest = p_->cfg.digest;
         p_->journal = std::make_unique<journal::writer>(jo, std::move(m), p_->feed_names.size());
-        p_->order_buf.reserve(k_bulk);
+        p_->order_buf.reserve(impl::k_order_batch + k_bulk);
         p_->journal->start();
     }
     if (p_->opts.serve) {

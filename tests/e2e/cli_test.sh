@@ -34,8 +34,8 @@ check unknown-option 2 "$seismo" replay --bogus x
 check bad-format 2 "$seismo" replay --format csv x
 
 check validate-playbook 0 "$seismo" validate deploy/config/playbook.toml
-check validate-example-live 0 "$seismo" validate deploy/config/example-live.toml
 contains "validate prints the DAG" "$work/out" "crash_day (composite"
+check validate-example-live 0 "$seismo" validate deploy/config/example-live.toml
 printf '[[instrument]]\nsymbol = "A"\n\n[[signal]]\nname = "x"\nkind = "level"\ninstruments = ["B"]\nlevels = [{ at = 1 }]\n' > "$work/bad.toml"
 check validate-bad 2 "$seismo" validate "$work/bad.toml"
 contains "validate names file and line" "$work/err" "$work/bad.toml:7:"

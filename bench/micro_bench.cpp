@@ -209,8 +209,9 @@ BENCHMARK(BM_signal_zscore)->Arg(100);
 BENCHMARK(BM_signal_composite)->Arg(100);
 
 // ------------------------------------------------------------------ journal, per frame
-// What recording adds on a feed thread per frame: journal::writer::frame (CRC32C, a record into
-// the feed's lock-free ring; the writer thread drains it meanwhile, as live). The floor copies
+// What recording adds on a feed thread per frame: journal::writer::frame (a record header and the
+// frame copied into the feed's lock-free ring; the writer thread drains it and computes the
+// CRC32C meanwhile, as live). The floor copies
 // the same bytes into a 16 MiB buffer sequentially, wrapping: the least any recording costs.
 void BM_journal_frame_floor(benchmark::State& state) {
     const auto lines = price_lines();

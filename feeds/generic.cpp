@@ -115,6 +115,7 @@ struct generic_parser::impl {
 
     parse_result object(od::object obj, core::nanos recv_ts, std::vector<core::tick>& out) {
         std::string_view sym;
+        std::uint64_t sym_hash = 0;
         bool has_sym = false, has_px = false, has_prev = false;
         double px = 0, prev = 0;
         core::tick t;
@@ -141,6 +142,7 @@ struct generic_parser::impl {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "sym: expected a non-empty string");
                 }
+                sym_hash = symbols->prefetch(sym); // its slot loads while the other fields parse
                 has_sym = true;
             } else if (k == key::px) {
                 const num_status st = detail::read_number(v, px);
@@ -203,7 +205,7 @@ struct generic_parser::impl {
         if (!has_px && !has_prev) {
             return parse_result::reject(reject_reason::missing_field, "px: missing");
         }
-        const core::symbol_cache::entry e = symbols->resolve(sym);
+        const core::symbol_cache::entry e = symbols->resolve(sym, sym_hash);
         if (e.id == core::k_no_instrument) {
             return parse_result::reject(reject_reason::registry_full,
                                         "sym: instrument registry is full");

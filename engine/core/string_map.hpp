@@ -12,25 +12,41 @@
 
 namespace seismo::core {
 
-/// 64-bit hash of a short string: eight bytes at a time, multiply-xorshift mixing.
+/// 64-bit hash of a short string: eight bytes at a time, multiply-xorshift mixing. The last
+/// 1–7 bytes are read with at most two (overlapping) loads rather than copied byte by byte:
+/// a byte-wise copy into a word is a store-forwarding stall on every lookup. For a given
+/// length the loads cover every byte, so distinct strings still give distinct words.
 [[nodiscard]] inline std::uint64_t hash_bytes(std::string_view s) noexcept {
     constexpr std::uint64_t k_mul = 0x9e3779b97f4a7c15ULL;
-    std::uint64_t h = 0xcbf29ce484222325ULL ^ (s.size() * k_mul);
+    const std::size_t size = s.size();
+    std::uint64_t h = 0xcbf29ce484222325ULL ^ (size * k_mul);
     const char* p = s.data();
-    std::size_t n = s.size();
+    std::size_t n = size;
+    auto mix = [&h](std::uint64_t w) {
+        h = (h ^ w) * k_mul;
+        h ^= h >> 29;
+    };
     while (n >= 8) {
         std::uint64_t w;
         std::memcpy(&w, p, 8);
-        h = (h ^ w) * k_mul;
-        h ^= h >> 29;
+        mix(w);
         p += 8;
         n -= 8;
     }
-    if (n > 0) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p, n);
-        h = (h ^ w) * k_mul;
-        h ^= h >> 29;
+    if (n != 0) {
+        std::uint64_t w;
+        if (size >= 8) {
+            std::memcpy(&w, s.data() + size - 8, 8); // the last eight bytes, overlapping
+        } else if (n >= 4) {
+            std::uint32_t lo, hi;
+            std::memcpy(&lo, p, 4);
+            std::memcpy(&hi, p + n - 4, 4);
+            w = lo | (std::uint64_t{hi} << 32);
+        } else {
+            const auto b = [p](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
+            w = b(0) | (b(n / 2) << 8) | (b(n - 1) << 16);
+        }
+        mix(w);
     }
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 32;
@@ -45,8 +61,18 @@ public:
     string_map() { slots_.resize(16); }
 
     /// Returns a pointer to the value for `key`, or nullptr.
-    [[nodiscard]] const V* find(std::string_view key) const noexcept {
+    [[nodiscard]] const V* find(std::string_view key) const noexcept { return find(key, hash_bytes(key)); }
+
+    /// Hashes `key` and starts loading its slot; pass the hash to find() later, when other work
+    /// has hidden the load (a parser does this as soon as it has read the symbol).
+    [[nodiscard]] std::uint64_t prefetch(std::string_view key) const noexcept {
         const std::uint64_t h = hash_bytes(key);
+        __builtin_prefetch(&slots_[h & (slots_.size() - 1)]);
+        return h;
+    }
+
+    /// find() with the key's hash already computed (by prefetch() or hash_bytes()).
+    [[nodiscard]] const V* find(std::string_view key, std::uint64_t h) const noexcept {
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = h & mask;; i = (i + 1) & mask) {
             const slot& s = slots_[i];

@@ -80,6 +80,41 @@ TEST(string_map, grows_and_finds_many_keys) {
     EXPECT_FALSE(m.insert("k7", 1));
 }
 
+TEST(hash_bytes, every_byte_of_every_length_counts) {
+    // The tail is read with overlapping loads; a byte they missed would make two symbols that
+    // differ only there collide on every lookup. Flip each byte of strings of length 1..40.
+    for (std::size_t n = 1; n <= 40; ++n) {
+        std::string s(n, 'a');
+        for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('A' + (i * 7 + n) % 26);
+        const std::uint64_t h = hash_bytes(s);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string t = s;
+            t[i] = static_cast<char>(t[i] ^ 0x20);
+            EXPECT_NE(hash_bytes(t), h) << "length " << n << ", byte " << i;
+        }
+        // A prefix of the same bytes is a different key.
+        EXPECT_NE(hash_bytes(std::string_view(s).substr(0, n - 1)), h) << "length " << n;
+    }
+    // Views into a larger buffer hash by their own bytes only.
+    const std::string buf = "BTCUSDT|ETHUSDT";
+    EXPECT_EQ(hash_bytes(std::string_view(buf).substr(8, 7)), hash_bytes("ETHUSDT"));
+    EXPECT_EQ(hash_bytes(std::string_view(buf).substr(0, 7)), hash_bytes("BTCUSDT"));
+}
+
+TEST(string_map, prefetched_hash_finds_the_same_entries) {
+    string_map<std::uint32_t> m;
+    for (std::uint32_t i = 0; i < 5000; ++i) ASSERT_TRUE(m.insert("SH" + std::to_string(600000 + i), i));
+    for (std::uint32_t i = 0; i < 5000; ++i) {
+        const std::string k = "SH" + std::to_string(600000 + i);
+        const std::uint64_t h = m.prefetch(k);
+        EXPECT_EQ(h, hash_bytes(k));
+        const auto* v = m.find(k, h);
+        ASSERT_NE(v, nullptr);
+        EXPECT_EQ(*v, i);
+    }
+    EXPECT_EQ(m.find("SH605000", m.prefetch("SH605000")), nullptr);
+}
+
 TEST(glob, matches) {
     EXPECT_TRUE(glob_match("crypto_*", "crypto_crash"));
     EXPECT_TRUE(glob_match("*", ""));

@@ -51,6 +51,46 @@ const char* colour(signals::severity s) {
     return "#888";
 }
 
+/// Axis ticks at round values: a step of 1, 2, 2.5 or 5 times a power of ten giving about
+/// `want` intervals over [lo, hi], and the tick values within it.
+std::vector<double> nice_ticks(double lo, double hi, int want, double& step) {
+    const double raw = (hi - lo) / want;
+    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    step = mag;
+    for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+        step = m * mag;
+        if (step >= raw) break;
+    }
+    std::vector<double> v;
+    for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9 && v.size() < 20; t += step) {
+        v.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
+    }
+    return v;
+}
+
+/// A tick label: as many decimals as the step needs, with k/M/B/T for large magnitudes.
+std::string tick_label(double v, double step, double largest) {
+    static constexpr struct {
+        double from, scale;
+        const char* suffix;
+    } k_units[] = {{1e12, 1e12, "T"}, {1e9, 1e9, "B"}, {1e6, 1e6, "M"}, {1e4, 1e3, "k"}};
+    double scale = 1;
+    const char* suffix = "";
+    for (const auto& u : k_units) {
+        if (largest >= u.from) {
+            scale = u.scale;
+            suffix = u.suffix;
+            break;
+        }
+    }
+    const double st = step / scale;
+    int decimals = st >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(st) - 1e-9));
+    if (std::fabs(st * std::pow(10.0, decimals) - std::round(st * std::pow(10.0, decimals))) > 1e-6) ++decimals; // 2.5
+    char b[48];
+    std::snprintf(b, sizeof b, "%.*f%s", std::min(decimals, 12), v / scale, suffix);
+    return b;
+}
+
 std::string short_time(core::nanos t) { return core::format_rfc3339(t).substr(0, 16).replace(10, 1, " "); }
 
 /// One chart: series (same axis), horizontal level lines, markers; x from t0 to t1.
@@ -115,9 +155,15 @@ struct chart {
         o += "<svg class=\"chart\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\" width=\"" + fmt(w) + "\" height=\"" + fmt(h) + "\">";
         o += "<text x=\"" + fmt(l) + "\" y=\"15\" class=\"t\">" + esc(title) + "</text>";
         o += "<rect x=\"" + fmt(l) + "\" y=\"" + fmt(top) + "\" width=\"" + fmt(w - l - r) + "\" height=\"" + fmt(h - top - bottom) + "\" class=\"frame\"/>";
+        double step = 1;
+        const std::vector<double> ticks = nice_ticks(lo, hi, 4, step);
+        const double largest = std::max(std::fabs(lo), std::fabs(hi));
+        for (const double v : ticks) {
+            o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y(v)) + "\" y2=\"" + fmt(y(v)) + "\" class=\"grid\"/>";
+            o += "<text x=\"" + fmt(l - 4) + "\" y=\"" + fmt(y(v) + 4) + "\" class=\"ax\" text-anchor=\"end\">" +
+                 esc(tick_label(v, step, largest)) + "</text>";
+        }
         for (int k = 0; k <= 4; ++k) {
-            const double v = lo + (hi - lo) * k / 4.0;
-            o += "<text x=\"" + fmt(l - 4) + "\" y=\"" + fmt(y(v) + 4) + "\" class=\"ax\" text-anchor=\"end\">" + esc(num(v, 5)) + "</text>";
             const auto t = t0 + static_cast<core::nanos>(span * k / 4.0);
             o += "<text x=\"" + fmt(x(t)) + "\" y=\"" + fmt(h - 6) + "\" class=\"ax\" text-anchor=\"" +
                  (k == 0 ? "start" : k == 4 ? "end" : "middle") + "\">" + esc(short_time(t)) + "</text>";
@@ -216,7 +262,7 @@ void plot_recorder::write(const std::string& path, const signals::graph& g, cons
     o += "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + esc(title) + "</title><style>"
          "body{font:13px system-ui,sans-serif;margin:16px;color:#1f2933;background:#fff}"
          "h1{font-size:18px}h2{font-size:15px;margin:22px 0 4px}"
-         ".chart{display:block;margin:2px 0}.t{font-size:12px;font-weight:600}.ax{font-size:10px;fill:#52606d}"
+         ".chart{display:block;margin:2px 0}.t{font-size:12px;font-weight:600}.ax{font-size:10px;fill:#52606d}.grid{stroke:#e4e7eb;stroke-width:1}"
          ".frame{fill:#fafbfc;stroke:#d9e2ec}.level{stroke-dasharray:5 4;stroke-width:1}.mark{stroke-width:1.5}"
          "table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #e4e7eb;text-align:left}"
          ".sev{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:4px}"

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace seismo::engine {
 namespace {
@@ -198,6 +200,103 @@ TEST(sim, the_day_has_every_playbook_instrument_and_the_universe) {
     std::size_t prev = 0;
     for (std::size_t p = day.find("prev_close"); p != std::string::npos; p = day.find("prev_close", p + 1)) ++prev;
     EXPECT_EQ(prev, 5000u + 6u); // the stocks and six indices
+}
+
+/// The y-axis labels of the chart whose title is `title` in a plot page.
+std::vector<std::string> axis_labels(const std::string& html, const std::string& title) {
+    const std::size_t at = html.find("class=\"t\">" + title + "</text>");
+    if (at == std::string::npos) return {};
+    const std::size_t end = html.find("</svg>", at);
+    std::vector<std::string> out;
+    const std::string open = "class=\"ax\" text-anchor=\"end\">";
+    for (std::size_t p = html.find(open, at); p < end; p = html.find(open, p + 1)) {
+        const std::size_t b = p + open.size();
+        std::string label = html.substr(b, html.find('<', b) - b);
+        if (label.find(':') == std::string::npos) out.push_back(std::move(label)); // not the time axis's last label
+
+    }
+    return out;
+}
+
+/// A label's value: the number times its unit suffix (k, M, B, T).
+double label_value(const std::string& l) {
+    std::size_t used = 0;
+    const double v = std::stod(l, &used);
+    const std::string unit = l.substr(used);
+    if (unit.empty()) return v;
+    if (unit == "k") return v * 1e3;
+    if (unit == "M") return v * 1e6;
+    if (unit == "B") return v * 1e9;
+    if (unit == "T") return v * 1e12;
+    ADD_FAILURE() << "unknown unit in label '" << l << "'";
+    return 0;
+}
+
+TEST(plot, axis_labels_are_round_values_within_the_data_in_readable_units) {
+    const config cfg = load_config_string(R"(
+[[instrument]]
+symbol = "BTC"
+[[instrument]]
+symbol = "BAL"
+kind = "level"
+[[signal]]
+name = "btc_low"
+kind = "level"
+instruments = ["BTC"]
+direction = "below"
+levels = [{ at = 71000, severity = "critical" }]
+[[signal]]
+name = "bal_low"
+kind = "level"
+instruments = ["BAL"]
+direction = "below"
+levels = [{ at = 2.70e12, severity = "warning" }]
+)", "plot_test");
+    // BTC from 75,660 down to 70,464 and back; a balance of ~2.7 trillion dropping by 13.9 bn.
+    std::string in;
+    for (int i = 0; i <= 200; ++i) {
+        const double btc = 75660 - 5196 * (i <= 120 ? i / 120.0 : (200 - i) / 80.0 * 0.5);
+        const double bal = 2.7164e12 - (i >= 150 ? 13.9e9 : 0);
+        in += R"({"sym":"BTC","px":)" + std::to_string(btc) + R"(,"ts":)" + std::to_string(1'770'000'000'000 + i * 60'000) + "}\n";
+        in += R"({"sym":"BAL","px":)" + std::to_string(bal) + R"(,"ts":)" + std::to_string(1'770'000'000'000 + i * 60'000) + "}\n";
+    }
+    const std::string input = temp_path("plot.jsonl"), html_path = temp_path("plot.html");
+    write_file(input, in);
+    replay_options o;
+    o.inputs = {input};
+    o.out = "";
+    o.plot = html_path;
+    o.deterministic = true;
+    const replay_stats st = run_replay(cfg, o);
+    EXPECT_EQ(st.triggers, 2u);
+    const std::string html = slurp(html_path);
+    std::remove(input.c_str());
+    std::remove(html_path.c_str());
+
+    struct want {
+        std::string title;
+        double lo, hi;
+    };
+    for (const want& w : {want{"BTC price", 70464, 75660}, want{"BAL price", 2.7025e12, 2.7164e12}}) {
+        const auto labels = axis_labels(html, w.title);
+        ASSERT_GE(labels.size(), 2u) << w.title;
+        double step = 0;
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+            const double v = label_value(labels[i]);
+            const double pad = (w.hi - w.lo) * 0.1;
+            EXPECT_GE(v, w.lo - pad) << w.title << ": label '" << labels[i] << "' below the data";
+            EXPECT_LE(v, w.hi + pad) << w.title << ": label '" << labels[i] << "' above the data";
+            if (i == 1) step = v - label_value(labels[0]);
+            if (i >= 1) {
+                EXPECT_NEAR(v - label_value(labels[i - 1]), step, std::fabs(step) * 1e-6) << w.title << ": uneven ticks";
+            }
+            EXPECT_LE(labels[i].size(), 7u) << w.title << ": label '" << labels[i] << "' is not compact";
+        }
+        // A round step: 1, 2, 2.5 or 5 times a power of ten.
+        const double mant = std::fabs(step) / std::pow(10.0, std::floor(std::log10(std::fabs(step))));
+        EXPECT_TRUE(std::fabs(mant - 1) < 1e-6 || std::fabs(mant - 2) < 1e-6 || std::fabs(mant - 2.5) < 1e-6 ||
+                    std::fabs(mant - 5) < 1e-6) << w.title << ": step " << step;
+    }
 }
 
 } // namespace

@@ -19,6 +19,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
@@ -90,6 +91,16 @@ struct runtime::impl final : signals::trigger_sink {
     // the queue, before the publisher's wake-up (a futex syscall when it sleeps) is issued.
     moodycamel::ConcurrentQueue<signals::trigger> triggers;
     moodycamel::LightweightSemaphore triggers_ready;
+    // With the server on, the I/O thread takes triggers off the queue (one hand-off from the
+    // signal thread, the fewest a subscriber can be reached with), serialises each once,
+    // fans it out and passes the shared message to the publisher thread for the files.
+    bool publish_on_io = false;
+    std::atomic<bool> io_publish_posted{false};
+    std::unique_ptr<moodycamel::ConsumerToken> io_trigger_token; // the I/O thread's
+    std::vector<message_ptr> io_batch;                             // the I/O thread's
+    std::string io_json;                                           // the I/O thread's
+    moodycamel::ConcurrentQueue<message_ptr> to_files;            // I/O thread -> publisher
+    std::atomic<bool> io_done{false};                              // the I/O thread has ended
     moodycamel::ConcurrentQueue<dead_record> dead;
     std::unique_ptr<moodycamel::ProducerToken> trigger_token; // the signal thread's
 
@@ -312,7 +323,13 @@ struct runtime::impl final : signals::trigger_sink {
             tick_to_trigger.observe(static_cast<double>(lat) / 1e9);
             if (n_samples < samples.size()) samples[n_samples++] = lat;
         }
-        triggers_ready.signal();
+        if (!publish_on_io) {
+            triggers_ready.signal();
+        } else if (!io_publish_posted.exchange(true, std::memory_order_seq_cst)) {
+            // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it
+            // (the handler clears the flag before it drains, so none is left behind).
+            boost::asio::post(io, [this] { io_publish(); });
+        }
     }
 
     void flush_order() {
@@ -514,6 +531,39 @@ struct runtime::impl final : signals::trigger_sink {
         return m;
     }
 
+    /// Serialises triggers once each: counts them, tells the observer, and appends their
+    /// messages (the WebSocket frame, holding the JSON) to `batch`.
+    void serialise(const signals::trigger* t, std::size_t n, std::string& json, std::vector<message_ptr>& batch) {
+        for (std::size_t k = 0; k < n; ++k) {
+            json.clear();
+            append_trigger_json(json, t[k], cfg.signals, *registry, opts.deterministic,
+                                core::realtime_now() - t[k].recv_ts, &feed_names);
+            const std::size_t sig = t[k].signal == signals::k_feed_health ? cfg.signals.size() : t[k].signal;
+            trigger_counts[sig][static_cast<std::size_t>(t[k].sev)].fetch_add(1, std::memory_order_relaxed);
+            batch.push_back(make_message(t[k], json));
+            if (observer) observer(t[k], json);
+        }
+    }
+
+    /// The I/O thread's share of publishing (publish_on_io): everything queued, to the hub at
+    /// once; the files after, on the publisher thread.
+    void io_publish() {
+        io_publish_posted.exchange(false, std::memory_order_seq_cst);
+        std::array<signals::trigger, 64> buf;
+        for (;;) {
+            const std::size_t n = triggers.try_dequeue_bulk(*io_trigger_token, buf.begin(), buf.size());
+            if (n == 0) break;
+            io_batch.clear();
+            serialise(buf.data(), n, io_json, io_batch);
+            trigger_hub.publish(io_batch); // posts each touched session's write, to run next
+            to_files.enqueue_bulk(std::make_move_iterator(io_batch.begin()), io_batch.size());
+            if (n < buf.size()) break;
+        }
+        io_batch.clear();
+        // Wake the publisher after the sessions' writes queued above have run.
+        boost::asio::post(io, [this] { triggers_ready.signal(); });
+    }
+
     void publisher_loop() {
         output_file out;
         if (!opts.out.empty()) out = output_file(opts.out, true);
@@ -521,32 +571,57 @@ struct runtime::impl final : signals::trigger_sink {
         if (opts.print) stdout_file = output_file("-");
         engine::dead_letter dl(opts.dead_letter);
         std::array<signals::trigger, 64> buf;
+        std::array<message_ptr, 64> msgs;
         std::vector<message_ptr> batch;
         std::string json, scratch;
         json.reserve(1024);
         moodycamel::ConsumerToken ctok(triggers);
-        for (;;) {
-            std::size_t n = triggers.try_dequeue_bulk(ctok, buf.begin(), buf.size());
-            if (n == 0) {
-                (void)triggers_ready.wait(20'000); // woken by the signal thread, or 20 ms
-                n = triggers.try_dequeue_bulk(ctok, buf.begin(), buf.size());
+        moodycamel::ConsumerToken ftok(to_files);
+        auto write = [&](const message& m) {
+            const std::string_view j = std::string_view(m.frame).substr(m.json_offset);
+            if (out.is_open()) {
+                out.write(j);
+                out.write("\n");
             }
+            if (stdout_file.is_open()) {
+                stdout_file.write(j);
+                stdout_file.write("\n");
+            }
+            published.fetch_add(1, std::memory_order_relaxed);
+        };
+        // Triggers this thread serialises itself: all of them without the I/O route, and with
+        // it, those still queued when the I/O thread has ended (at shutdown).
+        auto take_triggers = [&] {
+            const std::size_t n = triggers.try_dequeue_bulk(ctok, buf.begin(), buf.size());
             batch.clear();
-            for (std::size_t k = 0; k < n; ++k) {
-                const signals::trigger& t = buf[k];
-                json.clear();
-                append_trigger_json(json, t, cfg.signals, *registry, opts.deterministic,
-                                    core::realtime_now() - t.recv_ts, &feed_names);
-                const std::size_t sig = t.signal == signals::k_feed_health ? cfg.signals.size() : t.signal;
-                trigger_counts[sig][static_cast<std::size_t>(t.sev)].fetch_add(1, std::memory_order_relaxed);
-                batch.push_back(make_message(t, json));
-                if (observer) observer(t, json);
-                json += '\n';
-                if (out.is_open()) out.write(json);
-                if (stdout_file.is_open()) stdout_file.write(json);
-                published.fetch_add(1, std::memory_order_relaxed);
-            }
+            serialise(buf.data(), n, json, batch);
             if (!batch.empty()) trigger_hub.publish(batch);
+            for (const auto& m : batch) write(*m);
+            return n;
+        };
+        auto take_messages = [&] {
+            const std::size_t n = to_files.try_dequeue_bulk(ftok, msgs.begin(), msgs.size());
+            for (std::size_t k = 0; k < n; ++k) {
+                write(*msgs[k]);
+                msgs[k].reset();
+            }
+            return n;
+        };
+        auto take = [&] {
+            std::size_t n = take_messages();
+            // Once the I/O thread has ended nothing more reaches to_files; what is still in the
+            // trigger queue comes after all of it, so it is taken only when to_files is empty.
+            if (n == 0 && (!publish_on_io || (io_done.load(std::memory_order_acquire) && to_files.size_approx() == 0))) {
+                n = take_triggers();
+            }
+            return n;
+        };
+        for (;;) {
+            std::size_t n = take();
+            if (n == 0) {
+                (void)triggers_ready.wait(20'000); // woken by the signal or I/O thread, or 20 ms
+                n = take();
+            }
             write_dead(dl, scratch);
             if (n < buf.size()) {
                 // Idle or nearly: push what we have to the files and the terminal.
@@ -554,7 +629,11 @@ struct runtime::impl final : signals::trigger_sink {
                 stdout_file.flush();
                 dl.flush();
             }
-            if (n == 0 && signal_done.load(std::memory_order_acquire) && triggers.size_approx() == 0) break;
+            if (n == 0 && signal_done.load(std::memory_order_acquire) &&
+                (!publish_on_io || io_done.load(std::memory_order_acquire)) && triggers.size_approx() == 0 &&
+                to_files.size_approx() == 0) {
+                break;
+            }
         }
         write_dead(dl, scratch);
         out.flush();
@@ -775,6 +854,10 @@ void runtime::start() {
         hooks.state = [p] { return p->state_json(); };
         hooks.ready = [p](std::string& d) { return p->ready(d); };
         p_->srv = std::make_unique<server>(p_->io, sc, p_->trigger_hub, std::move(hooks));
+        p_->publish_on_io = true;
+        p_->io_trigger_token = std::make_unique<moodycamel::ConsumerToken>(p_->triggers);
+        p_->io_batch.reserve(64);
+        p_->io_json.reserve(1024);
         p_->srv->start();
     }
     p_->start_feeds();
@@ -806,6 +889,8 @@ void runtime::wait() {
     // the tick queue, then the publisher drains the triggers and flushes.
     p_->io.stop();
     p_->io_thread.join();
+    p_->io_done.store(true, std::memory_order_release); // the publisher takes over the trigger queue
+    p_->triggers_ready.signal();
     p_->producers_done.store(true, std::memory_order_release);
     p_->signal_thread.join();
     if (p_->journal) p_->journal->stop();

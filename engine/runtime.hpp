@@ -1,6 +1,7 @@
 #pragma once
 // The live engine (DESIGN §1): feed I/O thread -> lock-free queue -> one signal thread ->
-// trigger queue -> publisher thread -> triggers log, standard output, the hub (WS pub-sub).
+// trigger queue -> I/O thread (serialise, WS pub-sub fan-out) -> publisher thread (triggers
+// log, standard output).
 //
 // Threads and ownership:
 //  - I/O thread: an io_context running every feed session (and the demo feed), and the HTTP /
@@ -10,8 +11,11 @@
 //    triggers and instrument staleness, enqueues triggers, and every 250 ms publishes a state
 //    snapshot (values, levels) for /v1/state and /metrics. No allocation, lock or log line per
 //    tick; optionally busy-polls and is pinned to a CPU ([engine] busy_poll, pin_cpu).
-//  - publisher thread: serialises each trigger once (a shared WebSocket frame), writes the
-//    audit log and standard output, and hands the frame to the hub, which fans it out.
+//  - triggers, with the server on: the signal thread wakes the I/O thread (one wake-up in
+//    flight), which serialises each trigger once (a shared WebSocket frame) and hands it to the
+//    hub, which fans it out to the sessions on the same thread; the message then goes to the
+//    publisher thread, which writes the audit log and standard output (a slow disk or terminal
+//    never holds up the I/O thread). Without the server the publisher thread does all of it.
 // request_stop() may be called from any thread; wait() then drains every queue, flushes the
 // outputs and returns.
 
@@ -87,7 +91,8 @@ public:
     /// The recorded tick-to-trigger latencies (after wait()).
     [[nodiscard]] std::vector<std::int64_t> latency_samples() const;
 
-    /// Called on the publisher thread with every trigger and its JSON (tests).
+    /// Called with every trigger and its JSON as it is serialised (the I/O thread with the server
+    /// on, else the publisher thread; tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);
 
 private:

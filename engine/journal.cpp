@@ -144,6 +144,7 @@ void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_
     feed_ring& fr = *feed_rings_[feed];
     put(fr.ring, record_type::frame, feed, recv_ts, &frame_no, 4, bytes.data(), bytes.size());
     fr.frames.store(fr.frames.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    fr.last_frame.store(frame_no, std::memory_order_release);
 }
 
 std::uint64_t writer::backlog_bytes() const noexcept {
@@ -240,32 +241,59 @@ void writer::seal_records(std::size_t from) noexcept {
     }
 }
 
+void writer::release_signal_records(bool all) {
+    std::size_t at = 0;
+    while (at + k_record_header <= sig_pending_.size()) {
+        const char* r = sig_pending_.data() + at;
+        const std::size_t len = get_le<std::uint32_t>(r);
+        if (!all && get_le<std::uint16_t>(r + 18) == static_cast<std::uint16_t>(record_type::order)) {
+            bool ready = true;
+            for (std::size_t e = 0; e + sizeof(order_entry) <= len && ready; e += sizeof(order_entry)) {
+                const auto feed = get_le<std::uint16_t>(r + k_record_header + e);
+                const auto frame = get_le<std::uint32_t>(r + k_record_header + e + 4);
+                ready = feed >= seen_.size() || static_cast<std::int32_t>(frame - seen_[feed]) <= 0; // wraps
+            }
+            if (!ready) break;
+        }
+        at += k_record_header + len;
+    }
+    block_.append(sig_pending_, 0, at);
+    sig_pending_.erase(0, at);
+}
+
 void writer::run() {
+    seen_.assign(feed_rings_.size(), 0);
     for (;;) {
         const bool stopping = stop_.load(std::memory_order_acquire);
-        // The signal ring's content is measured first: every frame an order record there refers
-        // to was in its feed ring before, so draining the feed rings next puts it ahead.
+        // The signal ring's content is measured first, then each feed ring's newest frame
+        // number before its bytes: an order record can go once every frame it names is taken.
         const std::size_t ordered = signal_ring_->readable();
         std::size_t moved = 0;
         const std::size_t from = block_.size();
-        for (auto& fr : feed_rings_) {
-            const std::size_t n = fr->ring.readable();
-            if (n == 0) continue;
-            const std::size_t at = block_.size();
-            block_.resize(at + n);
-            fr->ring.read(block_.data() + at, n);
-            moved += n;
+        for (std::size_t f = 0; f < feed_rings_.size(); ++f) {
+            feed_ring& fr = *feed_rings_[f];
+            const std::uint32_t last = fr.last_frame.load(std::memory_order_acquire);
+            const std::size_t n = fr.ring.readable();
+            if (n != 0) {
+                const std::size_t at = block_.size();
+                block_.resize(at + n);
+                fr.ring.read(block_.data() + at, n);
+                moved += n;
+            }
+            seen_[f] = std::max(seen_[f], last);
         }
         if (ordered != 0) {
-            const std::size_t at = block_.size();
-            block_.resize(at + ordered);
-            signal_ring_->read(block_.data() + at, ordered);
+            const std::size_t at = sig_pending_.size();
+            sig_pending_.resize(at + ordered);
+            signal_ring_->read(sig_pending_.data() + at, ordered);
             moved += ordered;
         }
+        // Stopping: the feeds have ended, so whatever is held back has all its frames in.
+        if (!sig_pending_.empty()) release_signal_records(stopping && moved == 0);
         seal_records(from);
         const core::nanos now = core::monotonic_now();
         if (block_.size() >= o_.block_bytes || (!block_.empty() && now - last_flush_ >= o_.flush_interval)) seal();
-        if (stopping && moved == 0) break;
+        if (stopping && moved == 0 && sig_pending_.empty()) break;
         // Drain in batches: waking for every few records would take CPU from the feed and
         // signal threads (on a small machine, the same cores). Go again at once only when a
         // lot is waiting.

@@ -105,7 +105,13 @@ private:
         explicit feed_ring(std::size_t bytes) : ring(bytes) {}
         spsc_ring ring;
         std::atomic<std::uint64_t> frames{0}; // written by its feed thread only (no locked add)
+        std::atomic<std::uint32_t> last_frame{0}; // the newest frame number in the ring (release)
     };
+    /// Moves the signal thread's records that can go now from sig_pending_ to block_: all of
+    /// them, up to the first order record naming a frame not yet taken from its feed ring
+    /// (a feed thread records a frame after handing its ticks on, so the signal thread can
+    /// consume a tick before its frame is in the ring; on disk the frame always comes first).
+    void release_signal_records(bool all);
     std::vector<std::unique_ptr<feed_ring>> feed_rings_;
     std::unique_ptr<spsc_ring> signal_ring_;
     std::thread thread_;
@@ -114,6 +120,8 @@ private:
     std::size_t segment_no_ = 0;
     std::size_t segment_size_ = 0;
     std::string block_;
+    std::string sig_pending_;            // signal-ring records held back (release_signal_records)
+    std::vector<std::uint32_t> seen_;    // per feed: every frame up to this number is in block_ or on disk
     std::string stored_;
     std::string header_;
     core::nanos last_flush_ = 0;

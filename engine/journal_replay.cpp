@@ -129,12 +129,15 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
         current_feed = r.feed;
         feed_frames& ff = pending[r.feed];
         if (ff.slots.empty()) ff.base = frame_no;
-        const std::uint64_t next = std::uint64_t{ff.base} + ff.slots.size();
-        if (frame_no < next) {
+        // Frame numbers are 32-bit and wrap (after 4.3 billion frames of one feed): compare
+        // them modulo 2^32.
+        const auto next = static_cast<std::uint32_t>(ff.base + ff.slots.size());
+        const auto ahead = static_cast<std::int32_t>(frame_no - next);
+        if (ahead < 0) {
             ++lost; // not after the feed's last frame: a damaged journal; skip it
             return;
         }
-        for (std::uint64_t k = next; k < frame_no; ++k) ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
+        for (std::int32_t k = 0; k < ahead; ++k) ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
         ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
         // The reader guarantees readable padding after each payload, as the parsers need.
         const auto before = stats[r.feed]->ignored.load() + stats[r.feed]->control.load();
@@ -169,8 +172,8 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
                 continue;
             }
             feed_frames& ff = pending[e.feed];
-            const std::uint64_t k = std::uint64_t{e.frame} - ff.base;
-            if (e.frame < ff.base || k >= ff.slots.size() || e.index >= ff.slots[k].count) {
+            const std::uint32_t k = e.frame - ff.base; // modulo 2^32: before base is far out of range
+            if (k >= ff.slots.size() || e.index >= ff.slots[k].count) {
                 ++lost; // the frame was lost (a damaged record)
                 continue;
             }

@@ -6,9 +6,16 @@ namespace seismo::feeds {
 
 frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len, std::size_t capacity,
                                                core::nanos recv) {
+    const outcome o = process(data, len, capacity, recv);
+    sink_.on_frame_done(feed_, std::string_view(data, len), recv); // the journal: off the ticks' path
+    return o;
+}
+
+frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t len, std::size_t capacity,
+                                                core::nanos recv) {
     outcome o;
     const std::string_view frame(data, len);
-    sink_.on_frame(feed_, frame, recv); // every frame as received (the journal records them all)
+    sink_.on_frame(feed_, frame, recv);
     ticks_.clear();
     const parse_result r = parser_.parse(data, len, capacity, recv, ticks_);
     switch (r.status) {

@@ -35,6 +35,8 @@ public:
     void connection_gap(std::uint64_t missing);
 
 private:
+    outcome process(const char* data, std::size_t len, std::size_t capacity, core::nanos recv);
+
     core::symbol_cache syms_;
     venue_parser parser_;
     sequence_tracker seqs_;

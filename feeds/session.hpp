@@ -74,8 +74,11 @@ struct health_event {
 class session_sink {
 public:
     virtual ~session_sink() = default;
-    /// Every frame as received, before parsing (the journal). Default: nothing.
+    /// Every frame as received, before parsing. Default: nothing.
     virtual void on_frame(std::uint16_t /*feed*/, std::string_view /*frame*/, core::nanos /*recv_ts*/) {}
+    /// Every frame again, after its ticks, health events and refusals were passed on: work that
+    /// must see every frame but need not delay its ticks (the journal). Default: nothing.
+    virtual void on_frame_done(std::uint16_t /*feed*/, std::string_view /*frame*/, core::nanos /*recv_ts*/) {}
     /// Ticks of one frame, duplicates already dropped.
     virtual void on_ticks(std::uint16_t feed, const core::tick* ticks, std::size_t n) = 0;
     virtual void on_health(std::uint16_t feed, const health_event& e) = 0;

@@ -1,9 +1,12 @@
 #include "engine/journal.hpp"
 
 #include "engine/crc32c.hpp"
+#include "engine/journal_replay.hpp"
 #include "engine/spsc_ring.hpp"
 
 #include <gtest/gtest.h>
+
+#include <chrono>
 
 #include <cstdio>
 #include <cstring>
@@ -198,7 +201,19 @@ TEST(journal, a_torn_tail_is_dropped_and_reported) {
     const auto dir = write_journal("torn", 3000, o);
     const auto seg = segments_in(dir).back();
     std::string bytes = slurp(seg);
-    const std::size_t cut = 1234;
+    // Find the last block (header: magic, version, flags, digest, created, meta length, meta,
+    // CRC; then blocks of a 16-byte header and the stored bytes) and cut it in half.
+    std::uint32_t meta_len = 0;
+    std::memcpy(&meta_len, bytes.data() + 32, 4);
+    std::size_t at = 36 + meta_len + 4, last = at;
+    while (at + 16 <= bytes.size()) {
+        std::uint32_t stored = 0;
+        std::memcpy(&stored, bytes.data() + at + 8, 4);
+        last = at;
+        at += 16 + stored;
+    }
+    ASSERT_EQ(at, bytes.size()) << "blocks tile the segment";
+    const std::size_t cut = (bytes.size() - last) / 2;
     bytes.resize(bytes.size() - cut); // the last block loses its end, as under SIGKILL mid-write
     spit(seg, bytes);
     const counts c = read_all(dir);
@@ -336,6 +351,61 @@ TEST(journal, damaged_block_headers_are_skipped_to_the_next_block) {
     EXPECT_NE(c.problems[0].find("damaged block: skipped"), std::string::npos) << c.problems[0];
     EXPECT_GT(c.frames, 3000u);
     EXPECT_LT(c.frames, 4000u);
+}
+
+TEST(journal, an_order_taken_before_its_frame_is_held_back_until_the_frame_is_in) {
+    // Live, a feed thread records a frame after handing its ticks on, so the signal thread can
+    // consume a tick (and the writer take its order record) before the frame is in its ring.
+    options o;
+    o.dir = fresh_dir("held_back");
+    {
+        writer w(o, test_meta(), 2);
+        w.start();
+        const order_entry e{0, 0, 1};
+        w.order(&e, 1);
+        w.health(1, feeds::health_kind::gap, 7, 3, "BTCUSDT"); // after the order, and stays so
+        // Wait (with a deadline) until the writer has taken both from the signal ring.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (w.backlog_bytes() != 0) {
+            ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the writer never drained its ring";
+            std::this_thread::yield();
+        }
+        w.frame(0, 1, 1'000'000'000, R"({"sym":"X","px":101,"seq":1})");
+        w.stop();
+    }
+    reader r(o.dir);
+    std::vector<record_type> seen;
+    record rec;
+    while (r.next(rec)) seen.push_back(rec.type);
+    EXPECT_EQ(seen, (std::vector<record_type>{record_type::frame, record_type::order, record_type::health}));
+}
+
+TEST(journal, frame_numbers_wrap_without_losing_ticks) {
+    // Frame numbers are 32-bit: a feed at 100 k frames/s wraps them in 12 hours.
+    options o;
+    o.dir = fresh_dir("wrap");
+    constexpr std::uint32_t k_first = 0xFFFFFFF0u;
+    constexpr std::uint32_t k_frames = 40;
+    {
+        writer w(o, test_meta(), 2);
+        w.start();
+        for (std::uint32_t i = 0; i < k_frames; ++i) {
+            const std::uint32_t no = k_first + i; // wraps to 0, 1, ... after 0xFFFFFFFF
+            const std::string f = R"({"sym":"X","px":)" + std::to_string(100 + i) + R"(,"seq":)" + std::to_string(i + 1) + "}";
+            w.frame(0, no, 1'000'000'000LL * (i + 1), f);
+            const order_entry e{0, 0, no};
+            w.order(&e, 1);
+        }
+        w.stop();
+    }
+    journal_replay_options jo;
+    jo.base.out = "";
+    jo.progress = false;
+    const journal_replay_result res = run_journal_replay(o.dir, nullptr, jo);
+    EXPECT_EQ(res.stats.frames, k_frames);
+    EXPECT_EQ(res.stats.applied, k_frames);
+    EXPECT_EQ(res.lost_ticks, 0u);
+    EXPECT_EQ(res.problems, 0u);
 }
 
 TEST(journal, not_a_journal) {

@@ -12,7 +12,7 @@
 // p99.99 and max are reported as jitter (this VM's hypervisor stalls for milliseconds).
 //
 //   build/release/bench/live_bench [--rate 100000] [--seconds 3] [--round-trips 2000] [--rounds 3]
-//                                  [--only recording] [--quick]
+//                                  [--only inprocess|fanout|recording|wire] [--quick]
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
 #include "engine/runtime.hpp"
@@ -426,7 +426,9 @@ int main(int argc, char** argv) {
             trips = std::stoul(argv[++i]);
         else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = std::max(1, std::atoi(argv[++i]));
-        else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+        else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+                 (std::strcmp(argv[i + 1], "inprocess") == 0 || std::strcmp(argv[i + 1], "fanout") == 0 ||
+                  std::strcmp(argv[i + 1], "recording") == 0 || std::strcmp(argv[i + 1], "wire") == 0))
             only = argv[++i];
         else if (std::strcmp(argv[i], "--quick") == 0) {
             rate = 20'000;
@@ -435,7 +437,7 @@ int main(int argc, char** argv) {
             rounds = 1;
         } else {
             std::fprintf(stderr, "usage: live_bench [--rate N] [--seconds S] [--round-trips N] "
-                                 "[--rounds N] [--only recording] [--quick]\n");
+                                 "[--rounds N] [--only inprocess|fanout|recording|wire] [--quick]\n");
             return 2;
         }
     }
@@ -444,7 +446,8 @@ int main(int argc, char** argv) {
         pin_self(0);
     std::printf("live_bench: %.0f ticks/s for %.1f s per run; %zu wire round trips\n", rate,
                 seconds, trips);
-    if (only.empty()) {
+    auto section = [&](const char* name) { return only.empty() || only == name; };
+    if (section("inprocess")) {
         std::printf("1. in-process, frame read -> trigger enqueued, busy-polling signal thread (1 "
                     "tick in 10 a trigger)\n");
         const percentiles hop = queue_hop(rate, seconds);
@@ -454,7 +457,8 @@ int main(int argc, char** argv) {
         std::printf("     ratio to the hop: p50 %.2fx, p99 %.2fx (targets: p50 <= 1 us, p99 <= 3 "
                     "us, p99.9 <= 20 us)\n",
                     all.lat.p50 / hop.p50, all.lat.p99 / hop.p99);
-
+    }
+    if (section("fanout")) {
         std::printf(
             "2. fan-out: one tick in ten a trigger (%.0f triggers/s), subscribers on loopback\n",
             rate / 10);
@@ -472,7 +476,7 @@ int main(int argc, char** argv) {
         }
     }
 
-    if (only.empty() || only == "recording") {
+    if (section("recording")) {
         std::printf("2b. recording (run --record): the same tick path writing a journal, %d "
                     "alternating rounds\n",
                     rounds);
@@ -504,7 +508,7 @@ int main(int argc, char** argv) {
                     n, static_cast<double>(n) / best_plain / 1e6,
                     static_cast<double>(n) / best_rec / 1e6, best_rec / best_plain);
     }
-    if (!only.empty()) return 0;
+    if (!section("wire")) return 0;
 
     std::printf("3. wire to wire over loopback WebSocket, one in flight (threads unpinned)\n");
     {

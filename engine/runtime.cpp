@@ -19,6 +19,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <concurrentqueue/blockingconcurrentqueue.h>
@@ -26,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -78,6 +80,39 @@ constexpr std::size_t k_max_feeds = 64;
 constexpr core::nanos k_binance_age = (23 * 60 + 50) * 60 * core::k_ns_per_s;
 constexpr core::nanos k_snapshot_every = 250'000'000;
 
+/// Memory for the one wake-up of the I/O thread that can be in flight (the signal thread posts
+/// it only when none is pending): posting then never allocates on the signal thread. Asio frees
+/// a handler's memory before running it, and the handler clears the in-flight flag after that,
+/// so the slot is always free when the next post comes; should it not be, the heap serves.
+struct wake_slot {
+    alignas(std::max_align_t) unsigned char bytes[512];
+    std::atomic<bool> used{false};
+};
+
+template <class T>
+struct wake_allocator {
+    using value_type = T;
+    wake_slot* slot;
+    explicit wake_allocator(wake_slot* s) noexcept : slot(s) {}
+    template <class U>
+    wake_allocator(const wake_allocator<U>& o) noexcept : slot(o.slot) {} // NOLINT: rebinding
+    T* allocate(std::size_t n) {
+        if (n * sizeof(T) <= sizeof slot->bytes && !slot->used.exchange(true, std::memory_order_acquire)) {
+            return reinterpret_cast<T*>(slot->bytes);
+        }
+        return std::allocator<T>{}.allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        if (reinterpret_cast<unsigned char*>(p) == slot->bytes) {
+            slot->used.store(false, std::memory_order_release);
+            return;
+        }
+        std::allocator<T>{}.deallocate(p, n);
+    }
+    template <class U>
+    bool operator==(const wake_allocator<U>& o) const noexcept { return slot == o.slot; }
+};
+
 } // namespace
 
 struct runtime::impl final : signals::trigger_sink {
@@ -96,6 +131,7 @@ struct runtime::impl final : signals::trigger_sink {
     // fans it out and passes the shared message to the publisher thread for the files.
     bool publish_on_io = false;
     std::atomic<bool> io_publish_posted{false};
+    wake_slot io_wake_slot;
     std::unique_ptr<moodycamel::ConsumerToken> io_trigger_token; // the I/O thread's
     std::vector<message_ptr> io_batch;                             // the I/O thread's
     std::string io_json;                                           // the I/O thread's
@@ -330,7 +366,7 @@ struct runtime::impl final : signals::trigger_sink {
         } else if (!io_publish_posted.exchange(true, std::memory_order_seq_cst)) {
             // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it
             // (the handler clears the flag before it drains, so none is left behind).
-            boost::asio::post(io, [this] { io_publish(); });
+            boost::asio::post(io, boost::asio::bind_allocator(wake_allocator<void>(&io_wake_slot), [this] { io_publish(); }));
         }
     }
 

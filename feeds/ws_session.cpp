@@ -433,7 +433,10 @@ private:
             backoff_timer_.expires_after(dur(backoff_delay(nullptr)));
             co_await backoff_timer_.async_wait(k_tuple);
         }
-        set_down();
+        // Stopped on purpose: not an outage, so no `down` event (a stopping engine would
+        // otherwise publish a critical feed_health trigger, or not, depending on timing).
+        up_ = false;
+        stats_.connected.store(false, std::memory_order_relaxed);
         if (cur_) cur_->close();
     }
 

@@ -279,7 +279,8 @@ levels = [{{ at = 50, severity = "critical" }}]
     audit = open(os.path.join(WORK, "audit.jsonl")).read().splitlines()
     check(len(audit) >= 62 and json.loads(audit[0])["seq"] == 1, f"audit log has every trigger ({len(audit)})")
     others = [json.loads(a)["signal"] for a in audit if '"x_low"' not in a]
-    check(others == ["crypto_low"], f"no feed-health triggers from a healthy feed ({others[:5]})")
+    health = [a for a in audit if '"feed_health"' in a]
+    check(others == ["crypto_low"], f"no feed-health triggers from a healthy feed ({others[:5]}; {health[:3]})")
     feed.close()
 
 

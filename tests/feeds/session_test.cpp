@@ -254,6 +254,25 @@ TEST(session, wss_verifies_the_certificate_and_its_host_name) {
     std::remove(id.ca_file.c_str());
 }
 
+TEST(session, a_deliberate_stop_is_not_reported_as_down) {
+    connection_plan p;
+    test_feed_server server({p});
+    server.start_broadcast(generic, 5ms);
+    harness h;
+    auto s = h.start(fast_options(server.url()));
+    ASSERT_TRUE(h.sink.wait([&] { return h.sink.ticks.size() >= 3; }));
+    s->stop();
+    // The session's stop runs on the I/O thread: wait (with a deadline) until it has let go.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (s->stats().connected.load()) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the session never stopped";
+        std::this_thread::sleep_for(5ms);
+    }
+    h.stop();
+    EXPECT_EQ(h.sink.count(health_kind::up), 1u);
+    EXPECT_EQ(h.sink.count(health_kind::down), 0u);
+}
+
 TEST(session, rotation_is_make_before_break_and_loses_nothing) {
     connection_plan p; // every connection: subscribe, then receive the broadcast
     test_feed_server server({p});

@@ -48,14 +48,10 @@ void remove_dir(const std::string& d) {
 }
 
 std::vector<std::string> segment_files(const std::string& d) {
+    std::vector<engine::journal::segment_file> segs;
+    (void)engine::journal::list_segments(d, segs);
     std::vector<std::string> v;
-    if (DIR* dir = ::opendir(d.c_str())) {
-        while (const dirent* e = ::readdir(dir)) {
-            if (std::string(e->d_name).ends_with(".sjl")) v.push_back(d + "/" + e->d_name);
-        }
-        ::closedir(dir);
-    }
-    std::sort(v.begin(), v.end());
+    for (auto& s : segs) v.push_back(std::move(s.path));
     return v;
 }
 

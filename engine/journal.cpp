@@ -86,13 +86,8 @@ writer::writer(options o, meta m, std::size_t feeds) : o_(std::move(o)), meta_(s
         throw std::runtime_error("journal " + o_.dir + ": " + std::strerror(errno));
     }
     // Continue numbering after any segments already there (a journal is append-only).
-    if (DIR* d = ::opendir(o_.dir.c_str())) {
-        while (const dirent* e = ::readdir(d)) {
-            unsigned n = 0;
-            if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1) segment_no_ = std::max<std::size_t>(segment_no_, n);
-        }
-        ::closedir(d);
-    }
+    std::vector<segment_file> existing;
+    if (list_segments(o_.dir, existing) && !existing.empty()) segment_no_ = existing.back().number;
     for (std::size_t i = 0; i < feeds; ++i) feed_rings_.push_back(std::make_unique<feed_ring>(o_.ring_bytes));
     signal_ring_ = std::make_unique<spsc_ring>(o_.ring_bytes);
     block_.reserve(o_.block_bytes + (1u << 20));
@@ -303,22 +298,29 @@ void writer::run() {
 
 // ------------------------------------------------------------------------------------ reader
 
+bool list_segments(const std::string& dir, std::vector<segment_file>& out) {
+    out.clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return false;
+    while (const dirent* e = ::readdir(d)) {
+        unsigned n = 0;
+        if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1) out.push_back({n, dir + "/" + e->d_name});
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end(), [](const segment_file& a, const segment_file& b) {
+        return a.number != b.number ? a.number < b.number : a.path < b.path;
+    });
+    return true;
+}
+
 bool reader::is_journal(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return false;
-    std::string file = path;
     if (S_ISDIR(st.st_mode)) {
-        DIR* d = ::opendir(path.c_str());
-        if (d == nullptr) return false;
-        bool found = false;
-        while (const dirent* e = ::readdir(d)) {
-            unsigned n = 0;
-            found = found || std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1;
-        }
-        ::closedir(d);
-        return found;
+        std::vector<segment_file> segs;
+        return list_segments(path, segs) && !segs.empty();
     }
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     char m[8] = {};
     const bool ok = ::read(fd, m, 8) == 8 && std::memcmp(m, k_magic, 8) == 0;
@@ -330,14 +332,9 @@ reader::reader(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(path + ": " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) {
-        DIR* d = ::opendir(path.c_str());
-        if (d == nullptr) throw std::runtime_error(path + ": " + std::strerror(errno));
-        while (const dirent* e = ::readdir(d)) {
-            unsigned n = 0;
-            if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1) segments_.push_back(path + "/" + e->d_name);
-        }
-        ::closedir(d);
-        std::sort(segments_.begin(), segments_.end());
+        std::vector<segment_file> segs;
+        if (!list_segments(path, segs)) throw std::runtime_error(path + ": " + std::strerror(errno));
+        for (auto& f : segs) segments_.push_back(std::move(f.path));
         if (segments_.empty()) throw std::runtime_error(path + ": no journal segments (seismo-NNNNNN.sjl)");
     } else {
         segments_.push_back(path);

@@ -148,6 +148,14 @@ struct problem {
     std::uint64_t dropped_bytes = 0;
 };
 
+/// One segment of a journal directory.
+struct segment_file {
+    std::size_t number = 0; ///< NNNNNN of seismo-NNNNNN.sjl
+    std::string path;       ///< the directory / the file name
+};
+/// The segments in `dir`, in number order. False (errno set) when `dir` cannot be read.
+bool list_segments(const std::string& dir, std::vector<segment_file>& out);
+
 /// Reads a journal directory (all segments in order) or one segment file.
 class reader {
 public:

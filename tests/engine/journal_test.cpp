@@ -10,7 +10,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,14 +28,10 @@ std::string fresh_dir(const std::string& name) {
 }
 
 std::vector<std::string> segments_in(const std::string& dir) {
+    std::vector<segment_file> segs;
+    EXPECT_TRUE(list_segments(dir, segs)) << dir;
     std::vector<std::string> v;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (const dirent* e = ::readdir(d)) {
-            if (std::string(e->d_name).ends_with(".sjl")) v.push_back(dir + "/" + e->d_name);
-        }
-        ::closedir(d);
-    }
-    std::sort(v.begin(), v.end());
+    for (auto& s : segs) v.push_back(std::move(s.path));
     return v;
 }
 

@@ -10,6 +10,7 @@
 //
 //   build/release/bench/journal_bench [--frames N] [--rounds R] [--dir DIR]
 #include "bench/frames.hpp"
+#include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
 #include "engine/journal.hpp"
@@ -21,7 +22,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -36,16 +36,6 @@ using namespace seismo;
 using clock_type = std::chrono::steady_clock;
 
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
-
-void remove_dir(const std::string& d) {
-    if (DIR* dir = ::opendir(d.c_str())) {
-        while (const dirent* e = ::readdir(dir)) {
-            if (e->d_name[0] != '.') ::unlink((d + "/" + e->d_name).c_str());
-        }
-        ::closedir(dir);
-    }
-    ::rmdir(d.c_str());
-}
 
 std::vector<std::string> segment_files(const std::string& d) {
     std::vector<engine::journal::segment_file> segs;
@@ -62,7 +52,7 @@ struct write_result {
 };
 
 write_result journal_write(const bench::frame_set& fs, const engine::config& cfg, const std::string& dir, bool zstd) {
-    remove_dir(dir);
+    bench::remove_journal(dir);
     engine::journal::options o;
     o.dir = dir;
     o.compress = zstd;
@@ -140,18 +130,6 @@ double journal_replay(const std::string& dir, const engine::config& cfg, engine:
     return s;
 }
 
-double memory_replay(const bench::frame_set& fs, const engine::config& cfg, engine::replay_stats& st) {
-    engine::replay_options o;
-    o.out = "";
-    o.deterministic = true;
-    engine::replay_session s(cfg, o);
-    const auto t0 = clock_type::now();
-    s.process_buffer("bench", fs.buffer.data(), fs.size);
-    const double secs = since(t0);
-    st = s.finish();
-    return secs;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -180,7 +158,7 @@ int main(int argc, char** argv) {
             if (w.seconds < best.seconds) best = w;
             best_plain = std::min(best_plain, plain_write(dir, dir + ".plain"));
             best_jr = std::min(best_jr, journal_replay(dir, cfg, jst));
-            best_mem = std::min(best_mem, memory_replay(fs, cfg, mst));
+            best_mem = std::min(best_mem, bench::replay_in_memory(fs, cfg, mst));
         }
         const double mb = static_cast<double>(best.bytes) / 1e6;
         std::printf("%s journal: %.1f MB in %zu segment(s) (%.2f bytes on disk per frame byte), %llu ring waits\n",
@@ -199,7 +177,7 @@ int main(int argc, char** argv) {
         ok = ok && jst.applied == mst.applied && jst.references == mst.references && jst.triggers == mst.triggers &&
              jst.rejected_total() == 0;
     }
-    remove_dir(dir);
+    bench::remove_journal(dir);
     if (!ok) std::printf("MISMATCH: the journal replay did not reproduce the in-memory replay\n");
     return ok ? 0 : 1;
 }

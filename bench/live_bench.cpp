@@ -13,6 +13,7 @@
 //
 //   build/release/bench/live_bench [--rate 100000] [--seconds 3] [--round-trips 2000] [--rounds 3]
 //                                  [--only inprocess|fanout|recording|wire] [--quick]
+#include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
 #include "engine/runtime.hpp"
@@ -221,12 +222,9 @@ struct engine_result {
     double triggers_per_s = 0;
 };
 
-/// A fresh journal directory for a recording run (removed by the caller with remove_journal).
+/// A fresh journal directory for a recording run (removed by the caller with bench::remove_journal).
 std::string journal_dir() {
     return "/var/tmp/seismo_live_bench_journal_" + std::to_string(::getpid());
-}
-void remove_journal(const std::string& dir) {
-    (void)std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 /// Ticks at `rate` into the inproc feed; every `every`-th tick crosses the level (one trigger).
@@ -240,7 +238,7 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
     o.inproc_feed = true;
     if (record) {
         o.record_dir = journal_dir();
-        remove_journal(o.record_dir);
+        bench::remove_journal(o.record_dir);
     }
     const auto total = static_cast<std::size_t>(rate * seconds);
     o.latency_samples = total / every + 16;
@@ -284,7 +282,7 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
     rt.request_stop();
     rt.wait();
     r.lat = summarize(rt.latency_samples());
-    if (record) remove_journal(o.record_dir);
+    if (record) bench::remove_journal(o.record_dir);
     return r;
 }
 
@@ -298,7 +296,7 @@ double saturation(std::size_t n, bool record) {
     o.inproc_feed = true;
     if (record) {
         o.record_dir = journal_dir();
-        remove_journal(o.record_dir);
+        bench::remove_journal(o.record_dir);
     }
     std::vector<std::string> frames;
     frames.reserve(n);
@@ -317,7 +315,7 @@ double saturation(std::size_t n, bool record) {
     const double secs = static_cast<double>(core::monotonic_now() - t0) / 1e9;
     rt.request_stop();
     rt.wait();
-    if (record) remove_journal(o.record_dir);
+    if (record) bench::remove_journal(o.record_dir);
     return secs;
 }
 

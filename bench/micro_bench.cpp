@@ -2,6 +2,7 @@
 // same frames, one signal update per kind (DESIGN §12), and what recording a journal costs per
 // frame beside a plain copy. Run with --benchmark_min_time=...
 #include "bench/frames.hpp"
+#include "bench/support.hpp"
 #include "engine/core/instrument_registry.hpp"
 #include "engine/journal.hpp"
 #include "feeds/generic.hpp"
@@ -233,7 +234,7 @@ void BM_journal_frame(benchmark::State& state) {
     const auto& fs = frames();
     engine::journal::options o;
     o.dir = "/var/tmp/seismo_micro_bench_journal_" + std::to_string(::getpid());
-    (void)std::system(("rm -rf '" + o.dir + "'").c_str());
+    bench::remove_journal(o.dir);
     {
         engine::journal::writer w(o, engine::journal::meta{{{"bench", "generic"}}, "", "", 0}, 1);
         w.start();
@@ -250,7 +251,7 @@ void BM_journal_frame(benchmark::State& state) {
         w.stop();
         state.counters["ring_waits"] = static_cast<double>(w.ring_waits());
     }
-    (void)std::system(("rm -rf '" + o.dir + "'").c_str());
+    bench::remove_journal(o.dir);
 }
 BENCHMARK(BM_journal_frame);
 

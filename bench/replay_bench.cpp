@@ -5,6 +5,7 @@
 //
 //   build/release/bench/replay_bench [--frames N] [--rounds R]
 #include "bench/frames.hpp"
+#include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/replay.hpp"
 
@@ -61,19 +62,6 @@ double floor_pass(const seismo::bench::frame_set& fs, std::uint64_t& checksum) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-double engine_pass(const seismo::bench::frame_set& fs, const seismo::engine::config& cfg,
-                   seismo::engine::replay_stats& st) {
-    seismo::engine::replay_options o;
-    o.out = ""; // triggers are still produced and serialised, just not written
-    o.deterministic = true;
-    seismo::engine::replay_session s(cfg, o);
-    const auto t0 = clock_type::now();
-    s.process_buffer("bench", fs.buffer.data(), fs.size);
-    const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-    st = s.finish();
-    return secs;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -92,7 +80,7 @@ int main(int argc, char** argv) {
     seismo::engine::replay_stats st;
     for (int r = 0; r < rounds; ++r) {
         best_floor = std::min(best_floor, floor_pass(fs, checksum));
-        best_engine = std::min(best_engine, engine_pass(fs, cfg, st));
+        best_engine = std::min(best_engine, seismo::bench::replay_in_memory(fs, cfg, st));
     }
     const double n = static_cast<double>(fs.frames);
     const double floor_rate = n / best_floor, engine_rate = n / best_engine;

@@ -108,7 +108,7 @@ public:
     symbol_cache(instrument_registry& reg, venue_id venue) : reg_(&reg), venue_(venue) {}
 
     /// The instrument for a native symbol; `id == k_no_instrument` when the registry is full.
-    [[nodiscard]] entry resolve(std::string_view native) { return resolve(native, map_.prefetch(native)); }
+    [[nodiscard]] entry resolve(std::string_view native) { return resolve(native, hash_bytes(native)); }
     /// Starts loading `native`'s entry and returns its hash for resolve(native, hash): a parser
     /// calls it when it reads the symbol, so the lookup at the end of the frame hits the cache.
     [[nodiscard]] std::uint64_t prefetch(std::string_view native) const noexcept { return map_.prefetch(native); }

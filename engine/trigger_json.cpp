@@ -10,6 +10,18 @@ std::string_view feed_name(const signals::trigger& t, const std::vector<std::str
     return names != nullptr && t.feed < names->size() ? std::string_view((*names)[t.feed]) : "?";
 }
 
+/// Closes the quoted field before it, then the instrument (if any) and the value: the part
+/// every trigger shares after its kind-specific head.
+void append_instrument_value(std::string& out, const signals::trigger& t, const core::instrument_registry& reg) {
+    out += '"';
+    if (t.inst != core::k_no_instrument) {
+        out += R"(,"instrument":)";
+        core::append_json_string(out, reg.info(t.inst).symbol);
+    }
+    out += R"(,"value":)";
+    core::append_double(out, t.value);
+}
+
 void append_tail(std::string& out, const signals::trigger& t, bool deterministic, core::nanos latency_ns) {
     out += R"(,"event_ts":)";
     core::append_json_time(out, t.event_ts);
@@ -48,13 +60,7 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
         core::append_json_string(out, feed_name(t, feed_names));
         out += R"(,"condition":")";
         out += signals::to_string(t.condition);
-        out += '"';
-        if (t.inst != core::k_no_instrument) {
-            out += R"(,"instrument":)";
-            core::append_json_string(out, reg.info(t.inst).symbol);
-        }
-        out += R"(,"value":)";
-        core::append_double(out, t.value);
+        append_instrument_value(out, t, reg);
         append_tail(out, t, deterministic, latency_ns);
         return;
     }
@@ -69,13 +75,7 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
     out += signals::to_string(t.state);
     out += R"(","severity":")";
     out += signals::to_string(t.sev);
-    out += '"';
-    if (t.inst != core::k_no_instrument) {
-        out += R"(,"instrument":)";
-        core::append_json_string(out, reg.info(t.inst).symbol);
-    }
-    out += R"(,"value":)";
-    core::append_double(out, t.value);
+    append_instrument_value(out, t, reg);
     out += R"(,"threshold":)";
     core::append_double(out, t.threshold);
     if (t.inst != core::k_no_instrument) {

@@ -11,7 +11,8 @@ __attribute__((constructor(101))) void seismo_cpu_check() {
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi") ||
         !__builtin_cpu_supports("bmi2") || !__builtin_cpu_supports("popcnt")) {
         std::fputs("seismo: this build needs an x86-64 CPU with AVX2, BMI1/2 and POPCNT "
-                   "(rebuild with -DSEISMO_AVX2=OFF for older CPUs)\n", stderr);
+                   "(rebuild with -DSEISMO_AVX2=OFF for older CPUs)\n",
+                   stderr);
         std::_Exit(1);
     }
 }

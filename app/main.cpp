@@ -11,13 +11,13 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
-#include <optional>
 #include <cstdio>
 #include <exception>
-#include <pthread.h>
-#include <thread>
 #include <iostream>
+#include <optional>
+#include <pthread.h>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace {
@@ -62,12 +62,16 @@ int cmd_replay(replay_args a) {
         } catch (const std::exception&) {
             speed = -1;
         }
-        if (!(speed > 0)) throw std::invalid_argument("--speed must be 'max' or a positive number, not '" + a.speed + "'");
+        if (!(speed > 0))
+            throw std::invalid_argument("--speed must be 'max' or a positive number, not '" +
+                                        a.speed + "'");
     }
-    const bool journal = opts.format == "journal" ||
-                         (opts.format == "auto" && opts.inputs.size() == 1 && engine::journal::reader::is_journal(opts.inputs[0]));
+    const bool journal =
+        opts.format == "journal" || (opts.format == "auto" && opts.inputs.size() == 1 &&
+                                     engine::journal::reader::is_journal(opts.inputs[0]));
     if (journal) {
-        if (opts.inputs.size() != 1) throw std::invalid_argument("replay one journal (a directory or a segment) at a time");
+        if (opts.inputs.size() != 1)
+            throw std::invalid_argument("replay one journal (a directory or a segment) at a time");
         std::optional<engine::config> cfg;
         if (!a.config.empty()) cfg = engine::load_config_file(a.config);
         engine::journal_replay_options jo;
@@ -77,11 +81,13 @@ int cmd_replay(replay_args a) {
         jo.stop_on_corruption = a.on_corruption == "stop";
         jo.progress = !a.no_progress;
         jo.plot = opts.plot;
-        const engine::journal_replay_result r = engine::run_journal_replay(opts.inputs[0], cfg ? &*cfg : nullptr, jo);
+        const engine::journal_replay_result r =
+            engine::run_journal_replay(opts.inputs[0], cfg ? &*cfg : nullptr, jo);
         std::cerr << engine::summary_text(r.stats);
         if (r.problems != 0) {
-            std::cerr << "seismo: journal: " << r.problems << " problems, " << r.dropped_bytes << " bytes dropped, "
-                      << r.lost_ticks << " consumed ticks lost with their frames\n";
+            std::cerr << "seismo: journal: " << r.problems << " problems, " << r.dropped_bytes
+                      << " bytes dropped, " << r.lost_ticks
+                      << " consumed ticks lost with their frames\n";
         }
         if (r.stopped) {
             std::cerr << "seismo: replay stopped at damage: " << r.first_problem << "\n";
@@ -89,7 +95,9 @@ int cmd_replay(replay_args a) {
         }
         return k_exit_ok;
     }
-    if (speed > 0) throw std::invalid_argument("--speed applies to journals; line inputs replay at full speed");
+    if (speed > 0)
+        throw std::invalid_argument(
+            "--speed applies to journals; line inputs replay at full speed");
     const engine::config cfg = load(a.config);
     if (!opts.deterministic) opts.deterministic = cfg.engine.deterministic;
     const engine::replay_stats st = engine::run_replay(cfg, opts);
@@ -139,14 +147,18 @@ int cmd_run(const run_args& a) {
     o.record_dir = a.record;
     engine::runtime rt(cfg, o);
     rt.start();
-    const std::string host = o.listen.value_or(cfg.server.listen).substr(0, o.listen.value_or(cfg.server.listen).rfind(':'));
+    const std::string host = o.listen.value_or(cfg.server.listen)
+                                 .substr(0, o.listen.value_or(cfg.server.listen).rfind(':'));
     std::cerr << "seismo: " << cfg.signals.size() << " signals from "
               << (a.config.empty() ? "the embedded playbook" : a.config) << ", "
               << cfg.feeds.size() + (o.demo ? 1 : 0) << " feeds"
-              << (o.demo ? " (the bundled demo day, " + std::to_string(static_cast<int>(a.speed)) + "x real time, looping)" : "")
-              << "\nseismo: dashboard http://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":"
-              << rt.port() << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":"
-              << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
+              << (o.demo ? " (the bundled demo day, " + std::to_string(static_cast<int>(a.speed)) +
+                               "x real time, looping)"
+                         : "")
+              << "\nseismo: dashboard http://"
+              << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":" << rt.port()
+              << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host)
+              << ":" << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
     std::thread waiter([&] {
         int sig = 0;
         sigwait(&set, &sig);
@@ -172,17 +184,21 @@ int main(int argc, char** argv) {
     // run
     run_args ra;
     auto* run = app.add_subcommand(
-        "run", "Run the live engine until SIGINT/SIGTERM: the config's [[feed]]s (with no feeds, "
-               "or no --config, the bundled demo day looping at --speed), signals, triggers as JSON "
-               "lines, and the dashboard, WS pub-sub (/v1/stream) and /metrics on [server].listen");
+        "run",
+        "Run the live engine until SIGINT/SIGTERM: the config's [[feed]]s (with no feeds, "
+        "or no --config, the bundled demo day looping at --speed), signals, triggers as JSON "
+        "lines, and the dashboard, WS pub-sub (/v1/stream) and /metrics on [server].listen");
     run->add_option("--config", ra.config, "Config file (default: the embedded playbook)");
-    run->add_option("--listen", ra.listen, "HOST:PORT for HTTP and WebSocket (overrides [server].listen)");
+    run->add_option("--listen", ra.listen,
+                    "HOST:PORT for HTTP and WebSocket (overrides [server].listen)");
     run->add_option("--speed", ra.speed, "Demo pacing: event time per real time")
         ->check(CLI::Range(0.001, 1e9))
         ->capture_default_str();
-    run->add_flag("--demo", ra.demo, "Add the bundled demo day as a feed even when the config has feeds");
-    run->add_option("--record", ra.record, "Record every raw frame and the consumption order to this journal "
-                                           "directory (replay it with `seismo replay DIR`)");
+    run->add_flag("--demo", ra.demo,
+                  "Add the bundled demo day as a feed even when the config has feeds");
+    run->add_option("--record", ra.record,
+                    "Record every raw frame and the consumption order to this journal "
+                    "directory (replay it with `seismo replay DIR`)");
     run->add_option("--out", ra.out, "Append every trigger to FILE as a JSON line (the audit log)");
     run->add_option("--dead-letter", ra.dead_letter, "Append refused input, with reasons, to FILE");
     run->add_flag("--quiet", ra.quiet, "Do not print triggers on standard output");
@@ -197,25 +213,36 @@ int main(int argc, char** argv) {
                   "directory or segment: the live run's triggers again), generic-tick JSON lines, "
                   "Tardis raw captures (<ISO time> <frame>, parsed by --venue's adapter) or Tardis "
                   "trades CSV; plain, .gz or .zst. Prints triggers as JSON lines");
-    replay->add_option("input", ro.inputs, "Journal directory or segment, or input files ('-' for standard input)")->required();
-    replay->add_option("--config", rpa.config,
-                       "Config file (default: for a journal, the config it recorded; else the embedded playbook)");
+    replay
+        ->add_option("input", ro.inputs,
+                     "Journal directory or segment, or input files ('-' for standard input)")
+        ->required();
+    replay->add_option(
+        "--config", rpa.config,
+        "Config file (default: for a journal, the config it recorded; else the embedded playbook)");
     replay->add_option("--format", ro.format, "Input format")
         ->check(CLI::IsMember({"auto", "journal", "jsonl", "tardis", "tardis-csv"}))
         ->capture_default_str();
-    replay->add_option("--speed", rpa.speed, "Journal pacing: 'max' or a multiple of real time (1, 10, 1000...); "
-                                             "the output is the same at every speed")
+    replay
+        ->add_option("--speed", rpa.speed,
+                     "Journal pacing: 'max' or a multiple of real time (1, 10, 1000...); "
+                     "the output is the same at every speed")
         ->capture_default_str();
-    replay->add_option("--on-corruption", rpa.on_corruption,
-                       "A damaged journal record: 'skip' it (reported) and carry on, or 'stop' (exit 1)")
+    replay
+        ->add_option(
+            "--on-corruption", rpa.on_corruption,
+            "A damaged journal record: 'skip' it (reported) and carry on, or 'stop' (exit 1)")
         ->check(CLI::IsMember({"skip", "stop"}))
         ->capture_default_str();
-    replay->add_flag("--no-progress", rpa.no_progress, "No progress bar (or periodic progress lines) on stderr");
-    replay->add_option("--plot", ro.plot, "Write a self-contained HTML plot of the replay (prices, signals, "
-                                          "levels, triggers)");
-    replay->add_option("--venue", ro.venue,
-                       "Venue whose adapter parses Tardis frames (binance, coinbase, kraken, okx, "
-                       "bybit, generic); for tardis-csv it overrides the exchange column")
+    replay->add_flag("--no-progress", rpa.no_progress,
+                     "No progress bar (or periodic progress lines) on stderr");
+    replay->add_option("--plot", ro.plot,
+                       "Write a self-contained HTML plot of the replay (prices, signals, "
+                       "levels, triggers)");
+    replay
+        ->add_option("--venue", ro.venue,
+                     "Venue whose adapter parses Tardis frames (binance, coinbase, kraken, okx, "
+                     "bybit, generic); for tardis-csv it overrides the exchange column")
         ->check(CLI::IsMember({"binance", "coinbase", "kraken", "okx", "bybit", "generic"}));
     replay->add_option("--out", ro.out, "Triggers output file ('-' = standard output)")
         ->capture_default_str();
@@ -235,19 +262,22 @@ int main(int argc, char** argv) {
     // inspect
     std::string inspect_path, inspect_frames;
     auto* inspect = app.add_subcommand(
-        "inspect", "Check a journal (directory or segment) end to end and print what it holds as JSON: "
-                   "feeds, frames, consumed ticks, health events, time span, damage. Exit 1 when any "
-                   "damage was found (each reported on stderr)");
+        "inspect",
+        "Check a journal (directory or segment) end to end and print what it holds as JSON: "
+        "feeds, frames, consumed ticks, health events, time span, damage. Exit 1 when any "
+        "damage was found (each reported on stderr)");
     inspect->add_option("journal", inspect_path, "Journal directory or segment")->required();
-    inspect->add_option("--frames", inspect_frames,
-                        "Also write every recorded frame as a JSON line {recv_ts, feed, frame_no, frame} "
-                        "('-' = standard output; the summary then goes to stderr)");
+    inspect->add_option(
+        "--frames", inspect_frames,
+        "Also write every recorded frame as a JSON line {recv_ts, feed, frame_no, frame} "
+        "('-' = standard output; the summary then goes to stderr)");
 
     // sim
     engine::sim_options so;
     std::string sim_out;
     auto* sim = app.add_subcommand(
-        "sim", "Generate a deterministic scenario as generic-tick JSON lines (same seed, same bytes)");
+        "sim",
+        "Generate a deterministic scenario as generic-tick JSON lines (same seed, same bytes)");
     sim->add_option("--scenario", so.scenario, "Scenario")
         ->check(CLI::IsMember(engine::sim_scenarios()))
         ->capture_default_str();

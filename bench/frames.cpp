@@ -25,8 +25,9 @@ frame_set make_frames(std::size_t n, std::uint64_t seed) {
     }
     crypto = {{"BTC/USD", 75320.0, 0.0005}, {"ETH/USD", 2262.0, 0.0006}};
     metals = {{"XAG/USD", 90.12, 0.0004}, {"XAU/USD", 4965.0, 0.0002}};
-    indices = {{"CN.SSE", 4102.2, 0.0002}, {"CN.SZSE", 13311.0, 0.0002}, {"CN.CHINEXT", 3302.0, 0.0003},
-               {"HK.HSI", 26843.0, 0.0002}, {"KR.KOSPI", 5371.0, 0.0003}, {"JP.N225", 54720.0, 0.0002}};
+    indices = {{"CN.SSE", 4102.2, 0.0002},     {"CN.SZSE", 13311.0, 0.0002},
+               {"CN.CHINEXT", 3302.0, 0.0003}, {"HK.HSI", 26843.0, 0.0002},
+               {"KR.KOSPI", 5371.0, 0.0003},   {"JP.N225", 54720.0, 0.0002}};
     frame_set fs;
     fs.buffer.reserve(n * 80 + 5000 * 60 + 64);
     std::int64_t ts = 1770255000000; // ms
@@ -45,10 +46,10 @@ frame_set make_frames(std::size_t n, std::uint64_t seed) {
     std::normal_distribution<double> z(0.0, 1.0);
     for (std::size_t k = 0; k < n; ++k) {
         const unsigned pick = static_cast<unsigned>(rng() % 100);
-        inst& s = pick < 40 ? shares[rng() % shares.size()]
-                : pick < 70 ? crypto[rng() % crypto.size()]
-                : pick < 85 ? metals[rng() % metals.size()]
-                            : indices[rng() % indices.size()];
+        inst& s = pick < 40   ? shares[rng() % shares.size()]
+                  : pick < 70 ? crypto[rng() % crypto.size()]
+                  : pick < 85 ? metals[rng() % metals.size()]
+                              : indices[rng() % indices.size()];
         s.px *= 1.0 + s.vol * z(rng) - 0.00001; // a slow slide, so levels get crossed
         ts += static_cast<std::int64_t>(rng() % 3);
         fs.buffer += R"({"sym":")";

@@ -8,9 +8,9 @@
 namespace seismo::bench {
 
 struct frame_set {
-    std::string buffer;      ///< lines, then padding
-    std::size_t size = 0;    ///< bytes of lines (padding excluded)
-    std::size_t frames = 0;  ///< lines
+    std::string buffer;     ///< lines, then padding
+    std::size_t size = 0;   ///< bytes of lines (padding excluded)
+    std::size_t frames = 0; ///< lines
 };
 
 /// `n` price frames preceded by the A-shares' previous closes. Deterministic.

@@ -35,13 +35,16 @@ namespace {
 using namespace seismo;
 using clock_type = std::chrono::steady_clock;
 
-double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+double since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
 
 std::vector<std::string> segment_files(const std::string& d) {
     std::vector<engine::journal::segment_file> segs;
     (void)engine::journal::list_segments(d, segs);
     std::vector<std::string> v;
-    for (auto& s : segs) v.push_back(std::move(s.path));
+    for (auto& s : segs)
+        v.push_back(std::move(s.path));
     return v;
 }
 
@@ -51,7 +54,8 @@ struct write_result {
     std::size_t segments = 0;
 };
 
-write_result journal_write(const bench::frame_set& fs, const engine::config& cfg, const std::string& dir, bool zstd) {
+write_result journal_write(const bench::frame_set& fs, const engine::config& cfg,
+                           const std::string& dir, bool zstd) {
     bench::remove_journal(dir);
     engine::journal::options o;
     o.dir = dir;
@@ -107,7 +111,8 @@ double plain_write(const std::string& dir, const std::string& out) {
     const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return 0;
     for (std::size_t at = 0; at < bytes.size();) {
-        const ssize_t n = ::write(fd, bytes.data() + at, std::min<std::size_t>(1u << 20, bytes.size() - at));
+        const ssize_t n =
+            ::write(fd, bytes.data() + at, std::min<std::size_t>(1u << 20, bytes.size() - at));
         if (n <= 0) break;
         at += static_cast<std::size_t>(n);
     }
@@ -137,16 +142,20 @@ int main(int argc, char** argv) {
     int rounds = 3;
     std::string base = "/var/tmp";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--frames") == 0) frames = std::stoull(argv[i + 1]);
-        else if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::stoi(argv[i + 1]);
-        else if (std::strcmp(argv[i], "--dir") == 0) base = argv[i + 1];
+        if (std::strcmp(argv[i], "--frames") == 0)
+            frames = std::stoull(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--rounds") == 0)
+            rounds = std::stoi(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--dir") == 0)
+            base = argv[i + 1];
     }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     const auto cfg = engine::load_playbook();
     const auto fs = bench::make_frames(frames);
     const std::string dir = base + "/seismo_journal_bench_" + std::to_string(::getpid());
     const double n = static_cast<double>(fs.frames);
-    std::printf("journal_bench: %zu frames (%.1f MB of frames) in memory, journal in %s, best of %d rounds\n",
+    std::printf("journal_bench: %zu frames (%.1f MB of frames) in memory, journal in %s, best of "
+                "%d rounds\n",
                 fs.frames, static_cast<double>(fs.size) / 1e6, base.c_str(), rounds);
     bool ok = true;
     for (const bool zstd : {false, true}) {
@@ -161,21 +170,31 @@ int main(int argc, char** argv) {
             best_mem = std::min(best_mem, bench::replay_in_memory(fs, cfg, mst));
         }
         const double mb = static_cast<double>(best.bytes) / 1e6;
-        std::printf("%s journal: %.1f MB in %zu segment(s) (%.2f bytes on disk per frame byte), %llu ring waits\n",
-                    zstd ? "zstd" : "plain", mb, best.segments, static_cast<double>(best.bytes) / static_cast<double>(fs.size),
+        std::printf("%s journal: %.1f MB in %zu segment(s) (%.2f bytes on disk per frame byte), "
+                    "%llu ring waits\n",
+                    zstd ? "zstd" : "plain", mb, best.segments,
+                    static_cast<double>(best.bytes) / static_cast<double>(fs.size),
                     static_cast<unsigned long long>(best.waits));
-        std::printf("  write  floor: plain write() + fdatasync of the same bytes  %8.1f MB/s\n", mb / best_plain);
-        std::printf("  write  journal: frames + order -> rings -> blocks -> disk  %8.1f MB/s  %6.2f M frames/s  %6.1f MB/s of frames\n",
-                    mb / best.seconds, n / best.seconds / 1e6, static_cast<double>(fs.size) / 1e6 / best.seconds);
-        std::printf("         ratio journal/plain (bytes on disk per second): %.1f%%\n", 100.0 * best_plain / best.seconds);
-        std::printf("  replay floor: in-memory replay of the same frames          %8.2f M ticks/s\n", n / best_mem / 1e6);
-        std::printf("  replay journal: read + CRC + pipeline + order + signals    %8.2f M ticks/s  (%llu applied, %llu triggers)\n",
-                    n / best_jr / 1e6, static_cast<unsigned long long>(jst.applied + jst.references),
+        std::printf("  write  floor: plain write() + fdatasync of the same bytes  %8.1f MB/s\n",
+                    mb / best_plain);
+        std::printf("  write  journal: frames + order -> rings -> blocks -> disk  %8.1f MB/s  "
+                    "%6.2f M frames/s  %6.1f MB/s of frames\n",
+                    mb / best.seconds, n / best.seconds / 1e6,
+                    static_cast<double>(fs.size) / 1e6 / best.seconds);
+        std::printf("         ratio journal/plain (bytes on disk per second): %.1f%%\n",
+                    100.0 * best_plain / best.seconds);
+        std::printf(
+            "  replay floor: in-memory replay of the same frames          %8.2f M ticks/s\n",
+            n / best_mem / 1e6);
+        std::printf("  replay journal: read + CRC + pipeline + order + signals    %8.2f M ticks/s  "
+                    "(%llu applied, %llu triggers)\n",
+                    n / best_jr / 1e6,
+                    static_cast<unsigned long long>(jst.applied + jst.references),
                     static_cast<unsigned long long>(jst.triggers));
         std::printf("         ratio journal/in-memory: %.1f%%\n", 100.0 * best_mem / best_jr);
         // The journal replay must reproduce the in-memory replay's work exactly.
-        ok = ok && jst.applied == mst.applied && jst.references == mst.references && jst.triggers == mst.triggers &&
-             jst.rejected_total() == 0;
+        ok = ok && jst.applied == mst.applied && jst.references == mst.references &&
+             jst.triggers == mst.triggers && jst.rejected_total() == 0;
     }
     bench::remove_journal(dir);
     if (!ok) std::printf("MISMATCH: the journal replay did not reproduce the in-memory replay\n");

@@ -222,7 +222,8 @@ struct engine_result {
     double triggers_per_s = 0;
 };
 
-/// A fresh journal directory for a recording run (removed by the caller with bench::remove_journal).
+/// A fresh journal directory for a recording run (removed by the caller with
+/// bench::remove_journal).
 std::string journal_dir() {
     return "/var/tmp/seismo_live_bench_journal_" + std::to_string(::getpid());
 }
@@ -425,8 +426,10 @@ int main(int argc, char** argv) {
         else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = std::max(1, std::atoi(argv[++i]));
         else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
-                 (std::strcmp(argv[i + 1], "inprocess") == 0 || std::strcmp(argv[i + 1], "fanout") == 0 ||
-                  std::strcmp(argv[i + 1], "recording") == 0 || std::strcmp(argv[i + 1], "wire") == 0))
+                 (std::strcmp(argv[i + 1], "inprocess") == 0 ||
+                  std::strcmp(argv[i + 1], "fanout") == 0 ||
+                  std::strcmp(argv[i + 1], "recording") == 0 ||
+                  std::strcmp(argv[i + 1], "wire") == 0))
             only = argv[++i];
         else if (std::strcmp(argv[i], "--quick") == 0) {
             rate = 20'000;
@@ -434,8 +437,9 @@ int main(int argc, char** argv) {
             trips = 100;
             rounds = 1;
         } else {
-            std::fprintf(stderr, "usage: live_bench [--rate N] [--seconds S] [--round-trips N] "
-                                 "[--rounds N] [--only inprocess|fanout|recording|wire] [--quick]\n");
+            std::fprintf(stderr,
+                         "usage: live_bench [--rate N] [--seconds S] [--round-trips N] "
+                         "[--rounds N] [--only inprocess|fanout|recording|wire] [--quick]\n");
             return 2;
         }
     }

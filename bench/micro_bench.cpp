@@ -11,13 +11,13 @@
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
-#include <chrono>
 #include <random>
-#include <thread>
 #include <string_view>
+#include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -39,9 +39,11 @@ std::vector<line> price_lines() {
     std::vector<line> out;
     std::size_t pos = 0;
     while (pos < fs.size) {
-        const char* nl = static_cast<const char*>(std::memchr(fs.buffer.data() + pos, '\n', fs.size - pos));
+        const char* nl =
+            static_cast<const char*>(std::memchr(fs.buffer.data() + pos, '\n', fs.size - pos));
         const std::size_t len = static_cast<std::size_t>(nl - (fs.buffer.data() + pos));
-        if (std::string_view(fs.buffer.data() + pos, len).find("\"px\"") != std::string_view::npos) out.push_back({pos, len});
+        if (std::string_view(fs.buffer.data() + pos, len).find("\"px\"") != std::string_view::npos)
+            out.push_back({pos, len});
         pos += len + 1;
     }
     return out;
@@ -55,7 +57,9 @@ void BM_parse_floor_simdjson(benchmark::State& state) {
     for (auto _ : state) {
         const line& l = lines[i++ % lines.size()];
         od::document doc;
-        if (parser.iterate(fs.buffer.data() + l.off, l.len, fs.buffer.size() - l.off).get(doc) != simdjson::SUCCESS) continue;
+        if (parser.iterate(fs.buffer.data() + l.off, l.len, fs.buffer.size() - l.off).get(doc) !=
+            simdjson::SUCCESS)
+            continue;
         od::object obj;
         if (doc.get_object().get(obj) != simdjson::SUCCESS) continue;
         for (auto fr : obj) {
@@ -127,10 +131,22 @@ void signal_bench(benchmark::State& state, signals::signal_kind kind) {
     s.rearm = 0.01;
     constexpr core::nanos k_day = 86'400'000'000'000;
     switch (kind) {
-    case signals::signal_kind::drawdown: s.window = k_day; break;
-    case signals::signal_kind::level: s.levels = {{90.0, signals::severity::warning}}; s.rearm = 1; break;
-    case signals::signal_kind::change: s.lookback = k_day; s.units = signals::change_units::pct; break;
-    case signals::signal_kind::zscore: s.halflife = k_day; s.levels = {{4.0, signals::severity::warning}}; s.rearm = 1; break;
+    case signals::signal_kind::drawdown:
+        s.window = k_day;
+        break;
+    case signals::signal_kind::level:
+        s.levels = {{90.0, signals::severity::warning}};
+        s.rearm = 1;
+        break;
+    case signals::signal_kind::change:
+        s.lookback = k_day;
+        s.units = signals::change_units::pct;
+        break;
+    case signals::signal_kind::zscore:
+        s.halflife = k_day;
+        s.levels = {{4.0, signals::severity::warning}};
+        s.rearm = 1;
+        break;
     case signals::signal_kind::breadth:
         s.ref = signals::ref_kind::prev_close;
         s.member_at = -0.01;
@@ -188,20 +204,34 @@ void signal_bench(benchmark::State& state, signals::signal_kind kind) {
         benchmark::DoNotOptimize(g.apply(tk, sink));
         if (++k == ticks.size()) {
             k = 0;
-            shift += static_cast<core::nanos>(ticks.size()) * 1'000'000; // time keeps moving forward
+            shift +=
+                static_cast<core::nanos>(ticks.size()) * 1'000'000; // time keeps moving forward
         }
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
     state.counters["triggers"] = static_cast<double>(sink.n);
-    state.counters["state_B_per_inst"] = static_cast<double>(g.state_bytes()) / static_cast<double>(n);
+    state.counters["state_B_per_inst"] =
+        static_cast<double>(g.state_bytes()) / static_cast<double>(n);
 }
 
-void BM_signal_drawdown(benchmark::State& s) { signal_bench(s, signals::signal_kind::drawdown); }
-void BM_signal_level(benchmark::State& s) { signal_bench(s, signals::signal_kind::level); }
-void BM_signal_change(benchmark::State& s) { signal_bench(s, signals::signal_kind::change); }
-void BM_signal_breadth(benchmark::State& s) { signal_bench(s, signals::signal_kind::breadth); }
-void BM_signal_zscore(benchmark::State& s) { signal_bench(s, signals::signal_kind::zscore); }
-void BM_signal_composite(benchmark::State& s) { signal_bench(s, signals::signal_kind::composite); }
+void BM_signal_drawdown(benchmark::State& s) {
+    signal_bench(s, signals::signal_kind::drawdown);
+}
+void BM_signal_level(benchmark::State& s) {
+    signal_bench(s, signals::signal_kind::level);
+}
+void BM_signal_change(benchmark::State& s) {
+    signal_bench(s, signals::signal_kind::change);
+}
+void BM_signal_breadth(benchmark::State& s) {
+    signal_bench(s, signals::signal_kind::breadth);
+}
+void BM_signal_zscore(benchmark::State& s) {
+    signal_bench(s, signals::signal_kind::zscore);
+}
+void BM_signal_composite(benchmark::State& s) {
+    signal_bench(s, signals::signal_kind::composite);
+}
 BENCHMARK(BM_signal_drawdown)->Arg(100);
 BENCHMARK(BM_signal_level)->Arg(100);
 BENCHMARK(BM_signal_change)->Arg(100);
@@ -244,7 +274,8 @@ void BM_journal_frame(benchmark::State& state) {
             w.frame(0, ++no, 1, std::string_view(fs.buffer.data() + l.off, l.len));
             if (no % 65536 == 0) { // live rates leave the writer time to drain: so does this
                 state.PauseTiming();
-                while (w.backlog_bytes() != 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+                while (w.backlog_bytes() != 0)
+                    std::this_thread::sleep_for(std::chrono::microseconds(100));
                 state.ResumeTiming();
             }
         }

@@ -44,12 +44,15 @@ double floor_pass(const seismo::bench::frame_set& fs, std::uint64_t& checksum) {
                     if (key.unsafe_is_equal("sym")) {
                         std::string_view s;
                         if (v.get_string().get(s) == simdjson::SUCCESS) checksum += s.size();
-                    } else if (key.unsafe_is_equal("px") || key.unsafe_is_equal("prev_close") || key.unsafe_is_equal("sz")) {
+                    } else if (key.unsafe_is_equal("px") || key.unsafe_is_equal("prev_close") ||
+                               key.unsafe_is_equal("sz")) {
                         double d = 0;
-                        if (v.get_double().get(d) == simdjson::SUCCESS) checksum += static_cast<std::uint64_t>(d);
+                        if (v.get_double().get(d) == simdjson::SUCCESS)
+                            checksum += static_cast<std::uint64_t>(d);
                     } else if (key.unsafe_is_equal("ts")) {
                         std::int64_t i = 0;
-                        if (v.get_int64().get(i) == simdjson::SUCCESS) checksum += static_cast<std::uint64_t>(i);
+                        if (v.get_int64().get(i) == simdjson::SUCCESS)
+                            checksum += static_cast<std::uint64_t>(i);
                     } else if (key.unsafe_is_equal("seq")) {
                         std::uint64_t u = 0;
                         if (v.get_uint64().get(u) == simdjson::SUCCESS) checksum += u;
@@ -73,7 +76,8 @@ int main(int argc, char** argv) {
     }
     const auto cfg = seismo::engine::load_playbook();
     const auto fs = seismo::bench::make_frames(frames);
-    std::printf("replay_bench: %zu frames (%.1f MB) in memory, playbook config (%zu signals), best of %d rounds\n",
+    std::printf("replay_bench: %zu frames (%.1f MB) in memory, playbook config (%zu signals), best "
+                "of %d rounds\n",
                 fs.frames, static_cast<double>(fs.size) / 1e6, cfg.signals.size(), rounds);
     double best_floor = 1e99, best_engine = 1e99;
     std::uint64_t checksum = 0;
@@ -84,9 +88,12 @@ int main(int argc, char** argv) {
     }
     const double n = static_cast<double>(fs.frames);
     const double floor_rate = n / best_floor, engine_rate = n / best_engine;
-    std::printf("  floor  (simdjson On-Demand, same fields): %7.1f ns/frame  %6.2f M frames/s  (checksum %llu)\n",
-                best_floor * 1e9 / n, floor_rate / 1e6, static_cast<unsigned long long>(checksum % 1000));
-    std::printf("  engine (parse + registry + %zu signals):   %7.1f ns/frame  %6.2f M ticks/s   (%llu applied, %llu triggers, %llu rejected)\n",
+    std::printf("  floor  (simdjson On-Demand, same fields): %7.1f ns/frame  %6.2f M frames/s  "
+                "(checksum %llu)\n",
+                best_floor * 1e9 / n, floor_rate / 1e6,
+                static_cast<unsigned long long>(checksum % 1000));
+    std::printf("  engine (parse + registry + %zu signals):   %7.1f ns/frame  %6.2f M ticks/s   "
+                "(%llu applied, %llu triggers, %llu rejected)\n",
                 cfg.signals.size(), best_engine * 1e9 / n, engine_rate / 1e6,
                 static_cast<unsigned long long>(st.applied + st.references),
                 static_cast<unsigned long long>(st.triggers),

@@ -15,14 +15,16 @@ namespace seismo::bench {
 
 /// Seconds to replay every frame of `fs` through `cfg`'s signals from memory (triggers are
 /// produced and serialised, not written); the run's figures in `st`.
-inline double replay_in_memory(const frame_set& fs, const engine::config& cfg, engine::replay_stats& st) {
+inline double replay_in_memory(const frame_set& fs, const engine::config& cfg,
+                               engine::replay_stats& st) {
     engine::replay_options o;
     o.out = "";
     o.deterministic = true;
     engine::replay_session s(cfg, o);
     const auto t0 = std::chrono::steady_clock::now();
     s.process_buffer("bench", fs.buffer.data(), fs.size);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st = s.finish();
     return secs;
 }

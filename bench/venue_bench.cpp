@@ -78,7 +78,8 @@ simdjson::error_code walk(od::value v, std::uint64_t& sink) {
         sink += static_cast<std::uint64_t>(d);
         return simdjson::SUCCESS;
     }
-    default: return simdjson::SUCCESS;
+    default:
+        return simdjson::SUCCESS;
     }
 }
 
@@ -90,7 +91,9 @@ void floor_bench(benchmark::State& state, std::vector<std::string> files) {
     for (auto _ : state) {
         const std::size_t k = i++ % f.len.size();
         od::document doc;
-        if (parser.iterate(f.padded[k].data(), f.len[k], f.padded[k].size()).get(doc) != simdjson::SUCCESS) continue;
+        if (parser.iterate(f.padded[k].data(), f.len[k], f.padded[k].size()).get(doc) !=
+            simdjson::SUCCESS)
+            continue;
         od::value root;
         if (doc.get_value().get(root) != simdjson::SUCCESS) continue;
         benchmark::DoNotOptimize(walk(root, sink));
@@ -111,24 +114,31 @@ void adapter_bench(benchmark::State& state, feeds::venue v, std::vector<std::str
         const std::size_t k = i++ % f.len.size();
         out.clear();
         const auto r = p.parse(f.padded[k].data(), f.len[k], f.padded[k].size(), 1, out);
-        if (r.status == feeds::frame_status::rejected) state.SkipWithError("a fixture frame was rejected");
+        if (r.status == feeds::frame_status::rejected)
+            state.SkipWithError("a fixture frame was rejected");
         ticks += out.size();
     }
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-    state.counters["ticks_per_frame"] = static_cast<double>(ticks) / static_cast<double>(std::max<std::size_t>(i, 1));
+    state.counters["ticks_per_frame"] =
+        static_cast<double>(ticks) / static_cast<double>(std::max<std::size_t>(i, 1));
 }
 
-#define SEISMO_VENUE_BENCH(name, venue_kind, ...)                                                   \
-    void BM_##name##_floor(benchmark::State& s) { floor_bench(s, {__VA_ARGS__}); }                  \
-    void BM_##name##_adapter(benchmark::State& s) { adapter_bench(s, venue_kind, {__VA_ARGS__}); }  \
-    BENCHMARK(BM_##name##_floor);                                                                   \
+#define SEISMO_VENUE_BENCH(name, venue_kind, ...)                                                  \
+    void BM_##name##_floor(benchmark::State& s) {                                                  \
+        floor_bench(s, {__VA_ARGS__});                                                             \
+    }                                                                                              \
+    void BM_##name##_adapter(benchmark::State& s) {                                                \
+        adapter_bench(s, venue_kind, {__VA_ARGS__});                                               \
+    }                                                                                              \
+    BENCHMARK(BM_##name##_floor);                                                                  \
     BENCHMARK(BM_##name##_adapter)
 
 SEISMO_VENUE_BENCH(binance_aggTrade, feeds::venue::binance, "binance_aggTrade.json");
 SEISMO_VENUE_BENCH(binance_bookTicker, feeds::venue::binance, "binance_bookTicker.json");
 SEISMO_VENUE_BENCH(coinbase_match, feeds::venue::coinbase, "coinbase_exchange_matches.json");
 SEISMO_VENUE_BENCH(coinbase_ticker, feeds::venue::coinbase, "coinbase_exchange_ticker.json");
-SEISMO_VENUE_BENCH(coinbase_advanced, feeds::venue::coinbase, "coinbase_advanced_market_trades.json");
+SEISMO_VENUE_BENCH(coinbase_advanced, feeds::venue::coinbase,
+                   "coinbase_advanced_market_trades.json");
 SEISMO_VENUE_BENCH(kraken_v1_trade, feeds::venue::kraken, "kraken_v1_trade.json");
 SEISMO_VENUE_BENCH(kraken_v2_trade, feeds::venue::kraken, "kraken_v2_trade.json");
 SEISMO_VENUE_BENCH(okx_trades, feeds::venue::okx, "okx_trades.json");

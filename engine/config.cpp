@@ -16,12 +16,13 @@ namespace seismo::engine {
 
 config_error::config_error(std::string file, std::uint32_t line, std::uint32_t column,
                            const std::string& what)
-    : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                         ": " + what),
+    : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+                         what),
       file_(std::move(file)), line_(line), column_(column) {}
 
 const std::vector<std::string>& known_venues() {
-    static const std::vector<std::string> k{"binance", "coinbase", "kraken", "okx", "bybit", "generic"};
+    static const std::vector<std::string> k{"binance", "coinbase", "kraken",
+                                            "okx",     "bybit",    "generic"};
     return k;
 }
 
@@ -40,7 +41,7 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = ", ")
 
 /// Reads one TOML table, tracking the keys used so leftovers can be reported as unknown.
 class reader {
-public:
+  public:
     reader(const toml::table& t, std::string context, const std::string& file)
         : t_(t), ctx_(std::move(context)), file_(file) {}
 
@@ -84,8 +85,8 @@ public:
         if (!n->is_integer()) fail(key, "'" + std::string(key) + "' must be an integer");
         const std::int64_t v = *n->value<std::int64_t>();
         if (v < lo || v > hi) {
-            fail(key, "'" + std::string(key) + "' must be between " + std::to_string(lo) +
-                          " and " + std::to_string(hi));
+            fail(key, "'" + std::string(key) + "' must be between " + std::to_string(lo) + " and " +
+                          std::to_string(hi));
         }
         return v;
     }
@@ -99,13 +100,16 @@ public:
         const toml::node* n = node(key);
         if (n == nullptr) return std::nullopt;
         if (!n->is_string()) {
-            fail(key, "'" + std::string(key) + "' must be a duration string such as \"250ms\", \"90s\", \"6h\" or \"1d\"");
+            fail(key,
+                 "'" + std::string(key) +
+                     "' must be a duration string such as \"250ms\", \"90s\", \"6h\" or \"1d\"");
         }
         const auto s = *n->value<std::string_view>();
         core::nanos d = 0;
         if (!core::parse_duration(s, d)) {
             fail(key, "'" + std::string(key) + "': bad duration \"" + std::string(s) +
-                          "\" (expected e.g. \"250ms\", \"90s\", \"6h\", \"1d\"; units ns us ms s m h d w)");
+                          "\" (expected e.g. \"250ms\", \"90s\", \"6h\", \"1d\"; units ns us ms s "
+                          "m h d w)");
         }
         return d;
     }
@@ -119,9 +123,11 @@ public:
             return out;
         }
         const toml::array* a = n->as_array();
-        if (a == nullptr) fail(key, "'" + std::string(key) + "' must be a string or an array of strings");
+        if (a == nullptr)
+            fail(key, "'" + std::string(key) + "' must be a string or an array of strings");
         for (const auto& el : *a) {
-            if (!el.is_string()) fail_at(el.source(), "'" + std::string(key) + "' must hold strings only");
+            if (!el.is_string())
+                fail_at(el.source(), "'" + std::string(key) + "' must hold strings only");
             out.emplace_back(*el.value<std::string_view>());
         }
         return out;
@@ -149,7 +155,7 @@ public:
     [[nodiscard]] const toml::table& table() const { return t_; }
     [[nodiscard]] const std::string& context() const { return ctx_; }
 
-private:
+  private:
     const toml::table& t_;
     std::string ctx_;
     const std::string& file_;
@@ -179,20 +185,26 @@ void read_engine(const toml::table& root, config& cfg) {
     reader r(as_table(*n, cfg.file, "[engine]"), "[engine]", cfg.file);
     if (auto v = r.boolean("deterministic")) cfg.engine.deterministic = *v;
     if (auto v = r.duration("lateness")) cfg.engine.lateness = *v;
-    if (auto v = r.integer("max_frame_bytes", 64, 64 << 20)) cfg.engine.max_frame_bytes = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("max_venue_frame_bytes", 64, 64 << 20)) cfg.engine.max_venue_frame_bytes = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("max_instruments", 1, 1 << 24)) cfg.engine.max_instruments = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_frame_bytes", 64, 64 << 20))
+        cfg.engine.max_frame_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_venue_frame_bytes", 64, 64 << 20))
+        cfg.engine.max_venue_frame_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_instruments", 1, 1 << 24))
+        cfg.engine.max_instruments = static_cast<std::size_t>(*v);
     if (auto v = r.boolean("busy_poll")) cfg.engine.busy_poll = *v;
     if (auto v = r.integer("pin_cpu", -1, 4095)) cfg.engine.pin_cpu = static_cast<int>(*v);
-    if (auto v = r.integer("queue_capacity", 1024, 1 << 24)) cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("journal_segment_bytes", 1 << 16, std::int64_t{1} << 40)) cfg.engine.journal_segment_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("queue_capacity", 1024, 1 << 24))
+        cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("journal_segment_bytes", 1 << 16, std::int64_t{1} << 40))
+        cfg.engine.journal_segment_bytes = static_cast<std::size_t>(*v);
     if (auto v = r.duration("journal_flush_interval")) {
         if (*v <= 0) r.fail("journal_flush_interval", "'journal_flush_interval' must be positive");
         cfg.engine.journal_flush_interval = *v;
     }
     if (auto v = r.boolean("journal_compress")) cfg.engine.journal_compress = *v;
-    r.finish({"deterministic", "lateness", "max_frame_bytes", "max_venue_frame_bytes", "max_instruments", "busy_poll",
-              "pin_cpu", "queue_capacity", "journal_segment_bytes", "journal_flush_interval", "journal_compress"});
+    r.finish({"deterministic", "lateness", "max_frame_bytes", "max_venue_frame_bytes",
+              "max_instruments", "busy_poll", "pin_cpu", "queue_capacity", "journal_segment_bytes",
+              "journal_flush_interval", "journal_compress"});
 }
 
 void read_server(const toml::table& root, config& cfg) {
@@ -217,11 +229,16 @@ void read_server(const toml::table& root, config& cfg) {
             cfg.server.tokens.push_back(std::move(tc));
         }
     }
-    if (auto v = r.integer("max_connections", 1, 1 << 20)) cfg.server.max_connections = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("max_subscriptions", 1, 1 << 16)) cfg.server.max_subscriptions = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("max_message_bytes", 64, 1 << 20)) cfg.server.max_message_bytes = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("replay_ring", 16, 1 << 24)) cfg.server.replay_ring = static_cast<std::size_t>(*v);
-    if (auto v = r.integer("session_queue", 16, 1 << 20)) cfg.server.session_queue = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_connections", 1, 1 << 20))
+        cfg.server.max_connections = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_subscriptions", 1, 1 << 16))
+        cfg.server.max_subscriptions = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_message_bytes", 64, 1 << 20))
+        cfg.server.max_message_bytes = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("replay_ring", 16, 1 << 24))
+        cfg.server.replay_ring = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("session_queue", 16, 1 << 20))
+        cfg.server.session_queue = static_cast<std::size_t>(*v);
     if (auto v = r.str("tls_cert")) cfg.server.tls_cert = *v;
     if (auto v = r.str("tls_key")) cfg.server.tls_key = *v;
     if (cfg.server.tls_cert.empty() != cfg.server.tls_key.empty()) {
@@ -252,7 +269,8 @@ void read_feeds(const toml::table& root, config& cfg) {
         f.venue = r.required_str("venue");
         const auto& venues = known_venues();
         if (std::find(venues.begin(), venues.end(), f.venue) == venues.end()) {
-            r.fail("venue", "unknown venue '" + f.venue + "' (expected one of: " + join(venues) + ")");
+            r.fail("venue",
+                   "unknown venue '" + f.venue + "' (expected one of: " + join(venues) + ")");
         }
         f.url = r.required_str("url");
         if (!f.url.starts_with("ws://") && !f.url.starts_with("wss://")) {
@@ -269,9 +287,10 @@ void read_feeds(const toml::table& root, config& cfg) {
             f.max_connection_age = *v;
         }
         if (auto v = r.str("ca_file")) f.ca_file = *v;
-        if (auto v = r.integer("max_frame_bytes", 64, 64 << 20)) f.max_frame_bytes = static_cast<std::size_t>(*v);
-        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after", "max_connection_age",
-                  "ca_file", "max_frame_bytes"});
+        if (auto v = r.integer("max_frame_bytes", 64, 64 << 20))
+            f.max_frame_bytes = static_cast<std::size_t>(*v);
+        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after",
+                  "max_connection_age", "ca_file", "max_frame_bytes"});
         cfg.feeds.push_back(std::move(f));
     }
 }
@@ -296,9 +315,12 @@ void read_instruments(const toml::table& root, config& cfg) {
         }
         core::value_kind kind = core::value_kind::price;
         if (auto k = r.str("kind")) {
-            if (*k == "price") kind = core::value_kind::price;
-            else if (*k == "level") kind = core::value_kind::level;
-            else r.fail("kind", "'kind' must be \"price\" or \"level\"");
+            if (*k == "price")
+                kind = core::value_kind::price;
+            else if (*k == "level")
+                kind = core::value_kind::level;
+            else
+                r.fail("kind", "'kind' must be \"price\" or \"level\"");
         }
         std::vector<std::string> tags;
         if (auto t = r.strings("tags")) tags = *t;
@@ -336,7 +358,8 @@ void read_instruments(const toml::table& root, config& cfg) {
             for (const auto& s : *al) {
                 const auto colon = s.find(':');
                 if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) {
-                    r.fail("aliases", "alias '" + s + "' must be VENUE:NATIVE, e.g. \"binance:BTCUSDT\"");
+                    r.fail("aliases",
+                           "alias '" + s + "' must be VENUE:NATIVE, e.g. \"binance:BTCUSDT\"");
                 }
                 if (!aliases.insert(s).second) r.fail("aliases", "alias '" + s + "' is used twice");
                 ic.aliases.emplace_back(s.substr(0, colon), s.substr(colon + 1));
@@ -371,7 +394,8 @@ void read_reference(reader& r, signals::signal_spec& s) {
         s.window = *r.duration("window");
         if (s.window <= 0) r.fail("window", "'window' must be positive");
         if (auto res = r.duration("resolution")) {
-            if (*res <= 0 || *res > s.window) r.fail("resolution", "'resolution' must be positive and at most 'window'");
+            if (*res <= 0 || *res > s.window)
+                r.fail("resolution", "'resolution' must be positive and at most 'window'");
             s.resolution = *res;
         }
         return;
@@ -379,13 +403,17 @@ void read_reference(reader& r, signals::signal_spec& s) {
     const toml::node* n = r.node("ref");
     if (n->is_string()) {
         const auto v = *n->value<std::string_view>();
-        if (v == "prev_close") s.ref = signals::ref_kind::prev_close;
-        else if (v == "session_open") s.ref = signals::ref_kind::session_open;
-        else r.fail("ref", "'ref' must be \"prev_close\", \"session_open\" or a number");
+        if (v == "prev_close")
+            s.ref = signals::ref_kind::prev_close;
+        else if (v == "session_open")
+            s.ref = signals::ref_kind::session_open;
+        else
+            r.fail("ref", "'ref' must be \"prev_close\", \"session_open\" or a number");
     } else if (n->is_number()) {
         s.ref = signals::ref_kind::fixed;
         s.ref_value = *n->value<double>();
-        if (!std::isfinite(s.ref_value) || s.ref_value == 0) r.fail("ref", "a fixed 'ref' must be a non-zero number");
+        if (!std::isfinite(s.ref_value) || s.ref_value == 0)
+            r.fail("ref", "a fixed 'ref' must be a non-zero number");
     } else {
         r.fail("ref", "'ref' must be \"prev_close\", \"session_open\" or a number");
     }
@@ -406,30 +434,38 @@ void read_signals(const toml::table& root, config& cfg) {
         declared.insert(ic.info.symbol);
         tags.insert(ic.info.tags.begin(), ic.info.tags.end());
     }
-    for (const auto& t : cfg.templates) tags.insert(t.tags.begin(), t.tags.end());
+    for (const auto& t : cfg.templates)
+        tags.insert(t.tags.begin(), t.tags.end());
     std::map<std::string, std::uint32_t> names;
     std::vector<const toml::table*> tables;
     for (const auto& el : *a) {
         const toml::table& tbl = as_table(el, cfg.file, "[[signal]]");
         std::string ctx = "[[signal]]";
-        if (const auto nm = tbl["name"].value<std::string_view>()) ctx += " '" + std::string(*nm) + "'";
+        if (const auto nm = tbl["name"].value<std::string_view>())
+            ctx += " '" + std::string(*nm) + "'";
         reader r(tbl, ctx, cfg.file);
         signals::signal_spec s;
         s.name = r.required_str("name");
-        if (!valid_name(s.name)) r.fail("name", "signal name must use letters, digits, '_' or '-' (it is a topic)");
+        if (!valid_name(s.name))
+            r.fail("name", "signal name must use letters, digits, '_' or '-' (it is a topic)");
         if (!names.emplace(s.name, el.source().begin.line).second) {
             r.fail("name", "duplicate signal name '" + s.name + "' (first declared on line " +
                                std::to_string(names[s.name]) + ")");
         }
         const std::string kind = r.required_str("kind");
         if (!signals::parse_signal_kind(kind, s.kind)) {
-            r.fail("kind", "unknown kind '" + kind + "' (expected one of: drawdown, level, change, breadth, zscore, composite)");
+            r.fail("kind",
+                   "unknown kind '" + kind +
+                       "' (expected one of: drawdown, level, change, breadth, zscore, composite)");
         }
         s.dir = signals::default_direction(s.kind);
         if (auto d = r.str("direction")) {
-            if (*d == "below") s.dir = signals::direction::below;
-            else if (*d == "above") s.dir = signals::direction::above;
-            else r.fail("direction", "'direction' must be \"below\" or \"above\"");
+            if (*d == "below")
+                s.dir = signals::direction::below;
+            else if (*d == "above")
+                s.dir = signals::direction::above;
+            else
+                r.fail("direction", "'direction' must be \"below\" or \"above\"");
         }
         if (auto v = r.number("rearm")) {
             if (*v < 0) r.fail("rearm", "'rearm' must be zero or positive");
@@ -438,7 +474,8 @@ void read_signals(const toml::table& root, config& cfg) {
         // levels
         const toml::array* lv = r.array("levels");
         if (lv == nullptr || lv->empty()) {
-            r.fail_at(tbl.source(), "needs 'levels', e.g. levels = [{ at = -0.15, severity = \"critical\" }]");
+            r.fail_at(tbl.source(),
+                      "needs 'levels', e.g. levels = [{ at = -0.15, severity = \"critical\" }]");
         }
         if (lv->size() > signals::k_max_levels) r.fail("levels", "at most 64 levels");
         for (const auto& le : *lv) {
@@ -458,7 +495,9 @@ void read_signals(const toml::table& root, config& cfg) {
         if (auto v = r.strings("instruments")) {
             for (const auto& sym : *v) {
                 if (!declared.contains(sym)) {
-                    r.fail("instruments", "unknown instrument '" + sym + "' (declare it with [[instrument]] symbol = \"" + sym + "\")");
+                    r.fail("instruments", "unknown instrument '" + sym +
+                                              "' (declare it with [[instrument]] symbol = \"" +
+                                              sym + "\")");
                 }
             }
             s.instruments = *v;
@@ -467,7 +506,8 @@ void read_signals(const toml::table& root, config& cfg) {
             for (const auto& sel : *v) {
                 signals::selector parsed;
                 if (!signals::selector::parse(sel, parsed)) {
-                    r.fail("select", "bad selector '" + sel + "' (expected \"tag:NAME\" or \"sym:GLOB\")");
+                    r.fail("select",
+                           "bad selector '" + sel + "' (expected \"tag:NAME\" or \"sym:GLOB\")");
                 }
                 if (parsed.what == signals::selector::by::tag && !tags.contains(parsed.text)) {
                     r.fail("select", "selector '" + sel + "' matches no [[instrument]] tag");
@@ -477,24 +517,33 @@ void read_signals(const toml::table& root, config& cfg) {
         }
         const bool has_members = !s.instruments.empty() || !s.select.empty();
         if (s.kind == signal_kind::composite) {
-            if (has_members) r.fail(r.has("instruments") ? "instruments" : "select", "a composite takes 'inputs', not instruments");
+            if (has_members)
+                r.fail(r.has("instruments") ? "instruments" : "select",
+                       "a composite takes 'inputs', not instruments");
         } else if (!has_members) {
             r.fail_at(tbl.source(), "needs 'instruments' or 'select'");
         }
         switch (s.kind) {
-        case signal_kind::drawdown: read_reference(r, s); break;
-        case signal_kind::level: break;
+        case signal_kind::drawdown:
+            read_reference(r, s);
+            break;
+        case signal_kind::level:
+            break;
         case signal_kind::change: {
             const auto lb = r.duration("lookback");
             if (!lb || *lb <= 0) r.fail_at(tbl.source(), "needs a positive 'lookback' duration");
             s.lookback = *lb;
             if (auto u = r.str("units")) {
-                if (*u == "abs") s.units = signals::change_units::abs;
-                else if (*u == "pct") s.units = signals::change_units::pct;
-                else r.fail("units", "'units' must be \"abs\" or \"pct\"");
+                if (*u == "abs")
+                    s.units = signals::change_units::abs;
+                else if (*u == "pct")
+                    s.units = signals::change_units::pct;
+                else
+                    r.fail("units", "'units' must be \"abs\" or \"pct\"");
             }
             if (auto res = r.duration("resolution")) {
-                if (*res <= 0 || *res > s.lookback) r.fail("resolution", "'resolution' must be positive and at most 'lookback'");
+                if (*res <= 0 || *res > s.lookback)
+                    r.fail("resolution", "'resolution' must be positive and at most 'lookback'");
                 s.resolution = *res;
             }
             break;
@@ -502,18 +551,21 @@ void read_signals(const toml::table& root, config& cfg) {
         case signal_kind::breadth:
             read_reference(r, s);
             if (auto v = r.number("member_at")) s.member_at = *v;
-            if (auto v = r.integer("min_members", 1, 1 << 24)) s.min_members = static_cast<std::uint32_t>(*v);
+            if (auto v = r.integer("min_members", 1, 1 << 24))
+                s.min_members = static_cast<std::uint32_t>(*v);
             break;
         case signal_kind::zscore: {
             const auto hl = r.duration("halflife");
             if (!hl || *hl <= 0) r.fail_at(tbl.source(), "needs a positive 'halflife' duration");
             s.halflife = *hl;
-            if (auto v = r.integer("min_count", 1, 1 << 24)) s.min_count = static_cast<std::uint32_t>(*v);
+            if (auto v = r.integer("min_count", 1, 1 << 24))
+                s.min_count = static_cast<std::uint32_t>(*v);
             break;
         }
         case signal_kind::composite: {
             auto in = r.strings("inputs");
-            if (!in || in->empty()) r.fail_at(tbl.source(), "needs 'inputs' (names of other signals)");
+            if (!in || in->empty())
+                r.fail_at(tbl.source(), "needs 'inputs' (names of other signals)");
             if (in->size() > signals::k_max_composite_inputs) r.fail("inputs", "at most 32 inputs");
             std::set<std::string> seen;
             for (const auto& x : *in) {
@@ -523,16 +575,20 @@ void read_signals(const toml::table& root, config& cfg) {
             const auto w = r.duration("within");
             if (!w || *w <= 0) r.fail_at(tbl.source(), "needs a positive 'within' duration");
             s.within = *w;
-            if (s.dir != signals::direction::above) r.fail("direction", "a composite counts active inputs: its direction is \"above\"");
+            if (s.dir != signals::direction::above)
+                r.fail("direction", "a composite counts active inputs: its direction is \"above\"");
             for (const auto& l : s.levels) {
                 if (l.at < 1 || l.at > static_cast<double>(s.inputs.size())) {
-                    r.fail("levels", "composite levels count active inputs: 'at' must be between 1 and " + std::to_string(s.inputs.size()));
+                    r.fail("levels",
+                           "composite levels count active inputs: 'at' must be between 1 and " +
+                               std::to_string(s.inputs.size()));
                 }
             }
             break;
         }
         }
-        std::vector<std::string> allowed{"name", "kind", "levels", "direction", "rearm", "description"};
+        std::vector<std::string> allowed{"name",      "kind",  "levels",
+                                         "direction", "rearm", "description"};
         if (s.kind != signal_kind::composite) {
             allowed.emplace_back("instruments");
             allowed.emplace_back("select");
@@ -551,7 +607,8 @@ void read_signals(const toml::table& root, config& cfg) {
             if (!names.contains(in)) {
                 const toml::node* node = tables[i]->get("inputs");
                 throw config_error(cfg.file, node->source().begin.line, node->source().begin.column,
-                                   "[[signal]] '" + cfg.signals[i].name + "': unknown input signal '" + in + "'");
+                                   "[[signal]] '" + cfg.signals[i].name +
+                                       "': unknown input signal '" + in + "'");
             }
         }
     }
@@ -559,7 +616,8 @@ void read_signals(const toml::table& root, config& cfg) {
     std::size_t culprit = 0;
     if (!signals::topo_order(cfg.signals, cfg.order, problem, culprit)) {
         throw config_error(cfg.file, cfg.signal_lines[culprit], 1,
-                           "[[signal]] '" + cfg.signals[culprit].name + "': inputs form a cycle: " + problem);
+                           "[[signal]] '" + cfg.signals[culprit].name +
+                               "': inputs form a cycle: " + problem);
     }
 }
 
@@ -591,7 +649,8 @@ config load_config_string(std::string_view text, const std::string& name) {
         if (std::find(sections.begin(), sections.end(), k.str()) == sections.end()) {
             throw config_error(name, k.source().begin.line, k.source().begin.column,
                                "unknown top-level key '" + std::string(k.str()) +
-                                   "' (expected one of: [engine], [server], [[feed]], [[instrument]], [[signal]])");
+                                   "' (expected one of: [engine], [server], [[feed]], "
+                                   "[[instrument]], [[signal]])");
         }
     }
     read_engine(root, cfg);
@@ -610,16 +669,22 @@ config load_config_file(const std::string& path) {
     return load_config_string(ss.str(), path);
 }
 
-config load_playbook() { return load_config_string(playbook_text(), "<playbook>"); }
+config load_playbook() {
+    return load_config_string(playbook_text(), "<playbook>");
+}
 
 void populate_registry(const config& cfg, core::instrument_registry& reg) {
-    for (const auto& t : cfg.templates) reg.add_template(t);
+    for (const auto& t : cfg.templates)
+        reg.add_template(t);
     for (const auto& ic : cfg.instruments) {
         const auto id = reg.add(ic.info);
-        if (!id) throw config_error(cfg.file, ic.line, 1, "duplicate instrument '" + ic.info.symbol + "'");
+        if (!id)
+            throw config_error(cfg.file, ic.line, 1,
+                               "duplicate instrument '" + ic.info.symbol + "'");
         for (const auto& [venue, native] : ic.aliases) {
             if (!reg.add_alias(reg.venue(venue), native, *id)) {
-                throw config_error(cfg.file, ic.line, 1, "alias '" + venue + ":" + native + "' is used twice");
+                throw config_error(cfg.file, ic.line, 1,
+                                   "alias '" + venue + ":" + native + "' is used twice");
             }
         }
     }
@@ -644,29 +709,43 @@ std::string describe(const config& cfg) {
         } else {
             std::vector<std::string> members = s.instruments;
             for (const auto& sel : s.select) {
-                members.push_back((sel.what == signals::selector::by::tag ? "tag:" : "sym:") + sel.text);
+                members.push_back((sel.what == signals::selector::by::tag ? "tag:" : "sym:") +
+                                  sel.text);
             }
             o << "  on " << join(members);
             if (s.kind == signal_kind::drawdown || s.kind == signal_kind::breadth) {
                 switch (s.ref) {
-                case signals::ref_kind::window: o << "  window " << core::format_duration(s.window); break;
-                case signals::ref_kind::prev_close: o << "  vs prev_close"; break;
-                case signals::ref_kind::session_open: o << "  vs session_open"; break;
-                case signals::ref_kind::fixed: o << "  vs " << s.ref_value; break;
+                case signals::ref_kind::window:
+                    o << "  window " << core::format_duration(s.window);
+                    break;
+                case signals::ref_kind::prev_close:
+                    o << "  vs prev_close";
+                    break;
+                case signals::ref_kind::session_open:
+                    o << "  vs session_open";
+                    break;
+                case signals::ref_kind::fixed:
+                    o << "  vs " << s.ref_value;
+                    break;
                 }
             }
-            if (s.kind == signal_kind::change) o << "  lookback " << core::format_duration(s.lookback);
-            if (s.kind == signal_kind::zscore) o << "  halflife " << core::format_duration(s.halflife);
-            if (s.kind == signal_kind::breadth) o << "  member_at " << s.member_at << "  min_members " << s.min_members;
+            if (s.kind == signal_kind::change)
+                o << "  lookback " << core::format_duration(s.lookback);
+            if (s.kind == signal_kind::zscore)
+                o << "  halflife " << core::format_duration(s.halflife);
+            if (s.kind == signal_kind::breadth)
+                o << "  member_at " << s.member_at << "  min_members " << s.min_members;
         }
         o << "  levels:";
-        for (const auto& l : s.levels) o << " " << l.at << " " << signals::to_string(l.sev) << ";";
+        for (const auto& l : s.levels)
+            o << " " << l.at << " " << signals::to_string(l.sev) << ";";
         if (s.rearm != 0) o << " rearm " << s.rearm;
         o << "\n";
     }
     // The DAG as a tree from each composite nobody else reads.
     std::set<std::string> used_as_input;
-    for (const auto& s : cfg.signals) used_as_input.insert(s.inputs.begin(), s.inputs.end());
+    for (const auto& s : cfg.signals)
+        used_as_input.insert(s.inputs.begin(), s.inputs.end());
     bool any = false;
     auto find = [&](const std::string& n) -> const signals::signal_spec* {
         for (const auto& s : cfg.signals) {

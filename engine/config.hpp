@@ -4,8 +4,8 @@
 // what was expected, and the CLI exits 2 on it.
 
 #include "engine/core/instrument_registry.hpp"
-#include "engine/core/time.hpp"
 #include "engine/core/tick.hpp"
+#include "engine/core/time.hpp"
 #include "feeds/frame.hpp"
 #include "signals/spec.hpp"
 
@@ -19,32 +19,33 @@ namespace seismo::engine {
 
 /// A configuration problem, with its place in the file.
 class config_error : public std::runtime_error {
-public:
-    config_error(std::string file, std::uint32_t line, std::uint32_t column, const std::string& what);
+  public:
+    config_error(std::string file, std::uint32_t line, std::uint32_t column,
+                 const std::string& what);
     [[nodiscard]] const std::string& file() const noexcept { return file_; }
     [[nodiscard]] std::uint32_t line() const noexcept { return line_; }
     [[nodiscard]] std::uint32_t column() const noexcept { return column_; }
 
-private:
+  private:
     std::string file_;
     std::uint32_t line_;
     std::uint32_t column_;
 };
 
 struct engine_config {
-    bool deterministic = false;        ///< output without wall-clock fields
-    core::nanos lateness = 0;          ///< default allowed event-time lateness per instrument
+    bool deterministic = false; ///< output without wall-clock fields
+    core::nanos lateness = 0;   ///< default allowed event-time lateness per instrument
     std::size_t max_frame_bytes = feeds::k_default_max_frame; ///< generic protocol frames
     /// Venue frames: real venues send legitimately large frames on channels seismo ignores
     /// (a Kraken book-1000 snapshot is ~80 KB), so their limit is higher.
     std::size_t max_venue_frame_bytes = 1 << 20;
     std::size_t max_instruments = core::instrument_registry::k_default_capacity;
-    bool busy_poll = false;            ///< signal thread spins instead of sleeping when idle
-    int pin_cpu = -1;                  ///< pin the signal thread to this CPU (-1: don't)
+    bool busy_poll = false;             ///< signal thread spins instead of sleeping when idle
+    int pin_cpu = -1;                   ///< pin the signal thread to this CPU (-1: don't)
     std::size_t queue_capacity = 65536; ///< ticks in flight between feed and signal threads
     std::size_t journal_segment_bytes = 256u << 20; ///< rotate journal segments at this size
     core::nanos journal_flush_interval = 100 * core::k_ns_per_ms; ///< most a crash can lose
-    bool journal_compress = false;      ///< zstd per journal block
+    bool journal_compress = false;                                ///< zstd per journal block
 };
 
 struct token_config {

@@ -14,7 +14,8 @@ constexpr std::array<std::uint32_t, 256> make_table() {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t i = 0; i < 256; ++i) {
         std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = (c & 1) != 0 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        for (int k = 0; k < 8; ++k)
+            c = (c & 1) != 0 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
         t[i] = c;
     }
     return t;

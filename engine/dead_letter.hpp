@@ -12,7 +12,7 @@
 namespace seismo::engine {
 
 class dead_letter {
-public:
+  public:
     dead_letter() = default;
     /// An empty path keeps no file (rejections are still counted by the caller).
     explicit dead_letter(const std::string& path);
@@ -23,7 +23,7 @@ public:
     void flush() { out_.flush(); }
     [[nodiscard]] bool enabled() const noexcept { return out_.is_open(); }
 
-private:
+  private:
     output_file out_;
     std::string line_;
 };

@@ -34,15 +34,14 @@ core::nanos line_time(std::string_view line) {
 }
 
 class demo_impl final : public demo_feed, public std::enable_shared_from_this<demo_impl> {
-public:
-    demo_impl(net::io_context& io, options o, core::instrument_registry& reg, feeds::session_sink& sink,
-              std::uint16_t feed)
-        : strand_(net::make_strand(io)), o_(o), pipeline_(feeds::venue::generic, reg, o.max_frame, sink, feed, stats_),
-          sink_(sink), feed_(feed), timer_(strand_) {}
+  public:
+    demo_impl(net::io_context& io, options o, core::instrument_registry& reg,
+              feeds::session_sink& sink, std::uint16_t feed)
+        : strand_(net::make_strand(io)), o_(o),
+          pipeline_(feeds::venue::generic, reg, o.max_frame, sink, feed, stats_), sink_(sink),
+          feed_(feed), timer_(strand_) {}
 
-    void start() override {
-        net::co_spawn(strand_, run(shared_from_this()), net::detached);
-    }
+    void start() override { net::co_spawn(strand_, run(shared_from_this()), net::detached); }
     void stop() override {
         auto self = shared_from_this();
         net::post(strand_, [self] {
@@ -51,9 +50,11 @@ public:
         });
     }
     [[nodiscard]] const feeds::session_stats& stats() const noexcept override { return stats_; }
-    [[nodiscard]] std::uint64_t loops() const noexcept override { return loops_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t loops() const noexcept override {
+        return loops_.load(std::memory_order_relaxed);
+    }
 
-private:
+  private:
     net::awaitable<void> run(std::shared_ptr<demo_impl> keep) {
         sim_options so;
         so.seed = o_.seed;
@@ -73,12 +74,15 @@ private:
             core::nanos due = core::monotonic_now();
             std::size_t pos = 0;
             while (pos < size && !stopping_) {
-                const char* nl = static_cast<const char*>(std::memchr(day.data() + pos, '\n', size - pos));
-                const std::size_t len = static_cast<std::size_t>((nl != nullptr ? nl : day.data() + size) - (day.data() + pos));
+                const char* nl =
+                    static_cast<const char*>(std::memchr(day.data() + pos, '\n', size - pos));
+                const std::size_t len = static_cast<std::size_t>(
+                    (nl != nullptr ? nl : day.data() + size) - (day.data() + pos));
                 const std::string_view line(day.data() + pos, len);
                 const core::nanos ev = line_time(line);
                 if (prev_event != 0 && ev > prev_event) {
-                    const auto step = static_cast<core::nanos>(static_cast<double>(ev - prev_event) / o_.speed);
+                    const auto step =
+                        static_cast<core::nanos>(static_cast<double>(ev - prev_event) / o_.speed);
                     due += std::min(step, o_.max_pause);
                 }
                 prev_event = std::max(prev_event, ev);
@@ -110,7 +114,8 @@ private:
 
 } // namespace
 
-std::shared_ptr<demo_feed> demo_feed::create(net::io_context& io, options o, core::instrument_registry& reg,
+std::shared_ptr<demo_feed> demo_feed::create(net::io_context& io, options o,
+                                             core::instrument_registry& reg,
                                              feeds::session_sink& sink, std::uint16_t feed_id) {
     return std::make_shared<demo_impl>(io, o, reg, sink, feed_id);
 }

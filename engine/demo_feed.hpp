@@ -17,17 +17,17 @@ class io_context;
 namespace seismo::engine {
 
 class demo_feed {
-public:
+  public:
     struct options {
-        double speed = 60;          ///< event time per real time
+        double speed = 60;                  ///< event time per real time
         core::nanos max_pause = 50'000'000; ///< longest real wait between two frames
         std::uint64_t seed = 1;
         std::size_t max_frame = 64 * 1024;
     };
 
     static std::shared_ptr<demo_feed> create(boost::asio::io_context& io, options o,
-                                             core::instrument_registry& reg, feeds::session_sink& sink,
-                                             std::uint16_t feed_id);
+                                             core::instrument_registry& reg,
+                                             feeds::session_sink& sink, std::uint16_t feed_id);
     virtual ~demo_feed() = default;
     virtual void start() = 0;
     virtual void stop() = 0;

@@ -25,8 +25,10 @@ void hub::publish(const std::vector<message_ptr>& batch) {
             ring_.push_back(m);
             if (ring_.size() > ring_size_) ring_.pop_front();
             if (!m->transient) {
-                if (m->fired) active_[m->state_key] = m;
-                else active_.erase(m->state_key);
+                if (m->fired)
+                    active_[m->state_key] = m;
+                else
+                    active_.erase(m->state_key);
             }
             for (std::size_t i = 0; i < live.size(); ++i) {
                 if (live[i]->wants(*m)) {
@@ -42,7 +44,8 @@ void hub::publish(const std::vector<message_ptr>& batch) {
         }
         std::erase_if(subs_, [](const std::weak_ptr<hub_subscriber>& w) { return w.expired(); });
     }
-    for (auto& s : touched) s->flush();
+    for (auto& s : touched)
+        s->flush();
 }
 
 void hub::subscribe(const std::shared_ptr<hub_subscriber>& s,
@@ -52,12 +55,14 @@ void hub::subscribe(const std::shared_ptr<hub_subscriber>& s,
     subscription r;
     std::lock_guard lock(mu_);
     bool known = false;
-    for (const auto& w : subs_) known = known || w.lock().get() == s.get();
+    for (const auto& w : subs_)
+        known = known || w.lock().get() == s.get();
     if (!known) subs_.push_back(s);
     for (const auto& [key, m] : active_) {
         if (matches(*m)) r.active.push_back(m);
     }
-    std::sort(r.active.begin(), r.active.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
+    std::sort(r.active.begin(), r.active.end(),
+              [](const auto& a, const auto& b) { return a->seq < b->seq; });
     if (since) {
         const std::uint64_t oldest = ring_.empty() ? 0 : ring_.front()->seq;
         if (!ring_.empty() && *since + 1 < oldest) r.gap = std::make_pair(*since + 1, oldest - 1);
@@ -84,7 +89,8 @@ void hub::remove(const hub_subscriber* s) {
 std::size_t hub::subscribers() const {
     std::lock_guard lock(mu_);
     std::size_t n = 0;
-    for (const auto& w : subs_) n += w.expired() ? 0 : 1;
+    for (const auto& w : subs_)
+        n += w.expired() ? 0 : 1;
     return n;
 }
 
@@ -96,7 +102,8 @@ std::uint64_t hub::last_seq() const {
 std::vector<message_ptr> hub::active() const {
     std::lock_guard lock(mu_);
     std::vector<message_ptr> v;
-    for (const auto& [k, m] : active_) v.push_back(m);
+    for (const auto& [k, m] : active_)
+        v.push_back(m);
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
     return v;
 }

@@ -23,9 +23,9 @@ namespace seismo::engine {
 /// One published trigger, shared by every subscriber.
 struct message {
     std::uint64_t seq = 0;
-    std::string topic;   ///< "signal/instrument", "signal", "feed_health/feed"
-    std::string signal;  ///< the topic's first part
-    std::string frame;   ///< a complete unmasked WebSocket text frame holding the JSON
+    std::string topic;  ///< "signal/instrument", "signal", "feed_health/feed"
+    std::string signal; ///< the topic's first part
+    std::string frame;  ///< a complete unmasked WebSocket text frame holding the JSON
     std::size_t json_offset = 0;
     /// Key of the (signal, instrument, level) state this trigger changes; `fired` says how.
     std::string state_key;
@@ -45,7 +45,7 @@ using message_ptr = std::shared_ptr<const message>;
 /// What the hub needs of a subscriber session. push() and wants() are called with the hub's
 /// lock held, on the publisher thread or the session's own thread: they must not block.
 class hub_subscriber {
-public:
+  public:
     virtual ~hub_subscriber() = default;
     [[nodiscard]] virtual bool wants(const message& m) const = 0;
     virtual void push(const message_ptr& m) = 0;
@@ -54,7 +54,7 @@ public:
 };
 
 class hub {
-public:
+  public:
     explicit hub(std::size_t ring_size) : ring_size_(ring_size) {}
 
     /// Publishes a batch (publisher thread).
@@ -79,13 +79,17 @@ public:
     void remove(const hub_subscriber* s);
 
     [[nodiscard]] std::size_t subscribers() const;
-    [[nodiscard]] std::uint64_t published() const noexcept { return published_.load(std::memory_order_relaxed); }
-    [[nodiscard]] std::uint64_t deliveries() const noexcept { return deliveries_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t published() const noexcept {
+        return published_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t deliveries() const noexcept {
+        return deliveries_.load(std::memory_order_relaxed);
+    }
     [[nodiscard]] std::uint64_t last_seq() const;
     /// Currently fired triggers (for /v1/state and the dashboard).
     [[nodiscard]] std::vector<message_ptr> active() const;
 
-private:
+  private:
     mutable std::mutex mu_;
     std::size_t ring_size_;
     std::deque<message_ptr> ring_;

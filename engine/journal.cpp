@@ -21,11 +21,12 @@ namespace seismo::engine::journal {
 namespace {
 
 constexpr char k_magic[8] = {'S', 'E', 'I', 'S', 'M', 'O', 'J', 'L'};
-constexpr std::uint32_t k_block_magic = 0x31424a53; // "SJB1" little-endian: raw records
+constexpr std::uint32_t k_block_magic = 0x31424a53;      // "SJB1" little-endian: raw records
 constexpr std::uint32_t k_block_magic_zstd = 0x5a424a53; // "SJBZ": zstd-compressed records
 constexpr std::uint32_t k_flag_zstd = 1;
 constexpr std::size_t k_block_header = 16;
-constexpr std::size_t k_busy_bytes = 256u << 10; // a drain this large: the writer goes again at once
+constexpr std::size_t k_busy_bytes = 256u
+                                     << 10; // a drain this large: the writer goes again at once
 
 template <class T>
 void put_le(std::string& s, T v) {
@@ -88,7 +89,8 @@ writer::writer(options o, meta m, std::size_t feeds) : o_(std::move(o)), meta_(s
     // Continue numbering after any segments already there (a journal is append-only).
     std::vector<segment_file> existing;
     if (list_segments(o_.dir, existing) && !existing.empty()) segment_no_ = existing.back().number;
-    for (std::size_t i = 0; i < feeds; ++i) feed_rings_.push_back(std::make_unique<feed_ring>(o_.ring_bytes));
+    for (std::size_t i = 0; i < feeds; ++i)
+        feed_rings_.push_back(std::make_unique<feed_ring>(o_.ring_bytes));
     signal_ring_ = std::make_unique<spsc_ring>(o_.ring_bytes);
     block_.reserve(o_.block_bytes + (1u << 20));
     const std::string mj = meta_json(meta_);
@@ -103,7 +105,9 @@ writer::writer(options o, meta m, std::size_t feeds) : o_(std::move(o)), meta_(s
     open_segment();
 }
 
-writer::~writer() { stop(); }
+writer::~writer() {
+    stop();
+}
 
 void writer::open_segment() {
     if (fd_ >= 0) ::close(fd_);
@@ -117,8 +121,8 @@ void writer::open_segment() {
     segments_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts, const void* a,
-                 std::size_t na, const void* b, std::size_t nb) noexcept {
+void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts,
+                 const void* a, std::size_t na, const void* b, std::size_t nb) noexcept {
     // The CRC is left to the writer thread (seal_records): producers only copy.
     char h[k_record_header] = {};
     const auto len = static_cast<std::uint32_t>(na + nb);
@@ -134,7 +138,8 @@ void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::na
     }
 }
 
-void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts, std::string_view bytes) noexcept {
+void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts,
+                   std::string_view bytes) noexcept {
     if (feed >= feed_rings_.size()) return;
     feed_ring& fr = *feed_rings_[feed];
     put(fr.ring, record_type::frame, feed, recv_ts, &frame_no, 4, bytes.data(), bytes.size());
@@ -144,13 +149,15 @@ void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_
 
 std::uint64_t writer::backlog_bytes() const noexcept {
     std::uint64_t n = signal_ring_->readable();
-    for (const auto& fr : feed_rings_) n += fr->ring.readable();
+    for (const auto& fr : feed_rings_)
+        n += fr->ring.readable();
     return n;
 }
 
 std::uint64_t writer::frames() const noexcept {
     std::uint64_t n = 0;
-    for (const auto& fr : feed_rings_) n += fr->frames.load(std::memory_order_relaxed);
+    for (const auto& fr : feed_rings_)
+        n += fr->frames.load(std::memory_order_relaxed);
     return n;
 }
 
@@ -159,8 +166,8 @@ void writer::order(const order_entry* entries, std::size_t n) noexcept {
     put(*signal_ring_, record_type::order, 0, 0, entries, n * sizeof(order_entry), nullptr, 0);
 }
 
-void writer::health(std::uint16_t feed, feeds::health_kind kind, core::nanos at, std::uint64_t value,
-                    std::string_view symbol) noexcept {
+void writer::health(std::uint16_t feed, feeds::health_kind kind, core::nanos at,
+                    std::uint64_t value, std::string_view symbol) noexcept {
     char p[16] = {};
     p[0] = static_cast<char>(kind);
     std::memcpy(p + 8, &value, 8);
@@ -205,19 +212,23 @@ void writer::write_block(std::string_view raw_block) {
     std::string_view stored = raw_block;
     if (o_.compress) {
         stored_.resize(ZSTD_compressBound(raw_block.size()));
-        const std::size_t n = ZSTD_compress(stored_.data(), stored_.size(), raw_block.data(), raw_block.size(), 1);
+        const std::size_t n =
+            ZSTD_compress(stored_.data(), stored_.size(), raw_block.data(), raw_block.size(), 1);
         if (!ZSTD_isError(n)) stored = std::string_view(stored_.data(), n);
     }
     char h[k_block_header];
     const std::uint32_t raw = static_cast<std::uint32_t>(raw_block.size());
     const std::uint32_t len = static_cast<std::uint32_t>(stored.size());
     const std::uint32_t crc = crc32c(stored.data(), stored.size());
-    const std::uint32_t magic = stored.data() == raw_block.data() ? k_block_magic : k_block_magic_zstd;
+    const std::uint32_t magic =
+        stored.data() == raw_block.data() ? k_block_magic : k_block_magic_zstd;
     std::memcpy(h, &magic, 4);
     std::memcpy(h + 4, &raw, 4);
     std::memcpy(h + 8, &len, 4);
     std::memcpy(h + 12, &crc, 4);
-    if (segment_size_ + k_block_header + stored.size() > o_.segment_bytes && segment_size_ > header_.size()) open_segment();
+    if (segment_size_ + k_block_header + stored.size() > o_.segment_bytes &&
+        segment_size_ > header_.size())
+        open_segment();
     const std::string what = o_.dir + "/" + segment_name(segment_no_);
     write_all(fd_, h, k_block_header, what);
     write_all(fd_, stored.data(), stored.size(), what);
@@ -241,12 +252,15 @@ void writer::release_signal_records(bool all) {
     while (at + k_record_header <= sig_pending_.size()) {
         const char* r = sig_pending_.data() + at;
         const std::size_t len = get_le<std::uint32_t>(r);
-        if (!all && get_le<std::uint16_t>(r + 18) == static_cast<std::uint16_t>(record_type::order)) {
+        if (!all &&
+            get_le<std::uint16_t>(r + 18) == static_cast<std::uint16_t>(record_type::order)) {
             bool ready = true;
-            for (std::size_t e = 0; e + sizeof(order_entry) <= len && ready; e += sizeof(order_entry)) {
+            for (std::size_t e = 0; e + sizeof(order_entry) <= len && ready;
+                 e += sizeof(order_entry)) {
                 const auto feed = get_le<std::uint16_t>(r + k_record_header + e);
                 const auto frame = get_le<std::uint32_t>(r + k_record_header + e + 4);
-                ready = feed >= seen_.size() || static_cast<std::int32_t>(frame - seen_[feed]) <= 0; // wraps
+                ready = feed >= seen_.size() ||
+                        static_cast<std::int32_t>(frame - seen_[feed]) <= 0; // wraps
             }
             if (!ready) break;
         }
@@ -287,7 +301,9 @@ void writer::run() {
         if (!sig_pending_.empty()) release_signal_records(stopping && moved == 0);
         seal_records(from);
         const core::nanos now = core::monotonic_now();
-        if (block_.size() >= o_.block_bytes || (!block_.empty() && now - last_flush_ >= o_.flush_interval)) seal();
+        if (block_.size() >= o_.block_bytes ||
+            (!block_.empty() && now - last_flush_ >= o_.flush_interval))
+            seal();
         if (stopping && moved == 0 && sig_pending_.empty()) break;
         // Drain in batches: waking for every few records would take CPU from the feed and
         // signal threads (on a small machine, the same cores). Go again at once only when a
@@ -304,7 +320,8 @@ bool list_segments(const std::string& dir, std::vector<segment_file>& out) {
     if (d == nullptr) return false;
     while (const dirent* e = ::readdir(d)) {
         unsigned n = 0;
-        if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1) out.push_back({n, dir + "/" + e->d_name});
+        if (std::sscanf(e->d_name, "seismo-%06u.sjl", &n) == 1)
+            out.push_back({n, dir + "/" + e->d_name});
     }
     ::closedir(d);
     std::sort(out.begin(), out.end(), [](const segment_file& a, const segment_file& b) {
@@ -330,12 +347,16 @@ bool reader::is_journal(const std::string& path) {
 
 reader::reader(const std::string& path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+    if (::stat(path.c_str(), &st) != 0)
+        throw std::runtime_error(path + ": " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) {
         std::vector<segment_file> segs;
-        if (!list_segments(path, segs)) throw std::runtime_error(path + ": " + std::strerror(errno));
-        for (auto& f : segs) segments_.push_back(std::move(f.path));
-        if (segments_.empty()) throw std::runtime_error(path + ": no journal segments (seismo-NNNNNN.sjl)");
+        if (!list_segments(path, segs))
+            throw std::runtime_error(path + ": " + std::strerror(errno));
+        for (auto& f : segs)
+            segments_.push_back(std::move(f.path));
+        if (segments_.empty())
+            throw std::runtime_error(path + ": no journal segments (seismo-NNNNNN.sjl)");
     } else {
         segments_.push_back(path);
     }
@@ -344,7 +365,8 @@ reader::reader(const std::string& path) {
         if (::stat(s.c_str(), &ss) == 0) total_bytes_ += static_cast<std::uint64_t>(ss.st_size);
     }
     if (!load_segment() || !have_meta_) {
-        throw std::runtime_error(segments_.front() + ": not a seismo journal (no segment with a valid header)");
+        throw std::runtime_error(segments_.front() +
+                                 ": not a seismo journal (no segment with a valid header)");
     }
 }
 
@@ -367,7 +389,8 @@ reader::~reader() {
 bool reader::ensure(std::uint64_t off, std::size_t n) {
     if (off >= win_off_ && off + n <= win_off_ + win_len_) return true;
     if (off + n > file_size_) return false;
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, k_window), file_size_ - off));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, k_window), file_size_ - off));
     if (want + k_read_padding > buf_size_) {
         buf_size_ = want + k_read_padding;
         buf_ = std::make_unique_for_overwrite<char[]>(buf_size_);
@@ -409,8 +432,10 @@ bool reader::load_segment() {
             why = "unsupported journal version " + std::to_string(get_le<std::uint32_t>(at(8)));
         } else {
             end = 36 + static_cast<std::size_t>(get_le<std::uint32_t>(at(32)));
-            if (!ensure(0, end + 4)) why = "truncated header";
-            else if (crc32c(at(0), end) != get_le<std::uint32_t>(at(end))) why = "header CRC mismatch";
+            if (!ensure(0, end + 4))
+                why = "truncated header";
+            else if (crc32c(at(0), end) != get_le<std::uint32_t>(at(end)))
+                why = "header CRC mismatch";
         }
         if (!why.empty()) {
             // A crash between creating a segment and writing its header leaves it empty or
@@ -431,7 +456,8 @@ bool reader::load_segment() {
             const std::size_t meta_len = end - 36;
             simdjson::dom::parser p;
             simdjson::dom::element doc;
-            if (p.parse(at(36), meta_len).get(doc) != simdjson::SUCCESS) throw std::runtime_error(path + ": bad metadata");
+            if (p.parse(at(36), meta_len).get(doc) != simdjson::SUCCESS)
+                throw std::runtime_error(path + ": bad metadata");
             simdjson::dom::array feeds;
             if (doc["feeds"].get_array().get(feeds) == simdjson::SUCCESS) {
                 for (auto f : feeds) {
@@ -442,8 +468,10 @@ bool reader::load_segment() {
                 }
             }
             std::string_view cfg, file;
-            if (doc["config"].get_string().get(cfg) == simdjson::SUCCESS) meta_.config_text = std::string(cfg);
-            if (doc["config_file"].get_string().get(file) == simdjson::SUCCESS) meta_.config_file = std::string(file);
+            if (doc["config"].get_string().get(cfg) == simdjson::SUCCESS)
+                meta_.config_text = std::string(cfg);
+            if (doc["config_file"].get_string().get(file) == simdjson::SUCCESS)
+                meta_.config_file = std::string(file);
         }
         pos_ = end + 4;
         return true;
@@ -484,9 +512,11 @@ bool reader::next_block() {
             pr.dropped_bytes = next - pos_;
             if (next == file_size_) {
                 pr.torn_tail = true;
-                pr.what = "torn tail: dropped " + std::to_string(pr.dropped_bytes) + " bytes after the last complete block";
+                pr.what = "torn tail: dropped " + std::to_string(pr.dropped_bytes) +
+                          " bytes after the last complete block";
             } else {
-                pr.what = "damaged block: skipped " + std::to_string(pr.dropped_bytes) + " bytes to the next valid block";
+                pr.what = "damaged block: skipped " + std::to_string(pr.dropped_bytes) +
+                          " bytes to the next valid block";
             }
             pos_ = next;
             if (!report(pr)) return false;
@@ -509,7 +539,10 @@ bool reader::next_block() {
                 pr.offset = block;
                 pr.dropped_bytes = k_block_header + len;
                 char b[96];
-                std::snprintf(b, sizeof b, "compressed block CRC mismatch (stored %08x, computed %08x): block skipped", crc, actual);
+                std::snprintf(
+                    b, sizeof b,
+                    "compressed block CRC mismatch (stored %08x, computed %08x): block skipped",
+                    crc, actual);
                 pr.what = b;
                 if (!report(pr)) return false;
                 continue;
@@ -570,7 +603,8 @@ bool reader::next(record& r) {
             pr.offset = block_offset_ + bpos_;
             char b[128];
             if (left >= 8 && len <= left - k_record_header) {
-                std::snprintf(b, sizeof b, "record CRC mismatch (stored %08x, computed %08x)", crc, actual);
+                std::snprintf(b, sizeof b, "record CRC mismatch (stored %08x, computed %08x)", crc,
+                              actual);
             } else {
                 std::snprintf(b, sizeof b, "record header damaged (length %u)", len);
             }
@@ -580,10 +614,13 @@ bool reader::next(record& r) {
             for (; next + k_record_header <= blk_.size(); ++next) {
                 const char* q = blk_.data() + next;
                 const auto l = get_le<std::uint32_t>(q);
-                if (l <= blk_.size() - next - k_record_header && crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4)) break;
+                if (l <= blk_.size() - next - k_record_header &&
+                    crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4))
+                    break;
             }
             pr.dropped_bytes = std::min(next, blk_.size()) - bpos_;
-            pr.what += ": skipped " + std::to_string(pr.dropped_bytes) + " bytes to the next valid record";
+            pr.what +=
+                ": skipped " + std::to_string(pr.dropped_bytes) + " bytes to the next valid record";
             bpos_ = std::min(next, blk_.size());
             if (!report(pr)) return false;
             continue;

@@ -57,8 +57,8 @@ struct options {
     std::string dir;
     std::size_t segment_bytes = 256u << 20;
     core::nanos flush_interval = 100'000'000; ///< 100 ms
-    bool compress = false;                     ///< zstd per block
-    std::size_t ring_bytes = 16u << 20;        ///< per producer (each feed, the signal thread)
+    bool compress = false;                    ///< zstd per block
+    std::size_t ring_bytes = 16u << 20;       ///< per producer (each feed, the signal thread)
     std::size_t block_bytes = 1u << 20;
 };
 
@@ -66,7 +66,7 @@ struct options {
 /// formatted records to their own lock-free rings; they never block on I/O (a full ring makes
 /// the producer wait and is counted, which is backpressure, not loss).
 class writer {
-public:
+  public:
     writer(options o, meta m, std::size_t feeds);
     ~writer();
     writer(const writer&) = delete;
@@ -77,22 +77,29 @@ public:
     void stop();
 
     // ---- a feed's thread
-    void frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts, std::string_view bytes) noexcept;
+    void frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts,
+               std::string_view bytes) noexcept;
     // ---- the signal thread
     void order(const order_entry* entries, std::size_t n) noexcept;
     void health(std::uint16_t feed, feeds::health_kind kind, core::nanos at, std::uint64_t value,
                 std::string_view symbol) noexcept;
 
-    [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept {
+        return bytes_.load(std::memory_order_relaxed);
+    }
     [[nodiscard]] std::uint64_t frames() const noexcept;
     /// Bytes in the rings not yet taken by the writer thread (its backlog).
     [[nodiscard]] std::uint64_t backlog_bytes() const noexcept;
-    [[nodiscard]] std::uint64_t ring_waits() const noexcept { return waits_.load(std::memory_order_relaxed); }
-    [[nodiscard]] std::uint64_t segments() const noexcept { return segments_.load(std::memory_order_relaxed); }
+    [[nodiscard]] std::uint64_t ring_waits() const noexcept {
+        return waits_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t segments() const noexcept {
+        return segments_.load(std::memory_order_relaxed);
+    }
 
-private:
-    void put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts, const void* a,
-             std::size_t na, const void* b, std::size_t nb) noexcept;
+  private:
+    void put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts,
+             const void* a, std::size_t na, const void* b, std::size_t nb) noexcept;
     void run();
     void seal_records(std::size_t from) noexcept;
     void seal();
@@ -104,7 +111,7 @@ private:
     struct feed_ring {
         explicit feed_ring(std::size_t bytes) : ring(bytes) {}
         spsc_ring ring;
-        std::atomic<std::uint64_t> frames{0}; // written by its feed thread only (no locked add)
+        std::atomic<std::uint64_t> frames{0};     // written by its feed thread only (no locked add)
         std::atomic<std::uint32_t> last_frame{0}; // the newest frame number in the ring (release)
     };
     /// Moves the signal thread's records that can go now from sig_pending_ to block_: all of
@@ -120,8 +127,9 @@ private:
     std::size_t segment_no_ = 0;
     std::size_t segment_size_ = 0;
     std::string block_;
-    std::string sig_pending_;            // signal-ring records held back (release_signal_records)
-    std::vector<std::uint32_t> seen_;    // per feed: every frame up to this number is in block_ or on disk
+    std::string sig_pending_; // signal-ring records held back (release_signal_records)
+    std::vector<std::uint32_t>
+        seen_; // per feed: every frame up to this number is in block_ or on disk
     std::string stored_;
     std::string header_;
     core::nanos last_flush_ = 0;
@@ -133,7 +141,8 @@ struct record {
     record_type type = record_type::frame;
     std::uint16_t feed = 0;
     core::nanos recv_ts = 0;
-    std::string_view payload; ///< valid until the next read; followed by k_read_padding readable bytes
+    std::string_view
+        payload; ///< valid until the next read; followed by k_read_padding readable bytes
 };
 
 /// Bytes readable past the end of every payload the reader returns (a parser's SIMD padding).
@@ -158,7 +167,7 @@ bool list_segments(const std::string& dir, std::vector<segment_file>& out);
 
 /// Reads a journal directory (all segments in order) or one segment file.
 class reader {
-public:
+  public:
     /// Throws std::runtime_error when the path holds no journal or a header is unreadable.
     explicit reader(const std::string& path);
     ~reader();
@@ -178,7 +187,7 @@ public:
     /// True when `path` is a journal directory or segment (by magic).
     [[nodiscard]] static bool is_journal(const std::string& path);
 
-private:
+  private:
     static constexpr std::size_t k_window = 4u << 20; // bytes read at a time
 
     bool load_segment();
@@ -186,22 +195,24 @@ private:
     bool report(problem p);
     /// Makes the segment's bytes [off, off + n) available at at(off); false past its end.
     bool ensure(std::uint64_t off, std::size_t n);
-    [[nodiscard]] const char* at(std::uint64_t off) const noexcept { return buf_.get() + (off - win_off_); }
+    [[nodiscard]] const char* at(std::uint64_t off) const noexcept {
+        return buf_.get() + (off - win_off_);
+    }
     /// True when a whole block starts at `off` (and, with `verify`, its CRC holds).
     bool block_at(std::uint64_t off, bool verify);
 
     std::vector<std::string> segments_;
-    std::size_t seg_ = 0;        // segments opened so far
-    int fd_ = -1;                // the current segment
+    std::size_t seg_ = 0; // segments opened so far
+    int fd_ = -1;         // the current segment
     std::uint64_t file_size_ = 0;
     std::unique_ptr<char[]> buf_; // a window on the segment, then k_read_padding bytes
     std::size_t buf_size_ = 0;
-    std::uint64_t win_off_ = 0;  // the window's offset in the segment
+    std::uint64_t win_off_ = 0; // the window's offset in the segment
     std::size_t win_len_ = 0;
-    std::uint64_t pos_ = 0;      // read position in the segment
-    std::string block_;          // a decompressed block
-    std::string_view blk_;       // the current block's raw records (in buf_ or block_)
-    std::size_t bpos_ = 0;       // read position in blk_
+    std::uint64_t pos_ = 0;          // read position in the segment
+    std::string block_;              // a decompressed block
+    std::string_view blk_;           // the current block's raw records (in buf_ or block_)
+    std::size_t bpos_ = 0;           // read position in blk_
     std::uint64_t block_offset_ = 0; // the block's records' offset in the segment
     bool block_verified_ = true;
     meta meta_;

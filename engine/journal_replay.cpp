@@ -13,10 +13,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <thread>
 #include <unistd.h>
-#include <deque>
 
 namespace seismo::engine {
 namespace {
@@ -47,7 +47,7 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
         std::uint16_t consumed = 0;
     };
     struct feed_frames {
-        std::uint32_t base = 0;      // frame number of slots.front()
+        std::uint32_t base = 0; // frame number of slots.front()
         std::deque<slot> slots;
         std::deque<core::tick> ticks;
         std::uint64_t tick_base = 0; // absolute index of ticks.front()
@@ -64,15 +64,17 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
             feed_names.push_back(m.feeds[i].name);
             feeds::venue v = feeds::venue::generic;
             if (!feeds::parse_venue(m.feeds[i].venue, v)) {
-                throw std::runtime_error("journal feed '" + m.feeds[i].name + "': unknown venue " + m.feeds[i].venue);
+                throw std::runtime_error("journal feed '" + m.feeds[i].name + "': unknown venue " +
+                                         m.feeds[i].venue);
             }
             stats.push_back(std::make_unique<feeds::session_stats>());
-            std::size_t max_frame = v == feeds::venue::generic ? c.engine.max_frame_bytes : c.engine.max_venue_frame_bytes;
+            std::size_t max_frame = v == feeds::venue::generic ? c.engine.max_frame_bytes
+                                                               : c.engine.max_venue_frame_bytes;
             for (const auto& f : c.feeds) {
                 if (f.name == m.feeds[i].name && f.max_frame_bytes) max_frame = *f.max_frame_bytes;
             }
-            pipes.push_back(std::make_unique<feeds::frame_pipeline>(v, registry, max_frame, *this,
-                                                                    static_cast<std::uint16_t>(i), *stats.back()));
+            pipes.push_back(std::make_unique<feeds::frame_pipeline>(
+                v, registry, max_frame, *this, static_cast<std::uint16_t>(i), *stats.back()));
         }
         if (!o.base.out.empty()) out = output_file(o.base.out);
         if (!o.base.ticks.empty()) ticks_out = output_file(o.base.ticks);
@@ -92,11 +94,13 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
         ff.ticks.insert(ff.ticks.end(), t, t + n);
         s.count = static_cast<std::uint16_t>(s.count + n);
     }
-    void on_health(std::uint16_t, const feeds::health_event&) override {} // the journal's own health records drive
-    void on_reject(std::uint16_t feed, feeds::reject_reason why, std::string_view detail, std::string_view frame,
-                   core::nanos recv_ts) override {
+    void on_health(std::uint16_t, const feeds::health_event&) override {
+    } // the journal's own health records drive
+    void on_reject(std::uint16_t feed, feeds::reject_reason why, std::string_view detail,
+                   std::string_view frame, core::nanos recv_ts) override {
         ++st.rejected[static_cast<std::size_t>(why)];
-        dead.write(recv_ts, feed < feed_names.size() ? std::string_view(feed_names[feed]) : "?", 0, why, detail, frame);
+        dead.write(recv_ts, feed < feed_names.size() ? std::string_view(feed_names[feed]) : "?", 0,
+                   why, detail, frame);
     }
 
     // trigger_sink
@@ -137,11 +141,13 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
             ++lost; // not after the feed's last frame: a damaged journal; skip it
             return;
         }
-        for (std::int32_t k = 0; k < ahead; ++k) ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
+        for (std::int32_t k = 0; k < ahead; ++k)
+            ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
         ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
         // The reader guarantees readable padding after each payload, as the parsers need.
         const auto before = stats[r.feed]->ignored.load() + stats[r.feed]->control.load();
-        (void)pipes[r.feed]->handle(bytes.data(), bytes.size(), bytes.size() + journal::k_read_padding, r.recv_ts);
+        (void)pipes[r.feed]->handle(bytes.data(), bytes.size(),
+                                    bytes.size() + journal::k_read_padding, r.recv_ts);
         st.ignored += stats[r.feed]->ignored.load() + stats[r.feed]->control.load() - before;
         retire(ff);
         while (ff.slots.size() > k_max_pending) { // a frame never consumed: give up on it
@@ -172,7 +178,8 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
                 continue;
             }
             feed_frames& ff = pending[e.feed];
-            const std::uint32_t k = e.frame - ff.base; // modulo 2^32: before base is far out of range
+            const std::uint32_t k =
+                e.frame - ff.base; // modulo 2^32: before base is far out of range
             if (k >= ff.slots.size() || e.index >= ff.slots[k].count) {
                 ++lost; // the frame was lost (a damaged record)
                 continue;
@@ -190,16 +197,23 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
                 core::append_double(j, t.px);
                 j += '}';
                 dead.write(t.recv_ts, feed_names[e.feed], 0, feeds::reject_reason::late,
-                           "older than the instrument's last event time (same stream) by more than the allowed lateness", j);
+                           "older than the instrument's last event time (same stream) by more than "
+                           "the allowed lateness",
+                           j);
                 break;
             }
-            case signals::apply_status::reference: ++st.references; break;
-            case signals::apply_status::applied: ++st.applied; break;
+            case signals::apply_status::reference:
+                ++st.references;
+                break;
+            case signals::apply_status::applied:
+                ++st.applied;
+                break;
             }
             if (ticks_out.is_open()) write_tick(t);
             if (plot) plot->after_step(graph, registry, triggered);
         }
-        for (auto& ff : pending) retire(ff);
+        for (auto& ff : pending)
+            retire(ff);
     }
 
     void health_record(const journal::record& r) {
@@ -224,12 +238,14 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
     journal_replay_result res;
     std::optional<config> own;
     if (override_cfg == nullptr) {
-        own = load_config_string(rd.info().config_text,
-                                 (rd.info().config_file.empty() ? std::string("<journal>") : rd.info().config_file) +
-                                     " (as recorded in the journal)");
+        own = load_config_string(
+            rd.info().config_text,
+            (rd.info().config_file.empty() ? std::string("<journal>") : rd.info().config_file) +
+                " (as recorded in the journal)");
     } else if (override_cfg->digest != rd.info().digest) {
-        std::cerr << "seismo: note: --config differs from the config the journal was recorded with; "
-                     "triggers may differ from the live run's\n";
+        std::cerr
+            << "seismo: note: --config differs from the config the journal was recorded with; "
+               "triggers may differ from the live run's\n";
     }
     const config& cfg = override_cfg != nullptr ? *override_cfg : *own;
     replayer rp(cfg, opts, rd.info());
@@ -250,29 +266,41 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
         case journal::record_type::frame:
             if (opts.speed > 0 && r.recv_ts != 0) {
                 if (first_recv == 0) first_recv = r.recv_ts;
-                const auto due = started + static_cast<core::nanos>(static_cast<double>(r.recv_ts - first_recv) / opts.speed);
+                const auto due =
+                    started + static_cast<core::nanos>(static_cast<double>(r.recv_ts - first_recv) /
+                                                       opts.speed);
                 const core::nanos now = core::monotonic_now();
                 if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
             }
             rp.frame_record(r);
             break;
-        case journal::record_type::order: rp.order_record(r); break;
-        case journal::record_type::health: rp.health_record(r); break;
+        case journal::record_type::order:
+            rp.order_record(r);
+            break;
+        case journal::record_type::health:
+            rp.health_record(r);
+            break;
         }
         if (opts.progress) {
             const core::nanos now = core::monotonic_now();
             if (now - last_report >= (tty ? 200'000'000 : 2'000'000'000)) {
                 last_report = now;
-                const double done = rd.bytes_total() != 0 ? static_cast<double>(rd.bytes_done()) / static_cast<double>(rd.bytes_total()) : 0;
+                const double done = rd.bytes_total() != 0
+                                        ? static_cast<double>(rd.bytes_done()) /
+                                              static_cast<double>(rd.bytes_total())
+                                        : 0;
                 const double secs = static_cast<double>(now - started) / 1e9;
                 char line[160];
                 const int bar = static_cast<int>(done * 30);
-                std::snprintf(line, sizeof line, "[%.*s%.*s] %5.1f%%  %llu frames  %llu triggers  %.2f M ticks/s",
-                              bar, "##############################", 30 - bar, "                              ",
-                              done * 100, static_cast<unsigned long long>(rp.st.frames),
+                std::snprintf(line, sizeof line,
+                              "[%.*s%.*s] %5.1f%%  %llu frames  %llu triggers  %.2f M ticks/s", bar,
+                              "##############################", 30 - bar,
+                              "                              ", done * 100,
+                              static_cast<unsigned long long>(rp.st.frames),
                               static_cast<unsigned long long>(rp.st.triggers),
                               secs > 0 ? static_cast<double>(rp.st.applied) / secs / 1e6 : 0.0);
-                std::cerr << (tty ? "\r\033[K" : "seismo: ") << line << (tty ? "" : "\n") << std::flush;
+                std::cerr << (tty ? "\r\033[K" : "seismo: ") << line << (tty ? "" : "\n")
+                          << std::flush;
             }
         }
     }
@@ -305,18 +333,21 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
     return res;
 }
 
-journal_inspection inspect_journal(const std::string& path, const std::string& frames_out, std::ostream& problems) {
+journal_inspection inspect_journal(const std::string& path, const std::string& frames_out,
+                                   std::ostream& problems) {
     journal::reader rd(path);
     journal_inspection j;
     j.segments = rd.segments().size();
     j.bytes = rd.bytes_total();
     j.digest = rd.info().digest;
     j.config_file = rd.info().config_file;
-    for (const auto& f : rd.info().feeds) j.feeds.push_back({f.name, f.venue});
+    for (const auto& f : rd.info().feeds)
+        j.feeds.push_back({f.name, f.venue});
     rd.on_problem([&](const journal::problem& p) {
         ++j.problems;
         j.dropped_bytes += p.dropped_bytes;
-        problems << "seismo: journal: " << p.segment << " offset " << p.offset << ": " << p.what << "\n";
+        problems << "seismo: journal: " << p.segment << " offset " << p.offset << ": " << p.what
+                 << "\n";
         return true;
     });
     output_file out;

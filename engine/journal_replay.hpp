@@ -10,25 +10,25 @@
 
 #include <optional>
 #include <ostream>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace seismo::engine {
 
 struct journal_replay_options {
-    replay_options base;          ///< out, ticks, summary, dead letter, deterministic
-    double speed = 0;             ///< 0 = as fast as possible; else event time per real time
+    replay_options base;             ///< out, ticks, summary, dead letter, deterministic
+    double speed = 0;                ///< 0 = as fast as possible; else event time per real time
     bool stop_on_corruption = false; ///< stop (and fail) at the first damaged record
-    bool progress = true;         ///< a progress bar on a TTY, periodic lines otherwise
-    std::string plot;             ///< write an HTML plot here
+    bool progress = true;            ///< a progress bar on a TTY, periodic lines otherwise
+    std::string plot;                ///< write an HTML plot here
 };
 
 struct journal_replay_result {
     replay_stats stats;
-    std::uint64_t dropped_bytes = 0;   ///< torn tails and skipped damage
-    std::uint64_t problems = 0;        ///< damaged records or blocks reported
-    std::uint64_t lost_ticks = 0;      ///< consumed live, but their frame was lost to damage
-    bool stopped = false;              ///< stopped at damage (stop_on_corruption)
+    std::uint64_t dropped_bytes = 0; ///< torn tails and skipped damage
+    std::uint64_t problems = 0;      ///< damaged records or blocks reported
+    std::uint64_t lost_ticks = 0;    ///< consumed live, but their frame was lost to damage
+    bool stopped = false;            ///< stopped at damage (stop_on_corruption)
     std::string first_problem;
 };
 
@@ -55,7 +55,8 @@ struct journal_inspection {
 /// Reads the whole journal at `path`, reporting damage on `problems` (one line each). With
 /// `frames_out` non-empty, writes every frame as a JSON line {"recv_ts","feed","frame_no","frame"}
 /// (the raw bytes as a JSON string) so recorded feeds can be extracted.
-journal_inspection inspect_journal(const std::string& path, const std::string& frames_out, std::ostream& problems);
+journal_inspection inspect_journal(const std::string& path, const std::string& frames_out,
+                                   std::ostream& problems);
 
 /// The inspection as one JSON object (and a newline).
 std::string inspection_json(const journal_inspection& j);

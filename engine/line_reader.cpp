@@ -14,7 +14,7 @@
 namespace seismo::engine {
 
 class line_reader::source {
-public:
+  public:
     virtual ~source() = default;
     /// Reads up to n bytes; 0 at end of input. Throws on errors.
     virtual std::size_t read(char* p, std::size_t n) = 0;
@@ -28,7 +28,7 @@ namespace {
 }
 
 class fd_source final : public line_reader::source {
-public:
+  public:
     fd_source(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
     ~fd_source() override {
         if (fd_ > 2) ::close(fd_);
@@ -42,14 +42,14 @@ public:
     }
     [[nodiscard]] const char* name() const noexcept override { return "none"; }
 
-protected:
+  protected:
     int fd_;
     std::string path_;
 };
 
 /// Raw bytes of a file with some already-peeked bytes in front.
 class prefixed_fd final : public line_reader::source {
-public:
+  public:
     prefixed_fd(int fd, std::string path, std::vector<char> head)
         : inner_(fd, std::move(path)), head_(std::move(head)) {}
     std::size_t read(char* p, std::size_t n) override {
@@ -63,14 +63,14 @@ public:
     }
     [[nodiscard]] const char* name() const noexcept override { return "none"; }
 
-private:
+  private:
     fd_source inner_;
     std::vector<char> head_;
     std::size_t pos_ = 0;
 };
 
 class gzip_source final : public line_reader::source {
-public:
+  public:
     gzip_source(int fd, const std::string& path) : path_(path) {
         if (::lseek(fd, 0, SEEK_SET) != 0) fail(path, "gzip input must be a regular file");
         gz_ = gzdopen(fd, "rb");
@@ -88,13 +88,13 @@ public:
     }
     [[nodiscard]] const char* name() const noexcept override { return "gzip"; }
 
-private:
+  private:
     gzFile gz_ = nullptr;
     std::string path_;
 };
 
 class zstd_source final : public line_reader::source {
-public:
+  public:
     zstd_source(int fd, std::string path, std::vector<char> head)
         : raw_(fd, std::move(path), std::move(head)), path_name_() {
         dctx_ = ZSTD_createDCtx();
@@ -113,14 +113,15 @@ public:
                 in_ = {in_buf_.data(), got, 0};
             }
             const std::size_t r = ZSTD_decompressStream(dctx_, &out, &in_);
-            if (ZSTD_isError(r)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(r));
+            if (ZSTD_isError(r))
+                throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(r));
             last_ret_ = r;
         }
         return out.pos;
     }
     [[nodiscard]] const char* name() const noexcept override { return "zstd"; }
 
-private:
+  private:
     prefixed_fd raw_;
     std::string path_name_;
     ZSTD_DCtx* dctx_ = nullptr;
@@ -163,7 +164,9 @@ line_reader::line_reader(const std::string& path, std::size_t max_line) : max_li
 
 line_reader::~line_reader() = default;
 
-const char* line_reader::compression() const noexcept { return src_->name(); }
+const char* line_reader::compression() const noexcept {
+    return src_->name();
+}
 
 std::size_t line_reader::fill() {
     // Keep the unread tail, then read until the buffer (minus padding) is full or input ends.
@@ -208,7 +211,8 @@ bool line_reader::next(line& out) {
         if (nl != nullptr || eof_) {
             if (nl == nullptr && begin_ == end_) return false;
             const std::size_t stop =
-                nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) : end_;
+                nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - base)
+                              : end_;
             std::size_t len = stop - begin_;
             out.number = ++line_no_;
             out.truncated = false;

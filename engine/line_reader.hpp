@@ -17,9 +17,9 @@ namespace seismo::engine {
 inline constexpr std::size_t k_line_padding = 64;
 
 class line_reader {
-public:
+  public:
     struct line {
-        std::string_view text;   ///< without the newline (and without a trailing '\r')
+        std::string_view text;    ///< without the newline (and without a trailing '\r')
         std::uint64_t number = 0; ///< 1-based line number
         bool truncated = false;   ///< longer than max_line: text holds its first max_line bytes
     };
@@ -40,7 +40,7 @@ public:
 
     class source;
 
-private:
+  private:
     std::size_t fill();
 
     std::unique_ptr<source> src_;

@@ -15,18 +15,25 @@ namespace seismo::engine {
 namespace {
 
 void append_value(std::string& out, double v) {
-    if (std::isnan(v)) out += "NaN";
-    else if (std::isinf(v)) out += v > 0 ? "+Inf" : "-Inf";
-    else core::append_double(out, v);
+    if (std::isnan(v))
+        out += "NaN";
+    else if (std::isinf(v))
+        out += v > 0 ? "+Inf" : "-Inf";
+    else
+        core::append_double(out, v);
 }
 
 /// Label values escape backslash, double quote and newline.
 void append_label_value(std::string& out, std::string_view v) {
     for (char c : v) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
 }
 
@@ -57,8 +64,8 @@ void exposition::family(std::string_view name, std::string_view help, std::strin
     out_ += '\n';
 }
 
-void exposition::sample(std::string_view name, const labels& l, double value, std::string_view extra_label,
-                        std::string_view extra_value) {
+void exposition::sample(std::string_view name, const labels& l, double value,
+                        std::string_view extra_label, std::string_view extra_value) {
     out_ += name;
     if (!l.empty() || !extra_label.empty()) {
         out_ += '{';
@@ -85,12 +92,14 @@ void exposition::sample(std::string_view name, const labels& l, double value, st
     out_ += '\n';
 }
 
-void exposition::counter(std::string_view name, std::string_view help, const labels& l, double value) {
+void exposition::counter(std::string_view name, std::string_view help, const labels& l,
+                         double value) {
     family(name, help, "counter");
     sample(name, l, value);
 }
 
-void exposition::gauge(std::string_view name, std::string_view help, const labels& l, double value) {
+void exposition::gauge(std::string_view name, std::string_view help, const labels& l,
+                       double value) {
     family(name, help, "gauge");
     sample(name, l, value);
 }
@@ -124,7 +133,8 @@ void exposition::process() {
     if (close != std::string::npos) {
         std::istringstream rest(line.substr(close + 2));
         std::vector<std::string> f;
-        for (std::string x; rest >> x;) f.push_back(x);
+        for (std::string x; rest >> x;)
+            f.push_back(x);
         // f[0] is field 3 (state): utime 14, stime 15, starttime 22, vsize 23, rss 24
         auto field = [&](std::size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
         counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", {},
@@ -133,10 +143,12 @@ void exposition::process() {
         double uptime = 0;
         up >> uptime;
         const double boot = static_cast<double>(std::time(nullptr)) - uptime;
-        gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", {},
+        gauge("process_start_time_seconds",
+              "Start time of the process since unix epoch in seconds.", {},
               boot + field(22) / tick);
         gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {}, field(23));
-        gauge("process_resident_memory_bytes", "Resident memory size in bytes.", {}, field(24) * page);
+        gauge("process_resident_memory_bytes", "Resident memory size in bytes.", {},
+              field(24) * page);
     }
     double fds = 0;
     if (DIR* d = opendir("/proc/self/fd")) {

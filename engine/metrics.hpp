@@ -16,7 +16,7 @@ namespace seismo::engine {
 /// A fixed log-linear histogram of seconds: 1, 2, 5 x 10^k from 1 µs to 10 s. One writer
 /// (relaxed atomics), any number of readers.
 class latency_histogram {
-public:
+  public:
     static constexpr std::size_t k_buckets = 22;
     static constexpr std::array<double, k_buckets> k_bounds{
         1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3,
@@ -24,14 +24,16 @@ public:
 
     void observe(double seconds) noexcept {
         std::size_t i = 0;
-        while (i < k_buckets && seconds > k_bounds[i]) ++i;
+        while (i < k_buckets && seconds > k_bounds[i])
+            ++i;
         counts_[i].store(counts_[i].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         sum_.store(sum_.load(std::memory_order_relaxed) + seconds, std::memory_order_relaxed);
     }
     /// Cumulative counts per bound (and +Inf last), the sum and the count.
-    void read(std::array<std::uint64_t, k_buckets + 1>& cumulative, double& sum, std::uint64_t& count) const noexcept;
+    void read(std::array<std::uint64_t, k_buckets + 1>& cumulative, double& sum,
+              std::uint64_t& count) const noexcept;
 
-private:
+  private:
     std::array<std::atomic<std::uint64_t>, k_buckets + 1> counts_{};
     std::atomic<double> sum_{0.0};
 };
@@ -40,19 +42,20 @@ using labels = std::vector<std::pair<std::string_view, std::string_view>>;
 
 /// Writes metric families: HELP and TYPE once per family, then its samples.
 class exposition {
-public:
+  public:
     void counter(std::string_view name, std::string_view help, const labels& l, double value);
     void gauge(std::string_view name, std::string_view help, const labels& l, double value);
-    void histogram(std::string_view name, std::string_view help, const labels& l, const latency_histogram& h);
+    void histogram(std::string_view name, std::string_view help, const labels& l,
+                   const latency_histogram& h);
     /// process_cpu_seconds_total, process_resident_memory_bytes, process_start_time_seconds,
     /// process_open_fds, process_virtual_memory_bytes from /proc.
     void process();
     [[nodiscard]] const std::string& text() const noexcept { return out_; }
 
-private:
+  private:
     void family(std::string_view name, std::string_view help, std::string_view type);
-    void sample(std::string_view name, const labels& l, double value, std::string_view extra_label = {},
-                std::string_view extra_value = {});
+    void sample(std::string_view name, const labels& l, double value,
+                std::string_view extra_label = {}, std::string_view extra_value = {});
     std::string out_;
     std::vector<std::string> seen_;
 };

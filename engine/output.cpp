@@ -12,7 +12,8 @@ output_file::output_file(const std::string& path, bool append) : path_(path) {
     if (path == "-") {
         fd_ = 1;
     } else {
-        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC),
+                     0644);
         if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
     }
     buf_.reserve(k_flush_at + 4096);

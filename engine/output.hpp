@@ -8,7 +8,7 @@
 namespace seismo::engine {
 
 class output_file {
-public:
+  public:
     output_file() = default;
     /// Opens `path` ("-" = stdout); `append` keeps existing content (audit logs).
     explicit output_file(const std::string& path, bool append = false);
@@ -27,7 +27,7 @@ public:
     void close();
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
-private:
+  private:
     static constexpr std::size_t k_flush_at = 1 << 20;
     int fd_ = -1;
     std::string path_;

@@ -19,11 +19,20 @@ std::string esc(std::string_view s) {
     std::string o;
     for (char c : s) {
         switch (c) {
-        case '&': o += "&amp;"; break;
-        case '<': o += "&lt;"; break;
-        case '>': o += "&gt;"; break;
-        case '"': o += "&quot;"; break;
-        default: o += c;
+        case '&':
+            o += "&amp;";
+            break;
+        case '<':
+            o += "&lt;";
+            break;
+        case '>':
+            o += "&gt;";
+            break;
+        case '"':
+            o += "&quot;";
+            break;
+        default:
+            o += c;
         }
     }
     return o;
@@ -44,9 +53,12 @@ std::string fmt(double v) {
 
 const char* colour(signals::severity s) {
     switch (s) {
-    case signals::severity::info: return "#3b82f6";
-    case signals::severity::warning: return "#f59e0b";
-    case signals::severity::critical: return "#dc2626";
+    case signals::severity::info:
+        return "#3b82f6";
+    case signals::severity::warning:
+        return "#f59e0b";
+    case signals::severity::critical:
+        return "#dc2626";
     }
     return "#888";
 }
@@ -62,7 +74,8 @@ std::vector<double> nice_ticks(double lo, double hi, int want, double& step) {
         if (step >= raw) break;
     }
     std::vector<double> v;
-    for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9 && v.size() < 20; t += step) {
+    for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9 && v.size() < 20;
+         t += step) {
         v.push_back(std::fabs(t) < step * 1e-9 ? 0.0 : t);
     }
     return v;
@@ -85,13 +98,16 @@ std::string tick_label(double v, double step, double largest) {
     }
     const double st = step / scale;
     int decimals = st >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(st) - 1e-9));
-    if (std::fabs(st * std::pow(10.0, decimals) - std::round(st * std::pow(10.0, decimals))) > 1e-6) ++decimals; // 2.5
+    if (std::fabs(st * std::pow(10.0, decimals) - std::round(st * std::pow(10.0, decimals))) > 1e-6)
+        ++decimals; // 2.5
     char b[48];
     std::snprintf(b, sizeof b, "%.*f%s", std::min(decimals, 12), v / scale, suffix);
     return b;
 }
 
-std::string short_time(core::nanos t) { return core::format_rfc3339(t).substr(0, 16).replace(10, 1, " "); }
+std::string short_time(core::nanos t) {
+    return core::format_rfc3339(t).substr(0, 16).replace(10, 1, " ");
+}
 
 /// One chart: series (same axis), horizontal level lines, markers; x from t0 to t1.
 struct chart {
@@ -150,32 +166,44 @@ struct chart {
         lo -= pad;
         hi += pad;
         const double span = static_cast<double>(std::max<core::nanos>(1, t1 - t0));
-        auto x = [&](core::nanos t) { return l + (w - l - r) * static_cast<double>(t - t0) / span; };
+        auto x = [&](core::nanos t) {
+            return l + (w - l - r) * static_cast<double>(t - t0) / span;
+        };
         auto y = [&](double v) { return top + (h - top - bottom) * (1.0 - (v - lo) / (hi - lo)); };
-        o += "<svg class=\"chart\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\" width=\"" + fmt(w) + "\" height=\"" + fmt(h) + "\">";
+        o += "<svg class=\"chart\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\" width=\"" +
+             fmt(w) + "\" height=\"" + fmt(h) + "\">";
         o += "<text x=\"" + fmt(l) + "\" y=\"15\" class=\"t\">" + esc(title) + "</text>";
-        o += "<rect x=\"" + fmt(l) + "\" y=\"" + fmt(top) + "\" width=\"" + fmt(w - l - r) + "\" height=\"" + fmt(h - top - bottom) + "\" class=\"frame\"/>";
+        o += "<rect x=\"" + fmt(l) + "\" y=\"" + fmt(top) + "\" width=\"" + fmt(w - l - r) +
+             "\" height=\"" + fmt(h - top - bottom) + "\" class=\"frame\"/>";
         double step = 1;
         const std::vector<double> ticks = nice_ticks(lo, hi, 4, step);
         const double largest = std::max(std::fabs(lo), std::fabs(hi));
         for (const double v : ticks) {
-            o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y(v)) + "\" y2=\"" + fmt(y(v)) + "\" class=\"grid\"/>";
-            o += "<text x=\"" + fmt(l - 4) + "\" y=\"" + fmt(y(v) + 4) + "\" class=\"ax\" text-anchor=\"end\">" +
-                 esc(tick_label(v, step, largest)) + "</text>";
+            o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y(v)) +
+                 "\" y2=\"" + fmt(y(v)) + "\" class=\"grid\"/>";
+            o += "<text x=\"" + fmt(l - 4) + "\" y=\"" + fmt(y(v) + 4) +
+                 "\" class=\"ax\" text-anchor=\"end\">" + esc(tick_label(v, step, largest)) +
+                 "</text>";
         }
         for (int k = 0; k <= 4; ++k) {
             const auto t = t0 + static_cast<core::nanos>(span * k / 4.0);
-            o += "<text x=\"" + fmt(x(t)) + "\" y=\"" + fmt(h - 6) + "\" class=\"ax\" text-anchor=\"" +
-                 (k == 0 ? "start" : k == 4 ? "end" : "middle") + "\">" + esc(short_time(t)) + "</text>";
+            o += "<text x=\"" + fmt(x(t)) + "\" y=\"" + fmt(h - 6) +
+                 "\" class=\"ax\" text-anchor=\"" +
+                 (k == 0   ? "start"
+                  : k == 4 ? "end"
+                           : "middle") +
+                 "\">" + esc(short_time(t)) + "</text>";
         }
         for (const auto& lv : levels) {
-            o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y(lv.at)) + "\" y2=\"" + fmt(y(lv.at)) +
-                 "\" stroke=\"" + colour(lv.sev) + "\" class=\"level\"><title>level " + esc(num(lv.at)) + " (" +
+            o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y(lv.at)) +
+                 "\" y2=\"" + fmt(y(lv.at)) + "\" stroke=\"" + colour(lv.sev) +
+                 "\" class=\"level\"><title>level " + esc(num(lv.at)) + " (" +
                  signals::to_string(lv.sev) + ")</title></line>";
         }
         for (const auto& s : lines) {
             if (s.pts->empty()) continue;
-            o += "<polyline fill=\"none\" stroke=\"" + s.colour + "\" stroke-width=\"1.3\" points=\"";
+            o += "<polyline fill=\"none\" stroke=\"" + s.colour +
+                 "\" stroke-width=\"1.3\" points=\"";
             for (const auto& p : *s.pts) {
                 if (!std::isfinite(p.second)) continue;
                 o += fmt(x(p.first)) + "," + fmt(y(p.second)) + " ";
@@ -184,8 +212,9 @@ struct chart {
         }
         for (const auto& m : marks) {
             if (!std::isfinite(m.v)) continue;
-            o += "<circle cx=\"" + fmt(x(m.t)) + "\" cy=\"" + fmt(y(m.v)) + "\" r=\"4.5\" stroke=\"" + colour(m.sev) +
-                 "\" fill=\"" + (m.fired ? colour(m.sev) : "white") + "\" class=\"mark\"><title>" + esc(m.tip) +
+            o += "<circle cx=\"" + fmt(x(m.t)) + "\" cy=\"" + fmt(y(m.v)) +
+                 "\" r=\"4.5\" stroke=\"" + colour(m.sev) + "\" fill=\"" +
+                 (m.fired ? colour(m.sev) : "white") + "\" class=\"mark\"><title>" + esc(m.tip) +
                  "</title></circle>";
         }
         o += "</svg>\n";
@@ -204,23 +233,28 @@ void plot_recorder::on_trigger(const signals::trigger& t, const core::instrument
     m.threshold = t.threshold;
     m.sev = t.sev;
     m.fired = t.state == signals::trigger_state::fired;
-    if (t.signal == signals::k_feed_health) m.feed_condition = std::to_string(t.feed) + ":" + signals::to_string(t.condition);
+    if (t.signal == signals::k_feed_health)
+        m.feed_condition = std::to_string(t.feed) + ":" + signals::to_string(t.condition);
     markers_.push_back(std::move(m));
 }
 
 void plot_recorder::thin(std::vector<point>& v) {
     std::size_t k = 0;
-    for (std::size_t i = 0; i < v.size(); i += 2) v[k++] = v[i];
+    for (std::size_t i = 0; i < v.size(); i += 2)
+        v[k++] = v[i];
     v.resize(k);
 }
 
-void plot_recorder::sample(const signals::graph& g, const core::instrument_registry& reg, core::nanos now) {
+void plot_recorder::sample(const signals::graph& g, const core::instrument_registry& reg,
+                           core::nanos now) {
     last_ = now;
     const auto& specs = g.specs();
     bool crowded = false;
     g.visit([&](const signals::value_view& v) {
-        std::string inst = v.inst == core::k_no_instrument ? std::string() : reg.info(v.inst).symbol;
-        if (!inst.empty() && std::isfinite(v.px) && specs[v.signal].kind != signals::signal_kind::zscore) {
+        std::string inst =
+            v.inst == core::k_no_instrument ? std::string() : reg.info(v.inst).symbol;
+        if (!inst.empty() && std::isfinite(v.px) &&
+            specs[v.signal].kind != signals::signal_kind::zscore) {
             auto& ps = prices_[inst];
             if (ps.empty() || ps.back().t != now) ps.push_back({now, v.px});
         }
@@ -231,56 +265,73 @@ void plot_recorder::sample(const signals::graph& g, const core::instrument_regis
     });
     if (crowded) {
         // Too many samples: halve every series and sample half as often from now on.
-        for (auto& [k, v] : values_) thin(v);
-        for (auto& [k, v] : prices_) thin(v);
+        for (auto& [k, v] : values_)
+            thin(v);
+        for (auto& [k, v] : prices_)
+            thin(v);
         interval_ *= 2;
     }
 }
 
-void plot_recorder::after_step(const signals::graph& g, const core::instrument_registry& reg, bool triggered) {
+void plot_recorder::after_step(const signals::graph& g, const core::instrument_registry& reg,
+                               bool triggered) {
     const core::nanos now = g.watermark();
     if (now == std::numeric_limits<core::nanos>::min()) return;
-    if (triggered || last_ == std::numeric_limits<core::nanos>::min() || now - last_ >= interval_) sample(g, reg, now);
+    if (triggered || last_ == std::numeric_limits<core::nanos>::min() || now - last_ >= interval_)
+        sample(g, reg, now);
 }
 
-void plot_recorder::write(const std::string& path, const signals::graph& g, const std::vector<std::string>& feed_names,
+void plot_recorder::write(const std::string& path, const signals::graph& g,
+                          const std::vector<std::string>& feed_names,
                           const std::string& title) const {
     const auto& specs = g.specs();
-    core::nanos t0 = std::numeric_limits<core::nanos>::max(), t1 = std::numeric_limits<core::nanos>::min();
+    core::nanos t0 = std::numeric_limits<core::nanos>::max(),
+                t1 = std::numeric_limits<core::nanos>::min();
     auto widen = [&](core::nanos t) {
         t0 = std::min(t0, t);
         t1 = std::max(t1, t);
     };
     for (const auto& [k, v] : values_) {
-        for (const auto& p : v) widen(p.t);
+        for (const auto& p : v)
+            widen(p.t);
     }
-    for (const auto& m : markers_) widen(m.t);
+    for (const auto& m : markers_)
+        widen(m.t);
     if (t0 > t1) t0 = t1 = 0;
     // Charts start where the action does when history is long: the first trigger's day.
     std::string o;
     o.reserve(1 << 20);
-    o += "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + esc(title) + "</title><style>"
+    o += "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + esc(title) +
+         "</title><style>"
          "body{font:13px system-ui,sans-serif;margin:16px;color:#1f2933;background:#fff}"
          "h1{font-size:18px}h2{font-size:15px;margin:22px 0 4px}"
-         ".chart{display:block;margin:2px 0}.t{font-size:12px;font-weight:600}.ax{font-size:10px;fill:#52606d}.grid{stroke:#e4e7eb;stroke-width:1}"
-         ".frame{fill:#fafbfc;stroke:#d9e2ec}.level{stroke-dasharray:5 4;stroke-width:1}.mark{stroke-width:1.5}"
-         "table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #e4e7eb;text-align:left}"
+         ".chart{display:block;margin:2px "
+         "0}.t{font-size:12px;font-weight:600}.ax{font-size:10px;fill:#52606d}.grid{stroke:#e4e7eb;"
+         "stroke-width:1}"
+         ".frame{fill:#fafbfc;stroke:#d9e2ec}.level{stroke-dasharray:5 "
+         "4;stroke-width:1}.mark{stroke-width:1.5}"
+         "table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px "
+         "solid #e4e7eb;text-align:left}"
          ".sev{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:4px}"
          "</style></head><body>\n";
     o += "<h1>" + esc(title) + "</h1>\n<p>" + std::to_string(markers_.size()) + " triggers from " +
          esc(core::format_rfc3339(t0)) + " to " + esc(core::format_rfc3339(t1)) +
-         ". Dashed lines are levels; filled markers fired, hollow ones cleared; hover for details.</p>\n";
+         ". Dashed lines are levels; filled markers fired, hollow ones cleared; hover for "
+         "details.</p>\n";
 
     // Convert series for the chart type.
     std::map<std::string, std::vector<std::pair<core::nanos, double>>> price_pts;
     for (const auto& [inst, pts] : prices_) {
         auto& dst = price_pts[inst];
-        for (const auto& p : pts) dst.emplace_back(p.t, p.v);
+        for (const auto& p : pts)
+            dst.emplace_back(p.t, p.v);
     }
-    std::map<std::pair<std::uint32_t, std::string>, std::vector<std::pair<core::nanos, double>>> value_pts;
+    std::map<std::pair<std::uint32_t, std::string>, std::vector<std::pair<core::nanos, double>>>
+        value_pts;
     for (const auto& [k, pts] : values_) {
         auto& dst = value_pts[k];
-        for (const auto& p : pts) dst.emplace_back(p.t, p.v);
+        for (const auto& p : pts)
+            dst.emplace_back(p.t, p.v);
     }
     auto marks_for = [&](std::uint32_t sig, const std::string& inst, bool price) {
         std::vector<chart::mark> ms;
@@ -290,18 +341,22 @@ void plot_recorder::write(const std::string& path, const signals::graph& g, cons
             if (price) {
                 // On the price chart: the price at that moment (nearest sample).
                 const auto& pp = price_pts[inst];
-                auto it = std::lower_bound(pp.begin(), pp.end(), m.t, [](const auto& a, core::nanos t) { return a.first < t; });
+                auto it =
+                    std::lower_bound(pp.begin(), pp.end(), m.t,
+                                     [](const auto& a, core::nanos t) { return a.first < t; });
                 if (it == pp.end() && !pp.empty()) --it;
                 v = it != pp.end() ? it->second : std::numeric_limits<double>::quiet_NaN();
             }
             ms.push_back({m.t, v, m.sev, m.fired,
-                          "#" + std::to_string(m.seq) + " " + specs[sig].name + " " + (m.fired ? "fired" : "cleared") + " " +
-                              signals::to_string(m.sev) + " value " + num(m.value) + " threshold " + num(m.threshold) +
-                              " at " + core::format_rfc3339(m.t)});
+                          "#" + std::to_string(m.seq) + " " + specs[sig].name + " " +
+                              (m.fired ? "fired" : "cleared") + " " + signals::to_string(m.sev) +
+                              " value " + num(m.value) + " threshold " + num(m.threshold) + " at " +
+                              core::format_rfc3339(m.t)});
         }
         return ms;
     };
-    static const char* const k_palette[] = {"#2563eb", "#7c3aed", "#059669", "#db2777", "#ea580c", "#0891b2"};
+    static const char* const k_palette[] = {"#2563eb", "#7c3aed", "#059669",
+                                            "#db2777", "#ea580c", "#0891b2"};
 
     // Instruments with per-instrument signals.
     std::set<std::string> insts;
@@ -310,7 +365,8 @@ void plot_recorder::write(const std::string& path, const signals::graph& g, cons
     }
     for (const auto& inst : insts) {
         o += "<h2>" + esc(inst) + "</h2>\n";
-        core::nanos a = std::numeric_limits<core::nanos>::max(), b = std::numeric_limits<core::nanos>::min();
+        core::nanos a = std::numeric_limits<core::nanos>::max(),
+                    b = std::numeric_limits<core::nanos>::min();
         for (const auto& p : price_pts[inst]) {
             a = std::min(a, p.first);
             b = std::max(b, p.first);
@@ -340,7 +396,8 @@ void plot_recorder::write(const std::string& path, const signals::graph& g, cons
             vc.height = 140;
             vc.title = specs[s].name + " (" + signals::to_string(specs[s].kind) + ")";
             vc.lines.push_back({specs[s].name, k_palette[colour_i++ % 6], &it->second});
-            for (const auto& lv : specs[s].levels) vc.levels.push_back({lv.at, lv.sev});
+            for (const auto& lv : specs[s].levels)
+                vc.levels.push_back({lv.at, lv.sev});
             vc.marks = marks_for(s, inst, false);
             vc.render(o, a, b);
         }
@@ -356,19 +413,23 @@ void plot_recorder::write(const std::string& path, const signals::graph& g, cons
         chart c;
         c.title = specs[s].name + " (" + signals::to_string(specs[s].kind) + ")";
         c.lines.push_back({specs[s].name, "#7c3aed", &it->second});
-        for (const auto& lv : specs[s].levels) c.levels.push_back({lv.at, lv.sev});
+        for (const auto& lv : specs[s].levels)
+            c.levels.push_back({lv.at, lv.sev});
         c.marks = marks_for(s, std::string(), false);
         core::nanos a = it->second.empty() ? t0 : it->second.front().first;
         const core::nanos b = it->second.empty() ? t1 : it->second.back().first;
-        for (const auto& m : c.marks) a = std::min(a, m.t);
+        for (const auto& m : c.marks)
+            a = std::min(a, m.t);
         c.render(o, a, b);
     }
     // Timeline: one row per signal with triggers.
     std::vector<std::uint32_t> rows;
     bool health = false;
     for (const auto& m : markers_) {
-        if (m.signal == signals::k_feed_health) health = true;
-        else if (std::find(rows.begin(), rows.end(), m.signal) == rows.end()) rows.push_back(m.signal);
+        if (m.signal == signals::k_feed_health)
+            health = true;
+        else if (std::find(rows.begin(), rows.end(), m.signal) == rows.end())
+            rows.push_back(m.signal);
     }
     std::sort(rows.begin(), rows.end());
     if (health) rows.push_back(signals::k_feed_health);
@@ -376,40 +437,57 @@ void plot_recorder::write(const std::string& path, const signals::graph& g, cons
     const double w = 1100, l = 190, r = 12, row_h = 18;
     const double h = 30 + row_h * static_cast<double>(rows.size());
     const double span = static_cast<double>(std::max<core::nanos>(1, t1 - t0));
-    o += "<svg class=\"chart timeline\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\" width=\"" + fmt(w) + "\" height=\"" + fmt(h) + "\">";
+    o += "<svg class=\"chart timeline\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\" width=\"" +
+         fmt(w) + "\" height=\"" + fmt(h) + "\">";
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const double y = 14 + row_h * static_cast<double>(i);
-        const std::string name = rows[i] == signals::k_feed_health ? "feed_health" : specs[rows[i]].name;
-        o += "<text x=\"" + fmt(l - 6) + "\" y=\"" + fmt(y + 4) + "\" class=\"ax\" text-anchor=\"end\">" + esc(name) + "</text>";
-        o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y) + "\" y2=\"" + fmt(y) + "\" stroke=\"#e4e7eb\"/>";
+        const std::string name =
+            rows[i] == signals::k_feed_health ? "feed_health" : specs[rows[i]].name;
+        o += "<text x=\"" + fmt(l - 6) + "\" y=\"" + fmt(y + 4) +
+             "\" class=\"ax\" text-anchor=\"end\">" + esc(name) + "</text>";
+        o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y) + "\" y2=\"" +
+             fmt(y) + "\" stroke=\"#e4e7eb\"/>";
     }
     for (const auto& m : markers_) {
-        const auto row = static_cast<std::size_t>(std::find(rows.begin(), rows.end(), m.signal) - rows.begin());
+        const auto row =
+            static_cast<std::size_t>(std::find(rows.begin(), rows.end(), m.signal) - rows.begin());
         const double x = l + (w - l - r) * static_cast<double>(m.t - t0) / span;
         const double y = 14 + row_h * static_cast<double>(row);
-        o += "<circle cx=\"" + fmt(x) + "\" cy=\"" + fmt(y) + "\" r=\"4\" stroke=\"" + colour(m.sev) + "\" fill=\"" +
-             (m.fired ? colour(m.sev) : "white") + "\" class=\"mark\"><title>#" + std::to_string(m.seq) + " " +
-             esc(m.inst) + " " + (m.fired ? "fired" : "cleared") + " " + esc(num(m.value)) + " at " +
+        o += "<circle cx=\"" + fmt(x) + "\" cy=\"" + fmt(y) + "\" r=\"4\" stroke=\"" +
+             colour(m.sev) + "\" fill=\"" + (m.fired ? colour(m.sev) : "white") +
+             "\" class=\"mark\"><title>#" + std::to_string(m.seq) + " " + esc(m.inst) + " " +
+             (m.fired ? "fired" : "cleared") + " " + esc(num(m.value)) + " at " +
              esc(core::format_rfc3339(m.t)) + "</title></circle>";
     }
     for (int k = 0; k <= 4; ++k) {
         const auto t = t0 + static_cast<core::nanos>(span * k / 4.0);
-        o += "<text x=\"" + fmt(l + (w - l - r) * k / 4.0) + "\" y=\"" + fmt(h - 4) + "\" class=\"ax\" text-anchor=\"" +
-             (k == 0 ? "start" : k == 4 ? "end" : "middle") + "\">" + esc(short_time(t)) + "</text>";
+        o += "<text x=\"" + fmt(l + (w - l - r) * k / 4.0) + "\" y=\"" + fmt(h - 4) +
+             "\" class=\"ax\" text-anchor=\"" +
+             (k == 0   ? "start"
+              : k == 4 ? "end"
+                       : "middle") +
+             "\">" + esc(short_time(t)) + "</text>";
     }
-    o += "</svg>\n<h2>Triggers</h2>\n<table><tr><th>seq</th><th>event time</th><th>signal</th><th>state</th><th>severity</th><th>on</th><th>value</th><th>threshold</th></tr>\n";
+    o += "</svg>\n<h2>Triggers</h2>\n<table><tr><th>seq</th><th>event "
+         "time</th><th>signal</th><th>state</th><th>severity</th><th>on</th><th>value</"
+         "th><th>threshold</th></tr>\n";
     for (const auto& m : markers_) {
         std::string on = m.inst;
         if (m.signal == signals::k_feed_health) {
             const auto colon = m.feed_condition.find(':');
-            const auto feed = static_cast<std::size_t>(std::stoul(m.feed_condition.substr(0, colon)));
-            on = (feed < feed_names.size() ? feed_names[feed] : "?") + " " + m.feed_condition.substr(colon + 1);
+            const auto feed =
+                static_cast<std::size_t>(std::stoul(m.feed_condition.substr(0, colon)));
+            on = (feed < feed_names.size() ? feed_names[feed] : "?") + " " +
+                 m.feed_condition.substr(colon + 1);
         }
-        o += "<tr class=\"trigger\"><td>" + std::to_string(m.seq) + "</td><td>" + esc(core::format_rfc3339(m.t)) + "</td><td>" +
-             esc(m.signal == signals::k_feed_health ? std::string("feed_health") : specs[m.signal].name) + "</td><td>" +
-             (m.fired ? "fired" : "cleared") + "</td><td><span class=\"sev\" style=\"background:" + colour(m.sev) + "\"></span>" +
-             signals::to_string(m.sev) + "</td><td>" + esc(on) + "</td><td>" + esc(num(m.value)) + "</td><td>" +
-             esc(num(m.threshold)) + "</td></tr>\n";
+        o += "<tr class=\"trigger\"><td>" + std::to_string(m.seq) + "</td><td>" +
+             esc(core::format_rfc3339(m.t)) + "</td><td>" +
+             esc(m.signal == signals::k_feed_health ? std::string("feed_health")
+                                                    : specs[m.signal].name) +
+             "</td><td>" + (m.fired ? "fired" : "cleared") +
+             "</td><td><span class=\"sev\" style=\"background:" + colour(m.sev) + "\"></span>" +
+             signals::to_string(m.sev) + "</td><td>" + esc(on) + "</td><td>" + esc(num(m.value)) +
+             "</td><td>" + esc(num(m.threshold)) + "</td></tr>\n";
     }
     o += "</table>\n</body></html>\n";
     output_file f(path);

@@ -18,8 +18,9 @@
 namespace seismo::engine {
 
 class plot_recorder {
-public:
-    explicit plot_recorder(core::nanos interval = 60 * core::nanos{1'000'000'000}) : interval_(interval) {}
+  public:
+    explicit plot_recorder(core::nanos interval = 60 * core::nanos{1'000'000'000})
+        : interval_(interval) {}
 
     /// Remembers a trigger (its marker) — call with every trigger, in order.
     void on_trigger(const signals::trigger& t, const core::instrument_registry& reg);
@@ -27,10 +28,10 @@ public:
     /// produced a trigger.
     void after_step(const signals::graph& g, const core::instrument_registry& reg, bool triggered);
     /// Writes the page. Throws std::runtime_error on I/O errors.
-    void write(const std::string& path, const signals::graph& g, const std::vector<std::string>& feed_names,
-               const std::string& title) const;
+    void write(const std::string& path, const signals::graph& g,
+               const std::vector<std::string>& feed_names, const std::string& title) const;
 
-private:
+  private:
     struct point {
         core::nanos t;
         double v;
@@ -51,8 +52,9 @@ private:
 
     core::nanos interval_;
     core::nanos last_ = std::numeric_limits<core::nanos>::min();
-    std::map<std::string, std::vector<point>> prices_;                          // instrument
-    std::map<std::pair<std::uint32_t, std::string>, std::vector<point>> values_; // (signal, instrument or "")
+    std::map<std::string, std::vector<point>> prices_; // instrument
+    std::map<std::pair<std::uint32_t, std::string>, std::vector<point>>
+        values_; // (signal, instrument or "")
     std::vector<marker> markers_;
 };
 

@@ -5,10 +5,10 @@
 #include "engine/plot.hpp"
 #include "engine/trigger_json.hpp"
 
-#include <cstdio>
-#include <cstring>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -26,8 +26,9 @@ std::unique_ptr<core::instrument_registry> make_registry(const config& cfg) {
 feeds::venue venue_of(const std::string& name) {
     feeds::venue v = feeds::venue::generic;
     if (!name.empty() && !feeds::parse_venue(name, v)) {
-        throw std::invalid_argument("unknown venue '" + name +
-                                    "' (expected binance, coinbase, kraken, okx, bybit or generic)");
+        throw std::invalid_argument(
+            "unknown venue '" + name +
+            "' (expected binance, coinbase, kraken, okx, bybit or generic)");
     }
     return v;
 }
@@ -53,7 +54,8 @@ constexpr std::string_view k_dup_detail = "seq: not after the last one applied f
 
 std::uint64_t replay_stats::rejected_total() const noexcept {
     std::uint64_t n = 0;
-    for (auto r : rejected) n += r;
+    for (auto r : rejected)
+        n += r;
     return n;
 }
 
@@ -79,7 +81,8 @@ std::string summary_json(const replay_stats& s) {
     o += R"(,"seconds":)";
     core::append_double(o, s.seconds);
     o += R"(,"ticks_per_second":)";
-    core::append_double(o, s.seconds > 0 ? static_cast<double>(s.applied + s.references) / s.seconds : 0.0);
+    core::append_double(o, s.seconds > 0 ? static_cast<double>(s.applied + s.references) / s.seconds
+                                         : 0.0);
     o += "}\n";
     return o;
 }
@@ -101,7 +104,8 @@ std::string summary_text(const replay_stats& s) {
     }
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.3f s, %.2f M ticks/s", s.seconds,
-                  s.seconds > 0 ? static_cast<double>(s.applied + s.references) / s.seconds / 1e6 : 0.0);
+                  s.seconds > 0 ? static_cast<double>(s.applied + s.references) / s.seconds / 1e6
+                                : 0.0);
     o << "; " << s.triggers << " triggers; " << rate << "\n";
     return o.str();
 }
@@ -145,12 +149,14 @@ void replay_session::process(std::string_view feed, const line_reader::line& l, 
     const core::nanos wm = graph_.watermark();
     const core::nanos clock = wm == std::numeric_limits<core::nanos>::min() ? 0 : wm;
     if (l.truncated) {
-        reject(feed, l.number, clock, feeds::reject_reason::oversize, "frame larger than the limit", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::oversize, "frame larger than the limit",
+               l.text);
         return;
     }
     switch (fmt) {
     case input_format::jsonl:
-        apply_frame(feed, l.number, l.text.data(), l.text.size(), l.text.size() + k_line_padding, clock, l.text);
+        apply_frame(feed, l.number, l.text.data(), l.text.size(), l.text.size() + k_line_padding,
+                    clock, l.text);
         return;
     case input_format::tardis: {
         // "<ISO 8601 receive time> <frame exactly as received>"
@@ -170,7 +176,9 @@ void replay_session::process(std::string_view feed, const line_reader::line& l, 
         apply_frame(feed, l.number, frame, len, len + k_line_padding, recv, l.text);
         return;
     }
-    case input_format::tardis_csv: process_csv(feed, l); return;
+    case input_format::tardis_csv:
+        process_csv(feed, l);
+        return;
     }
 }
 
@@ -184,8 +192,11 @@ void replay_session::apply_frame(std::string_view feed, std::uint64_t pos, const
         reject(feed, pos, recv_ts, r.reason, r.detail, raw_line);
         return;
     case feeds::frame_status::ignored:
-    case feeds::frame_status::control: ++stats_.ignored; return;
-    case feeds::frame_status::ticks: break;
+    case feeds::frame_status::control:
+        ++stats_.ignored;
+        return;
+    case feeds::frame_status::ticks:
+        break;
     }
     apply_ticks(feed, pos, recv_ts, raw_line);
 }
@@ -203,7 +214,9 @@ void replay_session::apply_ticks(std::string_view feed, std::uint64_t pos, core:
         case signals::apply_status::late:
             reject(feed, pos, recv_ts, feeds::reject_reason::late, k_late_detail, raw_line);
             continue;
-        case signals::apply_status::reference: ++stats_.references; break;
+        case signals::apply_status::reference:
+            ++stats_.references;
+            break;
         case signals::apply_status::applied:
             ++stats_.applied;
             seqs_.record(t);
@@ -219,7 +232,8 @@ core::symbol_cache& replay_session::csv_symbols(std::string_view exchange) {
     for (auto& [name, cache] : csv_symbols_) {
         if (name == venue) return *cache;
     }
-    csv_symbols_.emplace_back(venue, std::make_unique<core::symbol_cache>(*registry_, registry_->venue(venue)));
+    csv_symbols_.emplace_back(
+        venue, std::make_unique<core::symbol_cache>(*registry_, registry_->venue(venue)));
     return *csv_symbols_.back().second;
 }
 
@@ -230,14 +244,16 @@ void replay_session::process_csv(std::string_view feed, const line_reader::line&
     std::size_t start = 0;
     for (;;) {
         const auto comma = l.text.find(',', start);
-        cols.push_back(l.text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        cols.push_back(l.text.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                            : comma - start));
         if (comma == std::string_view::npos) break;
         start = comma + 1;
     }
     const core::nanos wm = graph_.watermark();
     const core::nanos clock = wm == std::numeric_limits<core::nanos>::min() ? 0 : wm;
     if (csv_columns_.empty() || (!cols.empty() && cols[0] == "exchange")) {
-        static const char* const k_names[] = {"price", "amount", "timestamp", "local_timestamp", "id", "symbol", "exchange"};
+        static const char* const k_names[] = {"price", "amount", "timestamp", "local_timestamp",
+                                              "id",    "symbol", "exchange"};
         csv_columns_.assign(7, -1);
         for (std::size_t c = 0; c < cols.size(); ++c) {
             for (std::size_t k = 0; k < 7; ++k) {
@@ -255,7 +271,9 @@ void replay_session::process_csv(std::string_view feed, const line_reader::line&
     }
     auto col = [&](int k) -> std::string_view {
         const int c = csv_columns_[static_cast<std::size_t>(k)];
-        return c >= 0 && static_cast<std::size_t>(c) < cols.size() ? cols[static_cast<std::size_t>(c)] : std::string_view{};
+        return c >= 0 && static_cast<std::size_t>(c) < cols.size()
+                   ? cols[static_cast<std::size_t>(c)]
+                   : std::string_view{};
     };
     auto micros = [](std::string_view s, core::nanos& out) {
         std::int64_t v = 0;
@@ -273,38 +291,46 @@ void replay_session::process_csv(std::string_view feed, const line_reader::line&
         return r.ec == std::errc{} && r.ptr == s.data() + s.size();
     };
     if (!micros(col(2), t.exch_ts)) {
-        reject(feed, l.number, clock, feeds::reject_reason::bad_timestamp, "timestamp: expected epoch microseconds", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::bad_timestamp,
+               "timestamp: expected epoch microseconds", l.text);
         return;
     }
     if (!col(3).empty() && !micros(col(3), t.recv_ts)) {
-        reject(feed, l.number, clock, feeds::reject_reason::bad_timestamp, "local_timestamp: expected epoch microseconds", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::bad_timestamp,
+               "local_timestamp: expected epoch microseconds", l.text);
         return;
     }
     if (t.recv_ts == 0) t.recv_ts = t.exch_ts;
     if (!num(col(0), px)) {
-        reject(feed, l.number, clock, feeds::reject_reason::bad_field, "price: expected a decimal", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::bad_field, "price: expected a decimal",
+               l.text);
         return;
     }
     if (!std::isfinite(px)) {
-        reject(feed, l.number, clock, feeds::reject_reason::non_finite, "price: not finite", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::non_finite, "price: not finite",
+               l.text);
         return;
     }
     if (!col(1).empty() && (!num(col(1), sz) || sz < 0 || !std::isfinite(sz))) {
-        reject(feed, l.number, clock, feeds::reject_reason::bad_field, "amount: expected a non-negative decimal", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::bad_field,
+               "amount: expected a non-negative decimal", l.text);
         return;
     }
     if (col(5).empty()) {
-        reject(feed, l.number, clock, feeds::reject_reason::missing_field, "symbol: missing", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::missing_field, "symbol: missing",
+               l.text);
         return;
     }
     core::symbol_cache& syms = csv_symbols(col(6));
     const core::symbol_cache::entry e = syms.resolve(col(5));
     if (e.id == core::k_no_instrument) {
-        reject(feed, l.number, clock, feeds::reject_reason::registry_full, "symbol: instrument registry is full", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::registry_full,
+               "symbol: instrument registry is full", l.text);
         return;
     }
     if (e.kind == core::value_kind::price && px <= 0) {
-        reject(feed, l.number, clock, feeds::reject_reason::non_positive, "price: not above zero", l.text);
+        reject(feed, l.number, clock, feeds::reject_reason::non_positive, "price: not above zero",
+               l.text);
         return;
     }
     t.inst = e.id;
@@ -313,7 +339,9 @@ void replay_session::process_csv(std::string_view feed, const line_reader::line&
     t.sz = sz;
     const std::string_view id = col(4);
     std::uint64_t seq = 0;
-    if (!id.empty() && std::from_chars(id.data(), id.data() + id.size(), seq).ptr == id.data() + id.size()) t.seq = seq;
+    if (!id.empty() &&
+        std::from_chars(id.data(), id.data() + id.size(), seq).ptr == id.data() + id.size())
+        t.seq = seq;
     ticks_.clear();
     ticks_.push_back(t);
     apply_ticks(feed, l.number, t.recv_ts, l.text);
@@ -325,7 +353,8 @@ void replay_session::process_buffer(std::string_view feed, const char* data, std
     std::uint64_t n = 0;
     while (pos < size) {
         const void* nl = std::memchr(data + pos, '\n', size - pos);
-        const std::size_t stop = nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
+        const std::size_t stop =
+            nl != nullptr ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : size;
         std::size_t len = stop - pos;
         if (len > 0 && data[pos + len - 1] == '\r') --len;
         l.number = ++n;
@@ -359,7 +388,8 @@ replay_stats replay_session::finish() {
     }
     if (plot_) {
         std::string title = "seismo replay";
-        for (const auto& i : opts_.inputs) title += " " + i;
+        for (const auto& i : opts_.inputs)
+            title += " " + i;
         plot_->write(opts_.plot, graph_, {}, title);
     }
     return stats_;
@@ -370,7 +400,8 @@ input_format sniff_format(const std::string& path) {
     line_reader::line l;
     while (reader.next(l)) {
         if (l.text.find_first_not_of(" \t") == std::string_view::npos) continue;
-        if (l.text.starts_with("exchange,symbol,") || l.text.starts_with("exchange,")) return input_format::tardis_csv;
+        if (l.text.starts_with("exchange,symbol,") || l.text.starts_with("exchange,"))
+            return input_format::tardis_csv;
         if (is_tardis_line(l.text)) return input_format::tardis;
         return input_format::jsonl;
     }
@@ -379,24 +410,34 @@ input_format sniff_format(const std::string& path) {
 
 replay_stats run_replay(const config& cfg, const replay_options& opts) {
     std::optional<input_format> fixed;
-    if (opts.format == "jsonl") fixed = input_format::jsonl;
-    else if (opts.format == "tardis") fixed = input_format::tardis;
-    else if (opts.format == "tardis-csv") fixed = input_format::tardis_csv;
-    else if (opts.format != "auto") throw std::invalid_argument("--format " + opts.format + " is not supported");
+    if (opts.format == "jsonl")
+        fixed = input_format::jsonl;
+    else if (opts.format == "tardis")
+        fixed = input_format::tardis;
+    else if (opts.format == "tardis-csv")
+        fixed = input_format::tardis_csv;
+    else if (opts.format != "auto")
+        throw std::invalid_argument("--format " + opts.format + " is not supported");
     (void)venue_of(opts.venue); // validate early
     std::vector<input_format> formats;
     for (const auto& path : opts.inputs) {
-        const input_format f = fixed ? *fixed : (path == "-" ? input_format::jsonl : sniff_format(path));
+        const input_format f =
+            fixed ? *fixed : (path == "-" ? input_format::jsonl : sniff_format(path));
         if (f == input_format::tardis && opts.venue.empty()) {
-            throw std::invalid_argument(path + ": a Tardis raw capture needs --venue (binance, coinbase, kraken, okx or bybit)");
+            throw std::invalid_argument(
+                path +
+                ": a Tardis raw capture needs --venue (binance, coinbase, kraken, okx or bybit)");
         }
         formats.push_back(f);
     }
     replay_session session(cfg, opts);
     for (std::size_t i = 0; i < opts.inputs.size(); ++i) {
-        line_reader reader(opts.inputs[i], std::max(cfg.engine.max_frame_bytes, cfg.engine.max_venue_frame_bytes) + 64);
+        line_reader reader(opts.inputs[i],
+                           std::max(cfg.engine.max_frame_bytes, cfg.engine.max_venue_frame_bytes) +
+                               64);
         line_reader::line l;
-        while (reader.next(l)) session.process(opts.inputs[i], l, formats[i]);
+        while (reader.next(l))
+            session.process(opts.inputs[i], l, formats[i]);
     }
     return session.finish();
 }

@@ -8,8 +8,8 @@
 #include "engine/line_reader.hpp"
 #include "engine/output.hpp"
 #include "feeds/frame.hpp"
-#include "feeds/venues.hpp"
 #include "feeds/sequence.hpp"
+#include "feeds/venues.hpp"
 #include "signals/graph.hpp"
 
 #include <array>
@@ -28,11 +28,11 @@ struct replay_options {
     std::vector<std::string> inputs;
     std::string format = "auto"; ///< auto | jsonl | tardis | tardis-csv
     std::string venue;           ///< adapter for tardis frames (binance, coinbase, ...)
-    std::string out = "-";     ///< triggers, JSON lines ("-" = stdout, "" = nowhere)
-    std::string ticks;         ///< applied normalized ticks as generic-protocol lines
-    std::string summary;       ///< run figures as JSON
-    std::string dead_letter;   ///< refused input as JSON lines
-    std::string plot;          ///< an HTML plot of the replay ("" = none)
+    std::string out = "-";       ///< triggers, JSON lines ("-" = stdout, "" = nowhere)
+    std::string ticks;           ///< applied normalized ticks as generic-protocol lines
+    std::string summary;         ///< run figures as JSON
+    std::string dead_letter;     ///< refused input as JSON lines
+    std::string plot;            ///< an HTML plot of the replay ("" = none)
     bool deterministic = false;
 };
 
@@ -54,7 +54,7 @@ struct replay_stats {
 [[nodiscard]] std::string summary_text(const replay_stats& s);
 
 class replay_session final : public signals::trigger_sink {
-public:
+  public:
     replay_session(const config& cfg, const replay_options& opts);
     ~replay_session() override;
 
@@ -77,7 +77,7 @@ public:
     [[nodiscard]] const core::instrument_registry& registry() const noexcept { return *registry_; }
     [[nodiscard]] const replay_stats& stats() const noexcept { return stats_; }
 
-private:
+  private:
     void on_trigger(const signals::trigger& t) override;
     void reject(std::string_view feed, std::uint64_t pos, core::nanos recv_ts,
                 feeds::reject_reason r, std::string_view detail, std::string_view frame);
@@ -96,7 +96,8 @@ private:
     core::symbol_cache symbols_;
     feeds::venue_parser parser_;
     std::vector<std::pair<std::string, std::unique_ptr<core::symbol_cache>>> csv_symbols_;
-    std::vector<int> csv_columns_; // price, amount, timestamp, local_timestamp, id, symbol, exchange
+    std::vector<int>
+        csv_columns_; // price, amount, timestamp, local_timestamp, id, symbol, exchange
     feeds::sequence_tracker seqs_;
     std::vector<core::tick> ticks_;
     output_file out_;

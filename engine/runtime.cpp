@@ -17,9 +17,9 @@
 #include "feeds/session.hpp"
 #include "signals/graph.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <concurrentqueue/blockingconcurrentqueue.h>
@@ -27,8 +27,8 @@
 #include <array>
 #include <atomic>
 #include <cmath>
-#include <cstddef>
 #include <condition_variable>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <pthread.h>
@@ -57,8 +57,8 @@ struct dead_record {
     feeds::reject_reason reason = feeds::reject_reason::malformed;
     core::nanos recv_ts = 0;
     std::string detail;
-    std::string frame;     ///< the raw frame (feed thread refusals)
-    core::tick tick{};     ///< the normalized tick (signal thread refusals: late)
+    std::string frame; ///< the raw frame (feed thread refusals)
+    core::tick tick{}; ///< the normalized tick (signal thread refusals: late)
     bool has_tick = false;
 };
 
@@ -97,7 +97,8 @@ struct wake_allocator {
     template <class U>
     wake_allocator(const wake_allocator<U>& o) noexcept : slot(o.slot) {} // NOLINT: rebinding
     T* allocate(std::size_t n) {
-        if (n * sizeof(T) <= sizeof slot->bytes && !slot->used.exchange(true, std::memory_order_acquire)) {
+        if (n * sizeof(T) <= sizeof slot->bytes &&
+            !slot->used.exchange(true, std::memory_order_acquire)) {
             return reinterpret_cast<T*>(slot->bytes);
         }
         return std::allocator<T>{}.allocate(n);
@@ -110,7 +111,9 @@ struct wake_allocator {
         std::allocator<T>{}.deallocate(p, n);
     }
     template <class U>
-    bool operator==(const wake_allocator<U>& o) const noexcept { return slot == o.slot; }
+    bool operator==(const wake_allocator<U>& o) const noexcept {
+        return slot == o.slot;
+    }
 };
 
 } // namespace
@@ -133,10 +136,10 @@ struct runtime::impl final : signals::trigger_sink {
     std::atomic<bool> io_publish_posted{false};
     wake_slot io_wake_slot;
     std::unique_ptr<moodycamel::ConsumerToken> io_trigger_token; // the I/O thread's
-    std::vector<message_ptr> io_batch;                             // the I/O thread's
-    std::string io_json;                                           // the I/O thread's
-    moodycamel::ConcurrentQueue<message_ptr> to_files;            // I/O thread -> publisher
-    std::atomic<bool> io_done{false};                              // the I/O thread has ended
+    std::vector<message_ptr> io_batch;                           // the I/O thread's
+    std::string io_json;                                         // the I/O thread's
+    moodycamel::ConcurrentQueue<message_ptr> to_files;           // I/O thread -> publisher
+    std::atomic<bool> io_done{false};                            // the I/O thread has ended
     moodycamel::ConcurrentQueue<dead_record> dead;
     std::unique_ptr<moodycamel::ProducerToken> trigger_token; // the signal thread's
 
@@ -197,7 +200,7 @@ struct runtime::impl final : signals::trigger_sink {
         std::shared_ptr<feeds::ws_session> session;
         std::shared_ptr<demo_feed> demo;
         std::unique_ptr<feeds::session_stats> own_stats; // the inproc feed's
-        std::unique_ptr<feeds::frame_pipeline> pipeline;  // the inproc feed's
+        std::unique_ptr<feeds::frame_pipeline> pipeline; // the inproc feed's
         [[nodiscard]] const feeds::session_stats& stats() const {
             return session ? session->stats() : demo ? demo->stats() : *own_stats;
         }
@@ -210,10 +213,11 @@ struct runtime::impl final : signals::trigger_sink {
     std::vector<std::string> feed_names;
 
     std::unique_ptr<journal::writer> journal;
-    std::vector<journal::order_entry> order_buf; // signal thread: consumed ticks since the last flush
+    std::vector<journal::order_entry>
+        order_buf; // signal thread: consumed ticks since the last flush
     core::nanos last_order_flush = 0;
-    static constexpr std::size_t k_order_batch = 256;          // entries gathered before a write
-    static constexpr core::nanos k_order_every = 5'000'000;    // or this long, whichever first
+    static constexpr std::size_t k_order_batch = 256;       // entries gathered before a write
+    static constexpr core::nanos k_order_every = 5'000'000; // or this long, whichever first
 
     // signal thread state
     std::unique_ptr<signal_core> core_owner;
@@ -249,7 +253,8 @@ struct runtime::impl final : signals::trigger_sink {
           core_owner(std::make_unique<signal_core>(graph, k_max_feeds)), core(*core_owner),
           trigger_counts(c.signals.size() + 1) {
         trigger_token = std::make_unique<moodycamel::ProducerToken>(triggers);
-        for (const auto& f : cfg.feeds) feed_names.push_back(f.name);
+        for (const auto& f : cfg.feeds)
+            feed_names.push_back(f.name);
         if (opts.demo) feed_names.emplace_back("demo");
         if (opts.inproc_feed) feed_names.emplace_back("inproc");
         samples.resize(opts.latency_samples);
@@ -288,15 +293,18 @@ struct runtime::impl final : signals::trigger_sink {
     feeds::session_options session_options_for(const feed_config& f) const {
         feeds::session_options o;
         o.name = f.name;
-        if (!feeds::parse_venue(f.venue, o.kind)) throw std::invalid_argument("unknown venue " + f.venue);
+        if (!feeds::parse_venue(f.venue, o.kind))
+            throw std::invalid_argument("unknown venue " + f.venue);
         o.url = f.url;
         o.symbols = f.symbols;
         o.channels = f.channels;
         o.stale_after = f.stale_after;
-        o.max_connection_age = f.max_connection_age.value_or(o.kind == feeds::venue::binance ? k_binance_age : 0);
+        o.max_connection_age =
+            f.max_connection_age.value_or(o.kind == feeds::venue::binance ? k_binance_age : 0);
         o.ca_file = f.ca_file;
-        o.max_frame = f.max_frame_bytes.value_or(o.kind == feeds::venue::generic ? cfg.engine.max_frame_bytes
-                                                                                 : cfg.engine.max_venue_frame_bytes);
+        o.max_frame = f.max_frame_bytes.value_or(o.kind == feeds::venue::generic
+                                                     ? cfg.engine.max_frame_bytes
+                                                     : cfg.engine.max_venue_frame_bytes);
         return o;
     }
 
@@ -317,8 +325,8 @@ struct runtime::impl final : signals::trigger_sink {
             e.name = f.name;
             e.venue = f.venue;
             e.sink = make_sink(static_cast<std::uint16_t>(i));
-            e.session = feeds::ws_session::create(io, *ctx, session_options_for(f), *registry, *e.sink,
-                                                  static_cast<std::uint16_t>(i));
+            e.session = feeds::ws_session::create(io, *ctx, session_options_for(f), *registry,
+                                                  *e.sink, static_cast<std::uint16_t>(i));
             feeds_.push_back(std::move(e));
         }
         if (opts.demo) {
@@ -343,13 +351,16 @@ struct runtime::impl final : signals::trigger_sink {
             e.own_stats = std::make_unique<feeds::session_stats>();
             e.own_stats->connected = true;
             e.pipeline = std::make_unique<feeds::frame_pipeline>(feeds::venue::generic, *registry,
-                                                                 cfg.engine.max_frame_bytes, *e.sink, id, *e.own_stats);
+                                                                 cfg.engine.max_frame_bytes,
+                                                                 *e.sink, id, *e.own_stats);
             feeds_.push_back(std::move(e));
             inproc = &feeds_.back();
         }
         for (auto& e : feeds_) {
-            if (e.session) e.session->start();
-            else if (e.demo) e.demo->start();
+            if (e.session)
+                e.session->start();
+            else if (e.demo)
+                e.demo->start();
         }
     }
 
@@ -366,7 +377,8 @@ struct runtime::impl final : signals::trigger_sink {
         } else if (!io_publish_posted.exchange(true, std::memory_order_seq_cst)) {
             // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it
             // (the handler clears the flag before it drains, so none is left behind).
-            boost::asio::post(io, boost::asio::bind_allocator(wake_allocator<void>(&io_wake_slot), [this] { io_publish(); }));
+            boost::asio::post(io, boost::asio::bind_allocator(wake_allocator<void>(&io_wake_slot),
+                                                              [this] { io_publish(); }));
         }
     }
 
@@ -382,8 +394,9 @@ struct runtime::impl final : signals::trigger_sink {
         if (journal) {
             flush_order(); // keep the consumption order exact
             journal->health(e.feed, e.kind, e.t.exch_ts, e.t.seq,
-                            e.t.inst == core::k_no_instrument ? std::string_view{}
-                                                              : std::string_view(registry->info(e.t.inst).symbol));
+                            e.t.inst == core::k_no_instrument
+                                ? std::string_view{}
+                                : std::string_view(registry->info(e.t.inst).symbol));
         }
         core.health(e.feed, e.kind, e.t.exch_ts, e.t.seq, e.t.inst, *this);
     }
@@ -396,11 +409,14 @@ struct runtime::impl final : signals::trigger_sink {
             late_per_feed[e.feed].fetch_add(1, std::memory_order_relaxed);
             rejected.fetch_add(1, std::memory_order_relaxed);
             dead_letter(e.feed, feeds::reject_reason::late,
-                        "older than the instrument's last event time (same stream) by more than the allowed lateness",
+                        "older than the instrument's last event time (same stream) by more than "
+                        "the allowed lateness",
                         {}, e.t.recv_ts, &e.t);
             break;
         case signals::apply_status::applied:
-        case signals::apply_status::reference: applied.fetch_add(1, std::memory_order_relaxed); break;
+        case signals::apply_status::reference:
+            applied.fetch_add(1, std::memory_order_relaxed);
+            break;
         }
     }
 
@@ -507,8 +523,10 @@ struct runtime::impl final : signals::trigger_sink {
                 if (n == 0) break;
             }
             for (std::size_t k = 0; k < n; ++k) {
-                if (buf[k].health) on_health(buf[k]);
-                else on_tick(buf[k]);
+                if (buf[k].health)
+                    on_health(buf[k]);
+                else
+                    on_tick(buf[k]);
             }
             // The consumption order goes to the journal when the queue is idle or enough has
             // gathered, not after every tick of a burst (that would delay the burst's next tick).
@@ -549,7 +567,8 @@ struct runtime::impl final : signals::trigger_sink {
                 scratch += "\"}";
                 frame = scratch;
             }
-            dl.write(r.recv_ts, r.feed < feed_names.size() ? std::string_view(feed_names[r.feed]) : "?", 0,
+            dl.write(r.recv_ts,
+                     r.feed < feed_names.size() ? std::string_view(feed_names[r.feed]) : "?", 0,
                      r.reason, r.detail, frame);
         }
     }
@@ -562,7 +581,8 @@ struct runtime::impl final : signals::trigger_sink {
         ws::append_frame(m->frame, ws::opcode::text, json);
         m->json_offset = m->frame.size() - json.size();
         m->fired = t.state == signals::trigger_state::fired;
-        m->transient = t.signal == signals::k_feed_health && t.condition == signals::feed_condition::gap;
+        m->transient =
+            t.signal == signals::k_feed_health && t.condition == signals::feed_condition::gap;
         m->state_key = std::to_string(t.signal) + "/" + std::to_string(core::index(t.inst)) + "/" +
                        std::to_string(t.level) + "/" + std::to_string(t.feed) + "/" +
                        std::to_string(static_cast<int>(t.condition));
@@ -571,13 +591,16 @@ struct runtime::impl final : signals::trigger_sink {
 
     /// Serialises triggers once each: counts them, tells the observer, and appends their
     /// messages (the WebSocket frame, holding the JSON) to `batch`.
-    void serialise(const signals::trigger* t, std::size_t n, std::string& json, std::vector<message_ptr>& batch) {
+    void serialise(const signals::trigger* t, std::size_t n, std::string& json,
+                   std::vector<message_ptr>& batch) {
         for (std::size_t k = 0; k < n; ++k) {
             json.clear();
             append_trigger_json(json, t[k], cfg.signals, *registry, opts.deterministic,
                                 core::realtime_now() - t[k].recv_ts, &feed_names);
-            const std::size_t sig = t[k].signal == signals::k_feed_health ? cfg.signals.size() : t[k].signal;
-            trigger_counts[sig][static_cast<std::size_t>(t[k].sev)].fetch_add(1, std::memory_order_relaxed);
+            const std::size_t sig =
+                t[k].signal == signals::k_feed_health ? cfg.signals.size() : t[k].signal;
+            trigger_counts[sig][static_cast<std::size_t>(t[k].sev)].fetch_add(
+                1, std::memory_order_relaxed);
             batch.push_back(make_message(t[k], json));
             if (observer) observer(t[k], json);
         }
@@ -589,7 +612,8 @@ struct runtime::impl final : signals::trigger_sink {
         io_publish_posted.exchange(false, std::memory_order_seq_cst);
         std::array<signals::trigger, 64> buf;
         for (;;) {
-            const std::size_t n = triggers.try_dequeue_bulk(*io_trigger_token, buf.begin(), buf.size());
+            const std::size_t n =
+                triggers.try_dequeue_bulk(*io_trigger_token, buf.begin(), buf.size());
             if (n == 0) break;
             io_batch.clear();
             serialise(buf.data(), n, io_json, io_batch);
@@ -634,7 +658,8 @@ struct runtime::impl final : signals::trigger_sink {
             batch.clear();
             serialise(buf.data(), n, json, batch);
             if (!batch.empty()) trigger_hub.publish(batch);
-            for (const auto& m : batch) write(*m);
+            for (const auto& m : batch)
+                write(*m);
             return n;
         };
         auto take_messages = [&] {
@@ -649,7 +674,8 @@ struct runtime::impl final : signals::trigger_sink {
             std::size_t n = take_messages();
             // Once the I/O thread has ended nothing more reaches to_files; what is still in the
             // trigger queue comes after all of it, so it is taken only when to_files is empty.
-            if (n == 0 && (!publish_on_io || (io_done.load(std::memory_order_acquire) && to_files.size_approx() == 0))) {
+            if (n == 0 && (!publish_on_io || (io_done.load(std::memory_order_acquire) &&
+                                              to_files.size_approx() == 0))) {
                 n = take_triggers();
             }
             return n;
@@ -668,8 +694,8 @@ struct runtime::impl final : signals::trigger_sink {
                 dl.flush();
             }
             if (n == 0 && signal_done.load(std::memory_order_acquire) &&
-                (!publish_on_io || io_done.load(std::memory_order_acquire)) && triggers.size_approx() == 0 &&
-                to_files.size_approx() == 0) {
+                (!publish_on_io || io_done.load(std::memory_order_acquire)) &&
+                triggers.size_approx() == 0 && to_files.size_approx() == 0) {
                 break;
             }
         }
@@ -714,8 +740,10 @@ struct runtime::impl final : signals::trigger_sink {
         std::string o = R"({"time":)";
         core::append_json_time(o, now);
         o += R"(,"watermark":)";
-        if (s->watermark == std::numeric_limits<core::nanos>::min() || s->watermark == 0) o += "null";
-        else core::append_json_time(o, s->watermark);
+        if (s->watermark == std::numeric_limits<core::nanos>::min() || s->watermark == 0)
+            o += "null";
+        else
+            core::append_json_time(o, s->watermark);
         o += R"(,"last_seq":)";
         core::append_uint(o, trigger_hub.last_seq());
         o += R"(,"feeds":[)";
@@ -732,8 +760,10 @@ struct runtime::impl final : signals::trigger_sink {
             o += st.stale.load(std::memory_order_relaxed) ? "true" : "false";
             const core::nanos last = st.last_frame.load(std::memory_order_relaxed);
             o += R"(,"last_event_age_seconds":)";
-            if (last == 0) o += "null";
-            else core::append_double(o, static_cast<double>(now - last) / 1e9);
+            if (last == 0)
+                o += "null";
+            else
+                core::append_double(o, static_cast<double>(now - last) / 1e9);
             o += R"(,"frames":)";
             core::append_uint(o, st.frames.load(std::memory_order_relaxed));
             o += R"(,"reconnects":)";
@@ -762,26 +792,30 @@ struct runtime::impl final : signals::trigger_sink {
             const labels feed{{"feed", feeds_[i].name}};
             e.counter("seismo_feed_frames_total", "Data frames received per feed.", feed,
                       static_cast<double>(st.frames.load(std::memory_order_relaxed)));
-            e.counter("seismo_feed_ticks_total", "Ticks passed to the signal thread per feed.", feed,
-                      static_cast<double>(st.ticks.load(std::memory_order_relaxed)));
+            e.counter("seismo_feed_ticks_total", "Ticks passed to the signal thread per feed.",
+                      feed, static_cast<double>(st.ticks.load(std::memory_order_relaxed)));
             for (std::size_t r = 0; r < feeds::k_reject_reasons; ++r) {
                 std::uint64_t v = st.rejected[r].load(std::memory_order_relaxed);
                 if (static_cast<feeds::reject_reason>(r) == feeds::reject_reason::late) {
                     v += late_per_feed[i].load(std::memory_order_relaxed);
                 }
-                e.counter("seismo_feed_rejected_total", "Refused frames or ticks per feed and reason.",
-                          {{"feed", feeds_[i].name}, {"reason", feeds::to_string(static_cast<feeds::reject_reason>(r))}},
+                e.counter("seismo_feed_rejected_total",
+                          "Refused frames or ticks per feed and reason.",
+                          {{"feed", feeds_[i].name},
+                           {"reason", feeds::to_string(static_cast<feeds::reject_reason>(r))}},
                           static_cast<double>(v));
             }
             e.gauge("seismo_feed_connected", "1 while the feed is connected.", feed,
                     st.connected.load(std::memory_order_relaxed) ? 1 : 0);
             e.gauge("seismo_feed_stale", "1 while the feed has had no data for stale_after.", feed,
                     st.stale.load(std::memory_order_relaxed) ? 1 : 0);
-            e.counter("seismo_feed_reconnects_total", "Connection attempts after the first per feed.", feed,
+            e.counter("seismo_feed_reconnects_total",
+                      "Connection attempts after the first per feed.", feed,
                       static_cast<double>(st.reconnects.load(std::memory_order_relaxed)));
             const core::nanos last = st.last_frame.load(std::memory_order_relaxed);
             if (last != 0) {
-                e.gauge("seismo_feed_last_event_age_seconds", "Seconds since the feed's last data frame.", feed,
+                e.gauge("seismo_feed_last_event_age_seconds",
+                        "Seconds since the feed's last data frame.", feed,
                         static_cast<double>(now - last) / 1e9);
             }
             e.counter("seismo_feed_gaps_total", "Venue sequence gaps per feed.", feed,
@@ -791,22 +825,29 @@ struct runtime::impl final : signals::trigger_sink {
                 static_cast<double>(events.size_approx()));
         e.gauge("seismo_queue_depth", "Items waiting in an engine queue.", {{"queue", "triggers"}},
                 static_cast<double>(triggers.size_approx()));
-        e.gauge("seismo_queue_depth", "Items waiting in an engine queue.", {{"queue", "dead_letters"}},
-                static_cast<double>(std::max<std::int64_t>(0, dead_pending.load(std::memory_order_relaxed))));
+        e.gauge("seismo_queue_depth", "Items waiting in an engine queue.",
+                {{"queue", "dead_letters"}},
+                static_cast<double>(
+                    std::max<std::int64_t>(0, dead_pending.load(std::memory_order_relaxed))));
         e.histogram("seismo_tick_to_trigger_seconds",
-                    "Frame receipt to trigger enqueued by the signal thread (wall clock).", {}, tick_to_trigger);
+                    "Frame receipt to trigger enqueued by the signal thread (wall clock).", {},
+                    tick_to_trigger);
         e.counter("seismo_ticks_applied_total", "Ticks applied to the signals.", {},
                   static_cast<double>(applied.load(std::memory_order_relaxed)));
         e.counter("seismo_ticks_late_total", "Ticks refused as late.", {},
                   static_cast<double>(late.load(std::memory_order_relaxed)));
-        e.counter("seismo_dead_letters_dropped_total", "Dead letters not written because too many were pending.",
-                  {}, static_cast<double>(dead_dropped.load(std::memory_order_relaxed)));
+        e.counter("seismo_dead_letters_dropped_total",
+                  "Dead letters not written because too many were pending.", {},
+                  static_cast<double>(dead_dropped.load(std::memory_order_relaxed)));
         for (std::size_t i = 0; i < trigger_counts.size(); ++i) {
-            const std::string_view name = i < cfg.signals.size() ? std::string_view(cfg.signals[i].name) : "feed_health";
+            const std::string_view name =
+                i < cfg.signals.size() ? std::string_view(cfg.signals[i].name) : "feed_health";
             for (std::size_t sev = 0; sev < 3; ++sev) {
-                e.counter("seismo_triggers_total", "Triggers published per signal and severity.",
-                          {{"signal", name}, {"severity", signals::to_string(static_cast<signals::severity>(sev))}},
-                          static_cast<double>(trigger_counts[i][sev].load(std::memory_order_relaxed)));
+                e.counter(
+                    "seismo_triggers_total", "Triggers published per signal and severity.",
+                    {{"signal", name},
+                     {"severity", signals::to_string(static_cast<signals::severity>(sev))}},
+                    static_cast<double>(trigger_counts[i][sev].load(std::memory_order_relaxed)));
             }
         }
         const auto s = current_state();
@@ -814,11 +855,13 @@ struct runtime::impl final : signals::trigger_sink {
             if (std::isnan(v.v)) continue;
             const auto& sp = cfg.signals[v.signal];
             if (sp.kind == signals::signal_kind::breadth) {
-                e.gauge("seismo_breadth_ratio", "Share of a breadth signal's members at or below member_at.",
+                e.gauge("seismo_breadth_ratio",
+                        "Share of a breadth signal's members at or below member_at.",
                         {{"signal", sp.name}}, v.v);
             } else if (sp.kind == signals::signal_kind::composite) {
-                e.gauge("seismo_composite_active_inputs", "Inputs of a composite active within its window.",
-                        {{"signal", sp.name}}, v.v);
+                e.gauge("seismo_composite_active_inputs",
+                        "Inputs of a composite active within its window.", {{"signal", sp.name}},
+                        v.v);
             } else {
                 e.gauge("seismo_signal_value", "A signal's current value per instrument.",
                         {{"signal", sp.name}, {"instrument", v.instrument}}, v.v);
@@ -837,9 +880,11 @@ struct runtime::impl final : signals::trigger_sink {
             }
             e.counter("seismo_http_requests_total", "HTTP requests served.", {},
                       static_cast<double>(ss.http_requests.load(std::memory_order_relaxed)));
-            e.counter("seismo_client_errors_total", "Error messages sent to clients for bad requests.", {},
+            e.counter("seismo_client_errors_total",
+                      "Error messages sent to clients for bad requests.", {},
                       static_cast<double>(ss.client_errors.load(std::memory_order_relaxed)));
-            e.counter("seismo_connections_refused_total", "Connections refused (limit or authorization).", {},
+            e.counter("seismo_connections_refused_total",
+                      "Connections refused (limit or authorization).", {},
                       static_cast<double>(ss.refused.load(std::memory_order_relaxed)));
         }
         e.counter("seismo_deliveries_total", "Trigger messages handed to subscribers.", {},
@@ -848,9 +893,11 @@ struct runtime::impl final : signals::trigger_sink {
                   journal ? static_cast<double>(journal->bytes_written()) : 0.0);
         e.counter("seismo_journal_frames_total", "Frames recorded in the journal.", {},
                   journal ? static_cast<double>(journal->frames()) : 0.0);
-        e.counter("seismo_journal_waits_total", "Times a producer waited for room in a journal ring.", {},
+        e.counter("seismo_journal_waits_total",
+                  "Times a producer waited for room in a journal ring.", {},
                   journal ? static_cast<double>(journal->ring_waits()) : 0.0);
-        e.gauge("seismo_journal_backlog_bytes", "Bytes recorded but not yet taken by the journal writer thread.", {},
+        e.gauge("seismo_journal_backlog_bytes",
+                "Bytes recorded but not yet taken by the journal writer thread.", {},
                 journal ? static_cast<double>(journal->backlog_bytes()) : 0.0);
         e.gauge("seismo_build_info", "seismo's version.", {{"version", "0.1.0"}}, 1);
         e.process();
@@ -858,7 +905,8 @@ struct runtime::impl final : signals::trigger_sink {
     }
 };
 
-runtime::runtime(const config& cfg, run_options opts) : p_(std::make_unique<impl>(cfg, std::move(opts))) {}
+runtime::runtime(const config& cfg, run_options opts)
+    : p_(std::make_unique<impl>(cfg, std::move(opts))) {}
 
 runtime::~runtime() {
     request_stop();
@@ -873,7 +921,8 @@ void runtime::start() {
         jo.flush_interval = p_->cfg.engine.journal_flush_interval;
         jo.compress = p_->cfg.engine.journal_compress;
         journal::meta m;
-        for (std::size_t i = 0; i < p_->cfg.feeds.size(); ++i) m.feeds.push_back({p_->cfg.feeds[i].name, p_->cfg.feeds[i].venue});
+        for (std::size_t i = 0; i < p_->cfg.feeds.size(); ++i)
+            m.feeds.push_back({p_->cfg.feeds[i].name, p_->cfg.feeds[i].venue});
         if (p_->opts.demo) m.feeds.push_back({"demo", "generic"});
         if (p_->opts.inproc_feed) m.feeds.push_back({"inproc", "generic"});
         m.config_text = p_->cfg.text;
@@ -916,18 +965,22 @@ void runtime::request_stop() noexcept {
 void runtime::wait() {
     {
         std::unique_lock lock(p_->stop_mu);
-        p_->stop_cv.wait(lock, [this] { return p_->stop_requested.load(std::memory_order_acquire); });
+        p_->stop_cv.wait(lock,
+                         [this] { return p_->stop_requested.load(std::memory_order_acquire); });
     }
     if (!p_->io_thread.joinable()) return; // never started, or already waited
     for (auto& f : p_->feeds_) {
-        if (f.session) f.session->stop();
-        else if (f.demo) f.demo->stop();
+        if (f.session)
+            f.session->stop();
+        else if (f.demo)
+            f.demo->stop();
     }
     // Producers first: after the I/O thread ends nothing enqueues; then the signal thread drains
     // the tick queue, then the publisher drains the triggers and flushes.
     p_->io.stop();
     p_->io_thread.join();
-    p_->io_done.store(true, std::memory_order_release); // the publisher takes over the trigger queue
+    p_->io_done.store(true,
+                      std::memory_order_release); // the publisher takes over the trigger queue
     p_->triggers_ready.signal();
     p_->producers_done.store(true, std::memory_order_release);
     p_->signal_thread.join();
@@ -938,7 +991,8 @@ void runtime::wait() {
 
 run_figures runtime::figures() const {
     run_figures f;
-    for (const auto& e : p_->feeds_) f.frames += e.stats().frames.load(std::memory_order_relaxed);
+    for (const auto& e : p_->feeds_)
+        f.frames += e.stats().frames.load(std::memory_order_relaxed);
     f.applied = p_->applied.load(std::memory_order_relaxed);
     f.late = p_->late.load(std::memory_order_relaxed);
     f.rejected = p_->rejected.load(std::memory_order_relaxed);
@@ -948,10 +1002,13 @@ run_figures runtime::figures() const {
     return f;
 }
 
-std::uint16_t runtime::port() const { return p_->srv ? p_->srv->port() : 0; }
+std::uint16_t runtime::port() const {
+    return p_->srv ? p_->srv->port() : 0;
+}
 
 void runtime::inject(std::string_view frame, std::int64_t recv_ts) {
-    if (p_->inproc == nullptr) throw std::logic_error("runtime::inject needs run_options::inproc_feed");
+    if (p_->inproc == nullptr)
+        throw std::logic_error("runtime::inject needs run_options::inproc_feed");
     std::string& b = p_->inject_buf;
     b.assign(frame);
     b.append(feeds::k_padding, '\0');
@@ -961,8 +1018,12 @@ void runtime::inject(std::string_view frame, std::int64_t recv_ts) {
 std::vector<std::int64_t> runtime::latency_samples() const {
     return {p_->samples.begin(), p_->samples.begin() + static_cast<std::ptrdiff_t>(p_->n_samples)};
 }
-std::string runtime::metrics_text() const { return p_->metrics_text(); }
-std::string runtime::state_json() const { return p_->state_json(); }
+std::string runtime::metrics_text() const {
+    return p_->metrics_text();
+}
+std::string runtime::state_json() const {
+    return p_->state_json();
+}
 
 void runtime::on_published(std::function<void(const signals::trigger&, std::string_view)> f) {
     p_->observer = std::move(f);

@@ -39,8 +39,8 @@ struct run_options {
     bool deterministic = false; ///< leave wall-clock fields out of triggers
     bool serve = true;          ///< run the HTTP / WS pub-sub server
     std::optional<std::string> listen; ///< overrides [server].listen
-    bool demo = false;          ///< add the bundled demo day as a feed, looping, paced
-    double demo_speed = 60;     ///< demo pacing: event time per real time
+    bool demo = false;                 ///< add the bundled demo day as a feed, looping, paced
+    double demo_speed = 60;            ///< demo pacing: event time per real time
     std::uint64_t demo_seed = 1;
     /// Add a feed named "inproc" whose frames come from inject() (embedding, benchmarks).
     bool inproc_feed = false;
@@ -64,7 +64,7 @@ struct run_figures {
 };
 
 class runtime {
-public:
+  public:
     runtime(const config& cfg, run_options opts);
     ~runtime();
     runtime(const runtime&) = delete;
@@ -95,7 +95,7 @@ public:
     /// on, else the publisher thread; tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> p_;
 };

@@ -14,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -21,7 +22,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <simdjson.h>
 
 #include <deque>
@@ -31,10 +31,14 @@ namespace seismo::engine {
 
 const char* to_string(drop_reason r) noexcept {
     switch (r) {
-    case drop_reason::slow_consumer: return "slow_consumer";
-    case drop_reason::protocol_error: return "protocol_error";
-    case drop_reason::message_too_big: return "message_too_big";
-    case drop_reason::count_: break;
+    case drop_reason::slow_consumer:
+        return "slow_consumer";
+    case drop_reason::protocol_error:
+        return "protocol_error";
+    case drop_reason::message_too_big:
+        return "message_too_big";
+    case drop_reason::count_:
+        break;
     }
     return "?";
 }
@@ -79,7 +83,8 @@ std::string_view query_param(std::string_view target, std::string_view name) {
     while (!rest.empty()) {
         const auto amp = rest.find('&');
         const std::string_view kv = rest.substr(0, amp);
-        if (kv.size() > name.size() && kv.substr(0, name.size()) == name && kv[name.size()] == '=') {
+        if (kv.size() > name.size() && kv.substr(0, name.size()) == name &&
+            kv[name.size()] == '=') {
             return kv.substr(name.size() + 1);
         }
         if (amp == std::string_view::npos) break;
@@ -116,13 +121,14 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
     // ------------------------------------------------------------------ WebSocket sessions
     template <class Stream>
-    class ws_session final : public hub_subscriber, public std::enable_shared_from_this<ws_session<Stream>> {
+    class ws_session final : public hub_subscriber,
+                             public std::enable_shared_from_this<ws_session<Stream>> {
         using awaitable_void = net::awaitable<void>;
 
-    public:
+      public:
         ws_session(std::shared_ptr<impl> srv, Stream stream, std::vector<std::string> allowed)
-            : srv_(std::move(srv)), stream_(std::move(stream)), parser_(srv_->cfg.max_message_bytes),
-              allowed_(std::move(allowed)) {}
+            : srv_(std::move(srv)), stream_(std::move(stream)),
+              parser_(srv_->cfg.max_message_bytes), allowed_(std::move(allowed)) {}
 
         // hub_subscriber (hub lock held)
         [[nodiscard]] bool wants(const message& m) const override {
@@ -152,8 +158,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                     std::lock_guard lock(self->qmu_);
                     overflow = self->overflow_;
                 }
-                if (overflow) self->on_overflow();
-                else self->kick();
+                if (overflow)
+                    self->on_overflow();
+                else
+                    self->kick();
             });
         }
 
@@ -181,8 +189,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             });
         }
 
-    private:
-
+      private:
         [[nodiscard]] bool allowed_topic(const message& m) const {
             if (allowed_.empty()) return true;
             for (const auto& a : allowed_) {
@@ -212,7 +219,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         }
         void fail(drop_reason why, std::uint16_t code, std::string_view reason) {
             if (closing_after_write_) return;
-            srv_->stats.dropped[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+            srv_->stats.dropped[static_cast<std::size_t>(why)].fetch_add(1,
+                                                                         std::memory_order_relaxed);
             std::string f;
             ws::append_frame(f, ws::opcode::close, ws::close_payload(code, reason));
             closing_after_write_ = true;
@@ -223,15 +231,20 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             ws::frame_parser::message m;
             while (parser_.next(m)) {
                 switch (m.op) {
-                case ws::opcode::text: on_text(m.payload); break;
-                case ws::opcode::binary: send_error("binary_unsupported", "send JSON text messages"); break;
+                case ws::opcode::text:
+                    on_text(m.payload);
+                    break;
+                case ws::opcode::binary:
+                    send_error("binary_unsupported", "send JSON text messages");
+                    break;
                 case ws::opcode::ping: {
                     std::string f;
                     ws::append_frame(f, ws::opcode::pong, m.payload);
                     send_own(std::move(f));
                     break;
                 }
-                case ws::opcode::pong: break;
+                case ws::opcode::pong:
+                    break;
                 case ws::opcode::close: {
                     std::string f;
                     ws::append_frame(f, ws::opcode::close, ws::close_payload(1000, "bye"));
@@ -239,17 +252,19 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                     send_own(std::move(f));
                     co_return;
                 }
-                case ws::opcode::continuation: break;
+                case ws::opcode::continuation:
+                    break;
                 }
             }
             if (parser_.failure() != ws::frame_parser::error::none) {
                 const bool big = parser_.failure() == ws::frame_parser::error::too_big;
                 if (big) {
                     send_error("message_too_big", "inbound messages are limited to " +
-                                                      std::to_string(srv_->cfg.max_message_bytes) + " bytes");
+                                                      std::to_string(srv_->cfg.max_message_bytes) +
+                                                      " bytes");
                 }
-                fail(big ? drop_reason::message_too_big : drop_reason::protocol_error, parser_.close_code(),
-                     ws::to_string(parser_.failure()));
+                fail(big ? drop_reason::message_too_big : drop_reason::protocol_error,
+                     parser_.close_code(), ws::to_string(parser_.failure()));
             }
             co_return;
         }
@@ -258,8 +273,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
             simdjson::padded_string padded(text);
             simdjson::ondemand::document doc;
             simdjson::ondemand::object obj;
-            if (json_.iterate(padded).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS) {
-                send_error("bad_json", "expected a JSON object such as {\"op\":\"subscribe\",\"topics\":[\"*\"]}");
+            if (json_.iterate(padded).get(doc) != simdjson::SUCCESS ||
+                doc.get_object().get(obj) != simdjson::SUCCESS) {
+                send_error(
+                    "bad_json",
+                    "expected a JSON object such as {\"op\":\"subscribe\",\"topics\":[\"*\"]}");
                 return;
             }
             std::string_view op;
@@ -302,7 +320,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 } else if (key == "since") {
                     std::uint64_t s = 0;
                     if (f.value().get_uint64().get(s) != simdjson::SUCCESS) {
-                        send_error("bad_request", "'since' must be a non-negative integer (a trigger seq)");
+                        send_error("bad_request",
+                                   "'since' must be a non-negative integer (a trigger seq)");
                         return;
                     }
                     since = s;
@@ -321,19 +340,23 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                         return;
                     }
                 }
-                if (op == "subscribe") subscribe(topics, since);
-                else unsubscribe(topics);
+                if (op == "subscribe")
+                    subscribe(topics, since);
+                else
+                    unsubscribe(topics);
             } else if (op.empty()) {
                 send_error("bad_request", "missing 'op' (subscribe, unsubscribe or ping)");
             } else {
-                send_error("unknown_op", "unknown op '" + std::string(op.substr(0, 64)) + "' (subscribe, unsubscribe or ping)");
+                send_error("unknown_op", "unknown op '" + std::string(op.substr(0, 64)) +
+                                             "' (subscribe, unsubscribe or ping)");
             }
         }
 
         void subscribe(const std::vector<std::string>& topics, std::optional<std::uint64_t> since) {
             for (const auto& t : topics) {
                 if (!pattern_allowed(t)) {
-                    send_error("forbidden", "this token may not subscribe to '" + t.substr(0, 64) + "'");
+                    send_error("forbidden",
+                               "this token may not subscribe to '" + t.substr(0, 64) + "'");
                     return;
                 }
             }
@@ -345,8 +368,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 }
             }
             if (patterns_.size() + fresh.size() > srv_->cfg.max_subscriptions) {
-                send_error("too_many_subscriptions", "at most " + std::to_string(srv_->cfg.max_subscriptions) +
-                                                         " topic patterns per connection");
+                send_error("too_many_subscriptions",
+                           "at most " + std::to_string(srv_->cfg.max_subscriptions) +
+                               " topic patterns per connection");
                 return;
             }
             auto self = this->shared_from_this();
@@ -377,7 +401,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                     own_.push_back(text_frame(g));
                 }
                 // Replayed triggers go out after the snapshot and gap (own_ first, then queue_).
-                for (auto& m : sub.replay) queue_.push_back(m);
+                for (auto& m : sub.replay)
+                    queue_.push_back(m);
             });
             kick();
         }
@@ -400,7 +425,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 queue_.clear();
             }
             fail(drop_reason::slow_consumer, 1008,
-                 "slow consumer: more than " + std::to_string(srv_->cfg.session_queue) + " messages queued");
+                 "slow consumer: more than " + std::to_string(srv_->cfg.session_queue) +
+                     " messages queued");
             auto self = this->shared_from_this();
             auto timer = std::make_shared<net::steady_timer>(stream_.get_executor());
             timer->expires_after(std::chrono::seconds(2));
@@ -415,7 +441,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         void kick() {
             if (writing_ || dead_) return;
             writing_ = true;
-            net::co_spawn(stream_.get_executor(), write_loop(this->shared_from_this()), net::detached);
+            net::co_spawn(stream_.get_executor(), write_loop(this->shared_from_this()),
+                          net::detached);
         }
 
         awaitable_void write_loop(std::shared_ptr<ws_session> keep) {
@@ -439,8 +466,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 }
                 if (own.empty() && batch.empty()) break;
                 bufs.clear();
-                for (const auto& f : own) bufs.emplace_back(net::buffer(f));
-                for (const auto& m : batch) bufs.emplace_back(net::buffer(m->frame));
+                for (const auto& f : own)
+                    bufs.emplace_back(net::buffer(f));
+                for (const auto& m : batch)
+                    bufs.emplace_back(net::buffer(m->frame));
                 auto [ec, n] = co_await net::async_write(stream_, bufs, k_tuple);
                 (void)n;
                 if (ec) {
@@ -451,7 +480,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                     dead_ = true;
                     closing_ = true;
                     beast::error_code ignored;
-                    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+                    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both,
+                                                                       ignored);
                     beast::get_lowest_layer(stream_).close();
                     break;
                 }
@@ -503,8 +533,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
             if (path == "/v1/stream") {
                 if (!beast::websocket::is_upgrade(req)) {
-                    std::string body = error_json("upgrade_required", "connect with a WebSocket client");
-                    co_await respond(stream, req, http::status::upgrade_required, "application/json", std::move(body));
+                    std::string body =
+                        error_json("upgrade_required", "connect with a WebSocket client");
+                    co_await respond(stream, req, http::status::upgrade_required,
+                                     "application/json", std::move(body));
                     continue;
                 }
                 // Auth: a bearer token in the header or ?token=, when tokens are configured.
@@ -516,9 +548,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                     const token_config* t = find_token(tok);
                     if (t == nullptr) {
                         stats.refused.fetch_add(1, std::memory_order_relaxed);
-                        std::string body = error_json("unauthorized", tok.empty() ? "a bearer token is required"
-                                                                                   : "unknown token");
-                        co_await respond(stream, req, http::status::unauthorized, "application/json", std::move(body), true);
+                        std::string body =
+                            error_json("unauthorized", tok.empty() ? "a bearer token is required"
+                                                                   : "unknown token");
+                        co_await respond(stream, req, http::status::unauthorized,
+                                         "application/json", std::move(body), true);
                         break;
                     }
                     allowed = t->topics;
@@ -526,10 +560,12 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 const auto key = req[http::field::sec_websocket_key];
                 if (key.empty()) {
                     std::string body = error_json("bad_request", "missing Sec-WebSocket-Key");
-                    co_await respond(stream, req, http::status::bad_request, "application/json", std::move(body), true);
+                    co_await respond(stream, req, http::status::bad_request, "application/json",
+                                     std::move(body), true);
                     break;
                 }
-                http::response<http::empty_body> res{http::status::switching_protocols, req.version()};
+                http::response<http::empty_body> res{http::status::switching_protocols,
+                                                     req.version()};
                 res.set(http::field::upgrade, "websocket");
                 res.set(http::field::connection, "Upgrade");
                 res.set(http::field::sec_websocket_accept, ws::accept_key(key));
@@ -539,7 +575,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 if (wec) break;
                 const auto data = buf.cdata();
                 std::string leftover(static_cast<const char*>(data.data()), data.size());
-                auto session = std::make_shared<ws_session<Stream>>(self, std::move(stream), std::move(allowed));
+                auto session = std::make_shared<ws_session<Stream>>(self, std::move(stream),
+                                                                    std::move(allowed));
                 register_closer(session, [w = std::weak_ptr<ws_session<Stream>>(session)] {
                     if (auto s = w.lock()) s->close_now();
                 });
@@ -570,7 +607,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 body = std::string(dashboard_html());
             } else {
                 status = http::status::not_found;
-                body = error_json("not_found", "no such path; try /, /metrics, /healthz, /readyz, /v1/state, /v1/stream");
+                body = error_json(
+                    "not_found",
+                    "no such path; try /, /metrics, /healthz, /readyz, /v1/state, /v1/stream");
             }
             co_await respond(stream, req, status, type, std::move(body));
             if (!req.keep_alive()) break;
@@ -581,8 +620,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     }
 
     template <class Stream>
-    net::awaitable<void> respond(Stream& stream, const http::request<http::string_body>& req, http::status st,
-                                 std::string_view type, std::string body, bool close = false) {
+    net::awaitable<void> respond(Stream& stream, const http::request<http::string_body>& req,
+                                 http::status st, std::string_view type, std::string body,
+                                 bool close = false) {
         http::response<http::string_body> res{st, req.version()};
         res.set(http::field::server, "seismo");
         res.set(http::field::content_type, type);
@@ -626,8 +666,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                 // Over the limit: a plain HTTP 503, whatever was asked.
                 stats.refused.fetch_add(1, std::memory_order_relaxed);
                 static const std::string k_busy =
-                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                    "Content-Length: 78\r\n\r\n{\"type\":\"error\",\"code\":\"too_many_connections\",\"message\":\"connection limit\"}\n";
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                    "application/json\r\nConnection: close\r\n"
+                    "Content-Length: "
+                    "78\r\n\r\n{\"type\":\"error\",\"code\":\"too_many_connections\",\"message\":"
+                    "\"connection limit\"}\n";
                 beast::error_code wec;
                 net::write(sock, net::buffer(k_busy), wec);
                 sock.close(wec);
@@ -652,7 +695,9 @@ server::server(net::io_context& io, const server_config& cfg, hub& h, server_hoo
     }
 }
 
-server::~server() { stop(); }
+server::~server() {
+    stop();
+}
 
 void server::start() {
     const auto colon = p_->cfg.listen.rfind(':');
@@ -680,11 +725,16 @@ void server::stop() {
         self->acceptor.close(ec);
     });
     std::lock_guard lock(p_->conns_mu);
-    for (auto& c : p_->closers) c.second();
+    for (auto& c : p_->closers)
+        c.second();
     p_->closers.clear();
 }
 
-std::uint16_t server::port() const { return p_->bound_port; }
-const server_stats& server::stats() const noexcept { return p_->stats; }
+std::uint16_t server::port() const {
+    return p_->bound_port;
+}
+const server_stats& server::stats() const noexcept {
+    return p_->stats;
+}
 
 } // namespace seismo::engine

@@ -23,9 +23,9 @@ class io_context;
 namespace seismo::engine {
 
 struct server_hooks {
-    std::function<std::string()> metrics;            ///< Prometheus text exposition
-    std::function<std::string()> state;              ///< /v1/state JSON
-    std::function<bool(std::string& detail)> ready;  ///< /readyz; detail: JSON explaining
+    std::function<std::string()> metrics;           ///< Prometheus text exposition
+    std::function<std::string()> state;             ///< /v1/state JSON
+    std::function<bool(std::string& detail)> ready; ///< /readyz; detail: JSON explaining
 };
 
 /// Why subscribers were cut off (labels of seismo_subscriber_dropped_total).
@@ -33,16 +33,16 @@ enum class drop_reason : std::uint8_t { slow_consumer, protocol_error, message_t
 [[nodiscard]] const char* to_string(drop_reason r) noexcept;
 
 struct server_stats {
-    std::atomic<std::uint64_t> connections{0};  ///< open TCP connections (gauge)
-    std::atomic<std::uint64_t> subscribers{0};  ///< open /v1/stream sessions (gauge)
+    std::atomic<std::uint64_t> connections{0}; ///< open TCP connections (gauge)
+    std::atomic<std::uint64_t> subscribers{0}; ///< open /v1/stream sessions (gauge)
     std::atomic<std::uint64_t> http_requests{0};
-    std::atomic<std::uint64_t> refused{0};      ///< over max_connections or unauthorized
+    std::atomic<std::uint64_t> refused{0};       ///< over max_connections or unauthorized
     std::atomic<std::uint64_t> client_errors{0}; ///< error messages sent for bad requests
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(drop_reason::count_)> dropped{};
 };
 
 class server {
-public:
+  public:
     server(boost::asio::io_context& io, const server_config& cfg, hub& h, server_hooks hooks);
     ~server();
     server(const server&) = delete;
@@ -57,7 +57,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     std::shared_ptr<impl> p_;
 };
 

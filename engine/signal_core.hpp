@@ -16,11 +16,13 @@
 namespace seismo::engine {
 
 class signal_core {
-public:
-    signal_core(signals::graph& g, std::size_t feeds) : graph_(&g), down_(feeds, false), stale_(feeds, false) {}
+  public:
+    signal_core(signals::graph& g, std::size_t feeds)
+        : graph_(&g), down_(feeds, false), stale_(feeds, false) {}
 
     /// Applies a tick that came from `feed`.
-    signals::apply_status tick(std::uint16_t feed, const core::tick& t, signals::trigger_sink& out) {
+    signals::apply_status tick(std::uint16_t feed, const core::tick& t,
+                               signals::trigger_sink& out) {
         const std::uint32_t i = core::index(t.inst);
         if (i >= inst_feeds_.size()) inst_feeds_.resize(i + 1u, 0); // first sight only
         inst_feeds_[i] |= std::uint64_t{1} << feed;
@@ -34,9 +36,10 @@ public:
 
     [[nodiscard]] signals::graph& graph() noexcept { return *graph_; }
 
-private:
-    void emit(std::uint16_t feed, signals::feed_condition c, signals::trigger_state st, signals::severity sev,
-              core::nanos at, std::uint64_t value, core::instrument_id inst, signals::trigger_sink& out);
+  private:
+    void emit(std::uint16_t feed, signals::feed_condition c, signals::trigger_state st,
+              signals::severity sev, core::nanos at, std::uint64_t value, core::instrument_id inst,
+              signals::trigger_sink& out);
     void refresh(std::uint16_t feed, core::nanos now, signals::trigger_sink& out);
 
     signals::graph* graph_;

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 #include <set>
-#include <cstdio>
 #include <stdexcept>
 
 namespace seismo::engine {
@@ -20,7 +20,7 @@ constexpr std::int64_t k_ms_per_day = 86'400'000;
 /// xoshiro256** seeded through splitmix64: fully specified, so output never depends on the
 /// standard library's distributions.
 class rng {
-public:
+  public:
     explicit rng(std::uint64_t seed) {
         for (auto& s : s_) {
             seed += 0x9e3779b97f4a7c15ULL;
@@ -53,8 +53,10 @@ public:
         return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
     }
 
-private:
-    static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  private:
+    static std::uint64_t rotl(std::uint64_t x, int k) noexcept {
+        return (x << k) | (x >> (64 - k));
+    }
     std::uint64_t s_[4]{};
 };
 
@@ -108,17 +110,20 @@ struct generator {
                 const double u = static_cast<double>(t - t0) / static_cast<double>(t_trough - t0);
                 shape = u * u * (3 - 2 * u);
             } else {
-                const double u = static_cast<double>(t - t_trough) / static_cast<double>(t_end - t_trough);
+                const double u =
+                    static_cast<double>(t - t_trough) / static_cast<double>(t_end - t_trough);
                 shape = 1.0 - recover * std::sqrt(u);
             }
             dev = 0.9 * dev + noise * r.normal();
-            tick(i, t, start * (1.0 + trough * shape) * (1.0 + dev), round_to(r.uniform(0.01, 3.0) * size, 4));
+            tick(i, t, start * (1.0 + trough * shape) * (1.0 + dev),
+                 round_to(r.uniform(0.01, 3.0) * size, 4));
         }
     }
 
     /// A daily series at 21:00 UTC on weekdays between two days (inclusive).
     template <class F>
-    void daily(std::uint32_t i, std::int64_t first_day, std::int64_t last_day, std::int64_t at_ms, F&& value) {
+    void daily(std::uint32_t i, std::int64_t first_day, std::int64_t last_day, std::int64_t at_ms,
+               F&& value) {
         for (std::int64_t d = first_day; d <= last_day; ++d) {
             const std::int64_t weekday = (d + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
             if (weekday == 0 || weekday == 6) continue;
@@ -127,7 +132,9 @@ struct generator {
     }
 };
 
-std::int64_t day(int y, unsigned m, unsigned d) { return core::days_from_civil(y, m, d); }
+std::int64_t day(int y, unsigned m, unsigned d) {
+    return core::days_from_civil(y, m, d);
+}
 
 void liquidity_shock(generator& g, const sim_options& o) {
     rng& r = g.r;
@@ -141,16 +148,20 @@ void liquidity_shock(generator& g, const sim_options& o) {
     const auto rai = g.instrument("CITI.RAI", 3);
     const auto cds = g.instrument("CN.SOV_CDS", 2);
     double fsi_v = -1.62, rai_v = 0.18, cds_v = 44.5;
-    g.daily(fsi, day(2025, 12, 1), d5 - 1, close_21, [&](std::int64_t) { return fsi_v += 0.07 * r.normal(); });
-    g.daily(rai, day(2025, 12, 1), d5 - 1, close_21, [&](std::int64_t) { return rai_v += 0.05 * r.normal(); });
-    g.daily(cds, day(2025, 12, 1), d5 - 1, close_21, [&](std::int64_t) { return cds_v += 0.6 * r.normal(); });
+    g.daily(fsi, day(2025, 12, 1), d5 - 1, close_21,
+            [&](std::int64_t) { return fsi_v += 0.07 * r.normal(); });
+    g.daily(rai, day(2025, 12, 1), d5 - 1, close_21,
+            [&](std::int64_t) { return rai_v += 0.05 * r.normal(); });
+    g.daily(cds, day(2025, 12, 1), d5 - 1, close_21,
+            [&](std::int64_t) { return cds_v += 0.6 * r.normal(); });
 
     const auto lev = g.instrument("US.LEVLOAN", 3);
     const std::int64_t peak = day(2026, 1, 13);
     g.daily(lev, day(2026, 1, 2), d5 - 1, close_21, [&](std::int64_t d) {
         double v;
         if (d <= peak) {
-            v = 96.20 + 0.90 * static_cast<double>(d - day(2026, 1, 2)) / static_cast<double>(peak - day(2026, 1, 2));
+            v = 96.20 + 0.90 * static_cast<double>(d - day(2026, 1, 2)) /
+                            static_cast<double>(peak - day(2026, 1, 2));
         } else if (d < day(2026, 1, 27)) {
             v = 97.10 - 0.045 * static_cast<double>(d - peak) + ((d % 3 == 0) ? 0.05 : 0.0);
         } else if (d <= day(2026, 1, 30)) {
@@ -167,11 +178,16 @@ void liquidity_shock(generator& g, const sim_options& o) {
     g.daily(usd, day(2026, 1, 2), d5 - 1, close_21, [&](std::int64_t d) {
         const double k = static_cast<double>(d - day(2026, 1, 2));
         double v;
-        if (d < day(2026, 1, 29)) v = -18.0 - 42.0 * (k / 26.0) * (k / 26.0) + 0.8 * r.normal();
-        else if (d == day(2026, 1, 29)) v = -61.4; // the -60 "extreme tightening" warning
-        else if (d < day(2026, 2, 2)) v = -60.5 + 0.3 * r.normal();
-        else if (d < d5 - 1) v = -53.8 + 0.3 * r.normal(); // a brief easing (clears the zone)
-        else v = -58.2;
+        if (d < day(2026, 1, 29))
+            v = -18.0 - 42.0 * (k / 26.0) * (k / 26.0) + 0.8 * r.normal();
+        else if (d == day(2026, 1, 29))
+            v = -61.4; // the -60 "extreme tightening" warning
+        else if (d < day(2026, 2, 2))
+            v = -60.5 + 0.3 * r.normal();
+        else if (d < d5 - 1)
+            v = -53.8 + 0.3 * r.normal(); // a brief easing (clears the zone)
+        else
+            v = -58.2;
         return std::min(v, -5.0);
     });
 
@@ -209,13 +225,15 @@ void liquidity_shock(generator& g, const sim_options& o) {
         double trough;
         int trough_min;
     };
-    const index_def indices[] = {{"CN.SSE", 4102.2, -0.0115, 40},   {"CN.SZSE", 13311.0, -0.0190, 45},
-                                 {"CN.CHINEXT", 3302.0, -0.0235, 50}, {"HK.HSI", 26843.0, -0.0140, 55},
-                                 {"KR.KOSPI", 5371.0, -0.0320, 60},  {"JP.N225", 54720.0, -0.0090, 35}};
+    const index_def indices[] = {
+        {"CN.SSE", 4102.2, -0.0115, 40},     {"CN.SZSE", 13311.0, -0.0190, 45},
+        {"CN.CHINEXT", 3302.0, -0.0235, 50}, {"HK.HSI", 26843.0, -0.0140, 55},
+        {"KR.KOSPI", 5371.0, -0.0320, 60},   {"JP.N225", 54720.0, -0.0090, 35}};
     for (const auto& ix : indices) {
         const auto i = g.instrument(ix.sym, 2);
         g.prev_close(i, t0 - 5 * k_ms_per_min, ix.prev);
-        g.path(i, t0, t0 + ix.trough_min * k_ms_per_min, t_end, 5000, ix.prev * 0.998, ix.trough / 0.998 + 0.002, 0.4, 0.0002, 0);
+        g.path(i, t0, t0 + ix.trough_min * k_ms_per_min, t_end, 5000, ix.prev * 0.998,
+               ix.trough / 0.998 + 0.002, 0.4, 0.0002, 0);
     }
 
     // --- the A-share universe ---
@@ -224,10 +242,17 @@ void liquidity_shock(generator& g, const sim_options& o) {
     for (std::size_t tries = 0; codes.size() < o.stocks && tries < o.stocks * 20; ++tries) {
         const std::int64_t pick = r.integer(0, 99);
         char buf[16];
-        if (pick < 45) std::snprintf(buf, sizeof buf, "%06d.SH", static_cast<int>(600000 + r.integer(0, 5999)));
-        else if (pick < 75) std::snprintf(buf, sizeof buf, "%06d.SZ", static_cast<int>(r.integer(1, 3999)));
-        else if (pick < 95) std::snprintf(buf, sizeof buf, "%06d.SZ", static_cast<int>(300000 + r.integer(0, 1999)));
-        else std::snprintf(buf, sizeof buf, "%06d.BJ", static_cast<int>(830000 + r.integer(0, 9999)));
+        if (pick < 45)
+            std::snprintf(buf, sizeof buf, "%06d.SH",
+                          static_cast<int>(600000 + r.integer(0, 5999)));
+        else if (pick < 75)
+            std::snprintf(buf, sizeof buf, "%06d.SZ", static_cast<int>(r.integer(1, 3999)));
+        else if (pick < 95)
+            std::snprintf(buf, sizeof buf, "%06d.SZ",
+                          static_cast<int>(300000 + r.integer(0, 1999)));
+        else
+            std::snprintf(buf, sizeof buf, "%06d.BJ",
+                          static_cast<int>(830000 + r.integer(0, 9999)));
         if (seen.insert(buf).second) codes.emplace_back(buf);
     }
     for (const auto& code : codes) {
@@ -235,15 +260,19 @@ void liquidity_shock(generator& g, const sim_options& o) {
         const double prev = std::clamp(std::exp(std::log(12.0) + 0.8 * r.normal()), 2.0, 1500.0);
         g.prev_close(i, t0 - 5 * k_ms_per_min, prev);
         const double dice = r.uniform();
-        const double target = dice < 0.72 ? -r.uniform(0.003, 0.045) : (dice < 0.98 ? r.uniform(0.002, 0.03) : 0.0);
+        const double target =
+            dice < 0.72 ? -r.uniform(0.003, 0.045) : (dice < 0.98 ? r.uniform(0.002, 0.03) : 0.0);
         // ticks at random times through the session, moving towards the target
         std::vector<std::int64_t> times;
-        for (std::size_t k = 0; k < o.stock_ticks; ++k) times.push_back(t0 + r.integer(0, 150 * k_ms_per_min));
+        for (std::size_t k = 0; k < o.stock_ticks; ++k)
+            times.push_back(t0 + r.integer(0, 150 * k_ms_per_min));
         std::sort(times.begin(), times.end());
         for (auto ts : times) {
-            const double u = std::min(1.0, static_cast<double>(ts - t0) / static_cast<double>(75 * k_ms_per_min));
+            const double u = std::min(1.0, static_cast<double>(ts - t0) /
+                                               static_cast<double>(75 * k_ms_per_min));
             const double ret = target * u + 0.002 * r.normal() * (1 - u);
-            g.tick(i, ts, std::max(prev * (1.0 + ret), 0.01), static_cast<double>(r.integer(1, 500) * 100));
+            g.tick(i, ts, std::max(prev * (1.0 + ret), 0.01),
+                   static_cast<double>(r.integer(1, 500) * 100));
         }
     }
 
@@ -276,15 +305,33 @@ void write_bad(std::string& out, generator& g, rng& r, const event& e) {
     core::append_json_string(sym, g.symbols[e.inst]);
     const std::string ts = std::to_string(e.ts_ms);
     switch (r.integer(0, 11)) {
-    case 0: out += R"({"sym":)" + sym + R"(,"px":12.5,"ts":)" + ts; break; // truncated
-    case 1: out += R"({"sym":)" + sym + R"(,"ts":)" + ts + "}"; break;     // no px
-    case 2: out += R"({"px":1.5,"ts":)" + ts + "}"; break;                  // no sym
-    case 3: out += R"({"sym":)" + sym + R"(,"px":"NaN","ts":)" + ts + "}"; break;
-    case 4: out += R"({"sym":)" + sym + R"(,"px":1e999,"ts":)" + ts + "}"; break;
-    case 5: out += R"({"sym":"XAG/USD","px":-3.5,"ts":)" + ts + "}"; break; // price instrument
-    case 6: out += R"({"sym":)" + sym + R"(,"px":true,"ts":)" + ts + "}"; break;
-    case 7: out += R"({"sym":)" + sym + R"(,"px":10,"ts":"yesterday"})"; break;
-    case 8: out += R"({"sym":)" + sym + R"(,"px":10,"ts":)" + ts + "} trailing"; break;
+    case 0:
+        out += R"({"sym":)" + sym + R"(,"px":12.5,"ts":)" + ts;
+        break; // truncated
+    case 1:
+        out += R"({"sym":)" + sym + R"(,"ts":)" + ts + "}";
+        break; // no px
+    case 2:
+        out += R"({"px":1.5,"ts":)" + ts + "}";
+        break; // no sym
+    case 3:
+        out += R"({"sym":)" + sym + R"(,"px":"NaN","ts":)" + ts + "}";
+        break;
+    case 4:
+        out += R"({"sym":)" + sym + R"(,"px":1e999,"ts":)" + ts + "}";
+        break;
+    case 5:
+        out += R"({"sym":"XAG/USD","px":-3.5,"ts":)" + ts + "}";
+        break; // price instrument
+    case 6:
+        out += R"({"sym":)" + sym + R"(,"px":true,"ts":)" + ts + "}";
+        break;
+    case 7:
+        out += R"({"sym":)" + sym + R"(,"px":10,"ts":"yesterday"})";
+        break;
+    case 8:
+        out += R"({"sym":)" + sym + R"(,"px":10,"ts":)" + ts + "} trailing";
+        break;
     case 9: { // oversize
         out += R"({"sym":)" + sym + R"(,"px":10,"ts":)" + ts + R"(,"pad":")";
         out.append(70 * 1024, 'x');
@@ -322,7 +369,9 @@ void write_bad(std::string& out, generator& g, rng& r, const event& e) {
 
 } // namespace
 
-std::vector<std::string> sim_scenarios() { return {"liquidity-shock"}; }
+std::vector<std::string> sim_scenarios() {
+    return {"liquidity-shock"};
+}
 
 std::int64_t sim_span_ms(const sim_options& o) {
     generator g(o.seed);
@@ -339,14 +388,16 @@ std::int64_t sim_span_ms(const sim_options& o) {
 
 std::string simulate(const sim_options& o) {
     if (o.scenario != "liquidity-shock") {
-        throw std::invalid_argument("unknown scenario '" + o.scenario + "' (known: liquidity-shock)");
+        throw std::invalid_argument("unknown scenario '" + o.scenario +
+                                    "' (known: liquidity-shock)");
     }
     generator g(o.seed);
     liquidity_shock(g, o);
     std::stable_sort(g.events.begin(), g.events.end(), [](const event& a, const event& b) {
         return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.order < b.order;
     });
-    for (auto& e : g.events) e.ts_ms += o.shift_ms;
+    for (auto& e : g.events)
+        e.ts_ms += o.shift_ms;
     std::string out;
     out.reserve(g.events.size() * 72);
     rng bad(o.seed ^ 0xbadbadbadULL);

@@ -17,7 +17,7 @@
 namespace seismo::engine {
 
 class spsc_ring {
-public:
+  public:
     explicit spsc_ring(std::size_t capacity)
         : cap_(std::bit_ceil(std::max<std::size_t>(capacity, 64))), mask_(cap_ - 1),
           buf_(std::make_unique<char[]>(cap_)) {}
@@ -25,8 +25,9 @@ public:
     /// Producer: appends the concatenation of up to three spans (a record's header and its
     /// payload pieces) atomically with respect to the consumer. Returns false (writing nothing)
     /// when there is not room.
-    [[nodiscard]] bool write(const void* a, std::size_t na, const void* b = nullptr, std::size_t nb = 0,
-                             const void* c = nullptr, std::size_t nc = 0) noexcept {
+    [[nodiscard]] bool write(const void* a, std::size_t na, const void* b = nullptr,
+                             std::size_t nb = 0, const void* c = nullptr,
+                             std::size_t nc = 0) noexcept {
         const std::size_t head = head_.load(std::memory_order_relaxed);
         const std::size_t need = na + nb + nc;
         if (cap_ - (head - tail_seen_) < need) {
@@ -59,7 +60,7 @@ public:
     }
     [[nodiscard]] std::size_t capacity() const noexcept { return cap_; }
 
-private:
+  private:
     void copy_in(std::size_t pos, const void* src, std::size_t n) noexcept {
         const std::size_t at = pos & mask_;
         const std::size_t first = std::min(n, cap_ - at);

@@ -12,7 +12,8 @@ std::string_view feed_name(const signals::trigger& t, const std::vector<std::str
 
 /// Closes the quoted field before it, then the instrument (if any) and the value: the part
 /// every trigger shares after its kind-specific head.
-void append_instrument_value(std::string& out, const signals::trigger& t, const core::instrument_registry& reg) {
+void append_instrument_value(std::string& out, const signals::trigger& t,
+                             const core::instrument_registry& reg) {
     out += '"';
     if (t.inst != core::k_no_instrument) {
         out += R"(,"instrument":)";
@@ -22,7 +23,8 @@ void append_instrument_value(std::string& out, const signals::trigger& t, const 
     core::append_double(out, t.value);
 }
 
-void append_tail(std::string& out, const signals::trigger& t, bool deterministic, core::nanos latency_ns) {
+void append_tail(std::string& out, const signals::trigger& t, bool deterministic,
+                 core::nanos latency_ns) {
     out += R"(,"event_ts":)";
     core::append_json_time(out, t.event_ts);
     out += R"(,"cause":[)";
@@ -95,11 +97,11 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
     append_tail(out, t, deterministic, latency_ns);
 }
 
-std::string trigger_topic(const signals::trigger& t,
-                          const std::vector<signals::signal_spec>& specs,
+std::string trigger_topic(const signals::trigger& t, const std::vector<signals::signal_spec>& specs,
                           const core::instrument_registry& reg,
                           const std::vector<std::string>* feed_names) {
-    if (t.signal == signals::k_feed_health) return "feed_health/" + std::string(feed_name(t, feed_names));
+    if (t.signal == signals::k_feed_health)
+        return "feed_health/" + std::string(feed_name(t, feed_names));
     std::string topic = specs[t.signal].name;
     if (t.inst != core::k_no_instrument) {
         topic += '/';

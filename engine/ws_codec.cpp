@@ -18,7 +18,8 @@ void append_frame(std::string& out, opcode op, std::string_view payload) {
         out += static_cast<char>(n & 0xff);
     } else {
         out += static_cast<char>(127);
-        for (int s = 56; s >= 0; s -= 8) out += static_cast<char>((static_cast<std::uint64_t>(n) >> s) & 0xff);
+        for (int s = 56; s >= 0; s -= 8)
+            out += static_cast<char>((static_cast<std::uint64_t>(n) >> s) & 0xff);
     }
     out.append(payload);
 }
@@ -73,7 +74,8 @@ bool frame_parser::next(message& out) {
         } else if (len == 127) {
             if (avail < 10) return false;
             len = 0;
-            for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+            for (int i = 0; i < 8; ++i)
+                len = (len << 8) | p[2 + i];
             header = 10;
         }
         if (!masked) {
@@ -120,7 +122,8 @@ bool frame_parser::next(message& out) {
         }
         const std::size_t base = dst.size();
         dst.append(payload, static_cast<std::size_t>(len));
-        for (std::size_t i = 0; i < len; ++i) dst[base + i] = static_cast<char>(dst[base + i] ^ mask[i % 4]);
+        for (std::size_t i = 0; i < len; ++i)
+            dst[base + i] = static_cast<char>(dst[base + i] ^ mask[i % 4]);
         pos_ += header + 4 + static_cast<std::size_t>(len);
         if (control) {
             out.op = op;
@@ -138,13 +141,20 @@ bool frame_parser::next(message& out) {
 
 const char* to_string(frame_parser::error e) noexcept {
     switch (e) {
-    case frame_parser::error::none: return "none";
-    case frame_parser::error::unmasked: return "client frames must be masked";
-    case frame_parser::error::reserved_bits: return "reserved bits set";
-    case frame_parser::error::bad_opcode: return "unknown opcode";
-    case frame_parser::error::bad_control: return "bad control frame";
-    case frame_parser::error::bad_continuation: return "bad continuation frame";
-    case frame_parser::error::too_big: return "message too big";
+    case frame_parser::error::none:
+        return "none";
+    case frame_parser::error::unmasked:
+        return "client frames must be masked";
+    case frame_parser::error::reserved_bits:
+        return "reserved bits set";
+    case frame_parser::error::bad_opcode:
+        return "unknown opcode";
+    case frame_parser::error::bad_control:
+        return "bad control frame";
+    case frame_parser::error::bad_continuation:
+        return "bad continuation frame";
+    case frame_parser::error::too_big:
+        return "message too big";
     }
     return "?";
 }

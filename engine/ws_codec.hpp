@@ -11,7 +11,14 @@
 
 namespace seismo::engine::ws {
 
-enum class opcode : std::uint8_t { continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10 };
+enum class opcode : std::uint8_t {
+    continuation = 0,
+    text = 1,
+    binary = 2,
+    close = 8,
+    ping = 9,
+    pong = 10
+};
 
 /// Appends a complete unmasked frame (FIN set) with `payload` to `out`.
 void append_frame(std::string& out, opcode op, std::string_view payload);
@@ -25,20 +32,20 @@ void append_frame(std::string& out, opcode op, std::string_view payload);
 /// Parses client frames from a byte stream: masked (required of clients), fragmented messages
 /// reassembled, control frames delivered between fragments, message size limited.
 class frame_parser {
-public:
+  public:
     enum class error : std::uint8_t {
         none,
-        unmasked,          ///< client frames must be masked (1002)
-        reserved_bits,     ///< RSV bits without an extension (1002)
-        bad_opcode,        ///< (1002)
-        bad_control,       ///< control frame fragmented or longer than 125 bytes (1002)
-        bad_continuation,  ///< continuation without a message, or a new message mid-message (1002)
-        too_big,           ///< message above the limit (1009)
+        unmasked,         ///< client frames must be masked (1002)
+        reserved_bits,    ///< RSV bits without an extension (1002)
+        bad_opcode,       ///< (1002)
+        bad_control,      ///< control frame fragmented or longer than 125 bytes (1002)
+        bad_continuation, ///< continuation without a message, or a new message mid-message (1002)
+        too_big,          ///< message above the limit (1009)
     };
 
     struct message {
-        opcode op = opcode::text;   ///< text, binary, close, ping or pong
-        std::string_view payload;   ///< valid until the next call to next()
+        opcode op = opcode::text; ///< text, binary, close, ping or pong
+        std::string_view payload; ///< valid until the next call to next()
     };
 
     explicit frame_parser(std::size_t max_message) : max_(max_message) {}
@@ -49,13 +56,15 @@ public:
     bool next(message& out);
     [[nodiscard]] error failure() const noexcept { return err_; }
     /// The close code for the failure (1002 or 1009).
-    [[nodiscard]] std::uint16_t close_code() const noexcept { return err_ == error::too_big ? 1009 : 1002; }
+    [[nodiscard]] std::uint16_t close_code() const noexcept {
+        return err_ == error::too_big ? 1009 : 1002;
+    }
 
-private:
-    std::string in_;        // unconsumed bytes
-    std::size_t pos_ = 0;   // read position in in_
-    std::string msg_;       // message being reassembled
-    std::string control_;   // last control payload
+  private:
+    std::string in_;      // unconsumed bytes
+    std::size_t pos_ = 0; // read position in in_
+    std::string msg_;     // message being reassembled
+    std::string control_; // last control payload
     opcode msg_op_ = opcode::text;
     bool in_message_ = false;
     std::size_t max_;

@@ -29,8 +29,8 @@ inline constexpr std::size_t k_reject_reasons = static_cast<std::size_t>(reject_
 
 [[nodiscard]] constexpr std::string_view to_string(reject_reason r) noexcept {
     constexpr std::array<std::string_view, k_reject_reasons> k_names{
-        "malformed",     "missing_field", "bad_field", "non_finite",   "non_positive",
-        "oversize",      "bad_timestamp", "late",      "duplicate",    "registry_full"};
+        "malformed", "missing_field", "bad_field", "non_finite", "non_positive",
+        "oversize",  "bad_timestamp", "late",      "duplicate",  "registry_full"};
     return k_names[static_cast<std::size_t>(r)];
 }
 

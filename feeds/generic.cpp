@@ -78,7 +78,8 @@ key match_raw_key(od::raw_json_string k) noexcept {
     case 'v':
         if (k.unsafe_is_equal("venue")) return key::venue;
         break;
-    default: break;
+    default:
+        break;
     }
     return key::other;
 }
@@ -172,17 +173,20 @@ struct generic_parser::impl {
             } else if (k == key::prev_close) {
                 const num_status st = detail::read_number(v, prev);
                 if (st != num_status::ok) {
-                    return detail::number_error(
-                        st, "prev_close: expected a number or numeric string",
-                        "prev_close: not finite");
+                    return detail::number_error(st,
+                                                "prev_close: expected a number or numeric string",
+                                                "prev_close: not finite");
                 }
                 has_prev = true;
             } else if (k == key::kind) {
                 std::string_view kind;
                 if (v.get_string().get(kind) != simdjson::SUCCESS) kind = {};
-                if (kind == "trade") t.kind = core::tick_kind::trade;
-                else if (kind == "quote") t.kind = core::tick_kind::quote;
-                else if (kind == "value") t.kind = core::tick_kind::value;
+                if (kind == "trade")
+                    t.kind = core::tick_kind::trade;
+                else if (kind == "quote")
+                    t.kind = core::tick_kind::quote;
+                else if (kind == "value")
+                    t.kind = core::tick_kind::value;
                 else {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "kind: expected \"trade\", \"quote\" or \"value\"");
@@ -236,8 +240,8 @@ struct generic_parser::impl {
         return parse_result::of(frame_status::ticks);
     }
 
-    parse_result parse(const char* data, std::size_t len, std::size_t capacity,
-                       core::nanos recv_ts, std::vector<core::tick>& out) {
+    parse_result parse(const char* data, std::size_t len, std::size_t capacity, core::nanos recv_ts,
+                       std::vector<core::tick>& out) {
         if (len > max_frame) {
             return parse_result::reject(reject_reason::oversize, "frame larger than the limit");
         }
@@ -267,7 +271,8 @@ struct generic_parser::impl {
                 for (auto er : arr) {
                     od::value el;
                     od::object obj;
-                    if (er.get(el) != simdjson::SUCCESS || el.get_object().get(obj) != simdjson::SUCCESS) {
+                    if (er.get(el) != simdjson::SUCCESS ||
+                        el.get_object().get(obj) != simdjson::SUCCESS) {
                         r = parse_result::reject(reject_reason::malformed,
                                                  "batch element is not an object");
                         break;

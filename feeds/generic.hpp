@@ -27,7 +27,7 @@ namespace seismo::feeds {
 inline constexpr std::size_t k_padding = 64;
 
 class generic_parser {
-public:
+  public:
     explicit generic_parser(core::symbol_cache& symbols,
                             std::size_t max_frame = k_default_max_frame);
     ~generic_parser();
@@ -36,10 +36,10 @@ public:
 
     /// Parses `data[0, len)`; `capacity >= len + k_padding` bytes must be readable from `data`.
     /// Ticks are appended to `out` only when the whole frame is valid.
-    parse_result parse(const char* data, std::size_t len, std::size_t capacity,
-                       core::nanos recv_ts, std::vector<core::tick>& out);
+    parse_result parse(const char* data, std::size_t len, std::size_t capacity, core::nanos recv_ts,
+                       std::vector<core::tick>& out);
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> p_;
 };

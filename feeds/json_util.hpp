@@ -88,9 +88,12 @@ enum class num_status : std::uint8_t { ok, wrong_type, non_finite, malformed };
 [[nodiscard]] inline parse_result number_error(num_status st, std::string_view wrong_type,
                                                std::string_view non_finite) noexcept {
     switch (st) {
-    case num_status::non_finite: return parse_result::reject(reject_reason::non_finite, non_finite);
-    case num_status::malformed: return parse_result::reject(reject_reason::malformed, "not valid JSON");
-    default: return parse_result::reject(reject_reason::bad_field, wrong_type);
+    case num_status::non_finite:
+        return parse_result::reject(reject_reason::non_finite, non_finite);
+    case num_status::malformed:
+        return parse_result::reject(reject_reason::malformed, "not valid JSON");
+    default:
+        return parse_result::reject(reject_reason::bad_field, wrong_type);
     }
 }
 

@@ -4,15 +4,16 @@
 
 namespace seismo::feeds {
 
-frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len, std::size_t capacity,
-                                               core::nanos recv) {
+frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len,
+                                               std::size_t capacity, core::nanos recv) {
     const outcome o = process(data, len, capacity, recv);
-    sink_.on_frame_done(feed_, std::string_view(data, len), recv); // the journal: off the ticks' path
+    sink_.on_frame_done(feed_, std::string_view(data, len),
+                        recv); // the journal: off the ticks' path
     return o;
 }
 
-frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t len, std::size_t capacity,
-                                                core::nanos recv) {
+frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t len,
+                                                std::size_t capacity, core::nanos recv) {
     outcome o;
     const std::string_view frame(data, len);
     sink_.on_frame(feed_, frame, recv);
@@ -23,9 +24,14 @@ frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t le
         stats_.rejected[static_cast<std::size_t>(r.reason)].fetch_add(1, std::memory_order_relaxed);
         sink_.on_reject(feed_, r.reason, r.detail, frame, recv);
         return o;
-    case frame_status::ignored: stats_.ignored.fetch_add(1, std::memory_order_relaxed); return o;
-    case frame_status::control: stats_.control.fetch_add(1, std::memory_order_relaxed); return o;
-    case frame_status::ticks: break;
+    case frame_status::ignored:
+        stats_.ignored.fetch_add(1, std::memory_order_relaxed);
+        return o;
+    case frame_status::control:
+        stats_.control.fetch_add(1, std::memory_order_relaxed);
+        return o;
+    case frame_status::ticks:
+        break;
     }
     o.data = true;
     o.connection_seq = r.connection_seq;
@@ -34,8 +40,10 @@ frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t le
     std::size_t kept = 0;
     for (std::size_t i = 0; i < ticks_.size(); ++i) {
         const core::tick& t = ticks_[i];
-        if (t.kind != core::tick_kind::reference && seqs_.check(t) == sequence_tracker::verdict::duplicate) {
-            stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].fetch_add(1, std::memory_order_relaxed);
+        if (t.kind != core::tick_kind::reference &&
+            seqs_.check(t) == sequence_tracker::verdict::duplicate) {
+            stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].fetch_add(
+                1, std::memory_order_relaxed);
             sink_.on_reject(feed_, reject_reason::duplicate,
                             "seq: not after the last one applied for this instrument", frame, recv);
             continue;

@@ -15,16 +15,16 @@
 namespace seismo::feeds {
 
 class frame_pipeline {
-public:
-    frame_pipeline(venue v, core::instrument_registry& reg, std::size_t max_frame, session_sink& sink,
-                   std::uint16_t feed, session_stats& stats)
-        : syms_(reg, reg.venue(to_string(v))), parser_(v, syms_, max_frame), sink_(sink), feed_(feed),
-          stats_(stats) {
+  public:
+    frame_pipeline(venue v, core::instrument_registry& reg, std::size_t max_frame,
+                   session_sink& sink, std::uint16_t feed, session_stats& stats)
+        : syms_(reg, reg.venue(to_string(v))), parser_(v, syms_, max_frame), sink_(sink),
+          feed_(feed), stats_(stats) {
         ticks_.reserve(256);
     }
 
     struct outcome {
-        bool data = false;               ///< the frame carried ticks (it counts for freshness)
+        bool data = false;                ///< the frame carried ticks (it counts for freshness)
         std::uint64_t connection_seq = 0; ///< per-connection number, when the venue has one
     };
 
@@ -34,7 +34,7 @@ public:
     /// Reports a gap on a per-connection number.
     void connection_gap(std::uint64_t missing);
 
-private:
+  private:
     outcome process(const char* data, std::size_t len, std::size_t capacity, core::nanos recv);
 
     core::symbol_cache syms_;

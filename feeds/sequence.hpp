@@ -13,7 +13,7 @@
 namespace seismo::feeds {
 
 class sequence_tracker {
-public:
+  public:
     enum class verdict : std::uint8_t { ok, duplicate };
 
     /// Judges a tick's `seq` (0 = none) without recording it.
@@ -39,9 +39,10 @@ public:
     /// Forget everything (venues that renumber per connection).
     void reset() noexcept { std::fill(last_.begin(), last_.end(), 0); }
 
-private:
+  private:
     [[nodiscard]] static std::size_t slot(const core::tick& t) noexcept {
-        return static_cast<std::size_t>(core::index(t.inst)) * 4 + (t.flags & core::k_seq_space_mask);
+        return static_cast<std::size_t>(core::index(t.inst)) * 4 +
+               (t.flags & core::k_seq_space_mask);
     }
     std::vector<std::uint64_t> last_;
 };

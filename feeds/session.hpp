@@ -32,10 +32,10 @@ class context;
 namespace seismo::feeds {
 
 struct session_options {
-    std::string name;                ///< the feed's name (metrics, health triggers)
+    std::string name; ///< the feed's name (metrics, health triggers)
     venue kind = venue::generic;
     std::string url;
-    std::vector<std::string> symbols; ///< the venue's native symbols
+    std::vector<std::string> symbols;  ///< the venue's native symbols
     std::vector<std::string> channels; ///< empty: the venue's trade channel
     core::nanos stale_after = 30 * core::nanos{1'000'000'000};
     /// Rotate the connection (make-before-break) after this long; 0 = never. Binance's own cut
@@ -65,20 +65,22 @@ enum class health_kind : std::uint8_t {
 
 struct health_event {
     health_kind kind = health_kind::up;
-    core::nanos at = 0;        ///< CLOCK_REALTIME when observed
+    core::nanos at = 0; ///< CLOCK_REALTIME when observed
     std::uint64_t value = 0;
     core::instrument_id inst = core::k_no_instrument; ///< for gaps: the instrument
 };
 
 /// Receives what a session produces, on the session's thread.
 class session_sink {
-public:
+  public:
     virtual ~session_sink() = default;
     /// Every frame as received, before parsing. Default: nothing.
-    virtual void on_frame(std::uint16_t /*feed*/, std::string_view /*frame*/, core::nanos /*recv_ts*/) {}
+    virtual void on_frame(std::uint16_t /*feed*/, std::string_view /*frame*/,
+                          core::nanos /*recv_ts*/) {}
     /// Every frame again, after its ticks, health events and refusals were passed on: work that
     /// must see every frame but need not delay its ticks (the journal). Default: nothing.
-    virtual void on_frame_done(std::uint16_t /*feed*/, std::string_view /*frame*/, core::nanos /*recv_ts*/) {}
+    virtual void on_frame_done(std::uint16_t /*feed*/, std::string_view /*frame*/,
+                               core::nanos /*recv_ts*/) {}
     /// Ticks of one frame, duplicates already dropped.
     virtual void on_ticks(std::uint16_t feed, const core::tick* ticks, std::size_t n) = 0;
     virtual void on_health(std::uint16_t feed, const health_event& e) = 0;
@@ -88,10 +90,10 @@ public:
 
 /// Counters a session keeps (relaxed atomics: written by the session, read by a scrape).
 struct session_stats {
-    std::atomic<std::uint64_t> frames{0};     ///< data frames received
-    std::atomic<std::uint64_t> ticks{0};      ///< ticks passed on
-    std::atomic<std::uint64_t> ignored{0};    ///< valid frames with nothing for seismo
-    std::atomic<std::uint64_t> control{0};    ///< acks, heartbeats, pongs, status, errors
+    std::atomic<std::uint64_t> frames{0};  ///< data frames received
+    std::atomic<std::uint64_t> ticks{0};   ///< ticks passed on
+    std::atomic<std::uint64_t> ignored{0}; ///< valid frames with nothing for seismo
+    std::atomic<std::uint64_t> control{0}; ///< acks, heartbeats, pongs, status, errors
     std::array<std::atomic<std::uint64_t>, k_reject_reasons> rejected{};
     std::atomic<std::uint64_t> connects{0};   ///< successful connections
     std::atomic<std::uint64_t> reconnects{0}; ///< connection attempts after the first
@@ -100,15 +102,14 @@ struct session_stats {
     std::atomic<std::uint64_t> rotations{0};  ///< make-before-break connection rotations
     std::atomic<bool> connected{false};
     std::atomic<bool> stale{false};
-    std::atomic<core::nanos> last_frame{0};   ///< CLOCK_REALTIME of the last data frame
+    std::atomic<core::nanos> last_frame{0}; ///< CLOCK_REALTIME of the last data frame
 };
 
 class ws_session {
-public:
+  public:
     /// Creates a session; nothing happens before start().
     static std::shared_ptr<ws_session> create(boost::asio::io_context& io,
-                                              boost::asio::ssl::context& tls,
-                                              session_options opts,
+                                              boost::asio::ssl::context& tls, session_options opts,
                                               core::instrument_registry& registry,
                                               session_sink& sink, std::uint16_t feed_id);
     virtual ~ws_session() = default;
@@ -121,7 +122,8 @@ public:
 };
 
 /// A TLS client context verifying peers against the system store (plus `ca_file`, if any).
-[[nodiscard]] std::unique_ptr<boost::asio::ssl::context> make_client_tls(const std::string& ca_file = {});
+[[nodiscard]] std::unique_ptr<boost::asio::ssl::context>
+make_client_tls(const std::string& ca_file = {});
 
 /// The subscribe messages a session sends for its venue, channels and symbols.
 [[nodiscard]] std::vector<std::string> subscribe_messages(const session_options& o);

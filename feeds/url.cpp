@@ -46,7 +46,8 @@ std::optional<ws_url> parse_ws_url(std::string_view url) {
     } else {
         unsigned p = 0;
         const auto r = std::from_chars(port.data(), port.data() + port.size(), p);
-        if (r.ec != std::errc{} || r.ptr != port.data() + port.size() || p == 0 || p > 65535) return std::nullopt;
+        if (r.ec != std::errc{} || r.ptr != port.data() + port.size() || p == 0 || p > 65535)
+            return std::nullopt;
         u.port = static_cast<std::uint16_t>(p);
     }
     return u;

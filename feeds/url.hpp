@@ -10,7 +10,7 @@ namespace seismo::feeds {
 
 struct ws_url {
     bool tls = false;
-    std::string host;   ///< without brackets for IPv6 literals
+    std::string host; ///< without brackets for IPv6 literals
     std::uint16_t port = 0;
     std::string target; ///< path and query, at least "/"
 

@@ -13,18 +13,25 @@ namespace seismo::feeds {
 
 const char* to_string(venue v) noexcept {
     switch (v) {
-    case venue::generic: return "generic";
-    case venue::binance: return "binance";
-    case venue::coinbase: return "coinbase";
-    case venue::kraken: return "kraken";
-    case venue::okx: return "okx";
-    case venue::bybit: return "bybit";
+    case venue::generic:
+        return "generic";
+    case venue::binance:
+        return "binance";
+    case venue::coinbase:
+        return "coinbase";
+    case venue::kraken:
+        return "kraken";
+    case venue::okx:
+        return "okx";
+    case venue::bybit:
+        return "bybit";
     }
     return "generic";
 }
 
 bool parse_venue(std::string_view s, venue& out) noexcept {
-    for (auto v : {venue::generic, venue::binance, venue::coinbase, venue::kraken, venue::okx, venue::bybit}) {
+    for (auto v : {venue::generic, venue::binance, venue::coinbase, venue::kraken, venue::okx,
+                   venue::bybit}) {
         if (s == to_string(v)) {
             out = v;
             return true;
@@ -36,16 +43,22 @@ bool parse_venue(std::string_view s, venue& out) noexcept {
 namespace {
 
 namespace od = detail::od;
-using detail::num_status;
 using core::nanos;
+using detail::num_status;
 
 constexpr std::uint8_t k_space_trade = 0;
 constexpr std::uint8_t k_space_trade2 = 1;
 constexpr std::uint8_t k_space_quote = 2;
 
-parse_result malformed(std::string_view why) { return parse_result::reject(reject_reason::malformed, why); }
-parse_result missing(std::string_view why) { return parse_result::reject(reject_reason::missing_field, why); }
-parse_result bad(std::string_view why) { return parse_result::reject(reject_reason::bad_field, why); }
+parse_result malformed(std::string_view why) {
+    return parse_result::reject(reject_reason::malformed, why);
+}
+parse_result missing(std::string_view why) {
+    return parse_result::reject(reject_reason::missing_field, why);
+}
+parse_result bad(std::string_view why) {
+    return parse_result::reject(reject_reason::bad_field, why);
+}
 constexpr parse_result k_ok = parse_result::of(frame_status::ticks);
 constexpr parse_result k_control = parse_result::of(frame_status::control);
 constexpr parse_result k_ignored = parse_result::of(frame_status::ignored);
@@ -79,7 +92,8 @@ parse_result read_opt(od::value& val, opt_num& out, std::string_view field_error
 /// Epoch milliseconds as a number or a string of digits.
 bool read_ms(od::value& v, nanos& out) {
     std::uint64_t ms = 0;
-    if (!detail::read_uint(v, ms) || ms > static_cast<std::uint64_t>(INT64_MAX / core::k_ns_per_ms)) return false;
+    if (!detail::read_uint(v, ms) || ms > static_cast<std::uint64_t>(INT64_MAX / core::k_ns_per_ms))
+        return false;
     out = static_cast<nanos>(ms) * core::k_ns_per_ms;
     return true;
 }
@@ -106,7 +120,8 @@ bool parse_decimal_seconds(std::string_view s, nanos& out) {
             if (s[i] < '0' || s[i] > '9') return false;
             if (n < 9) frac = frac * 10 + (s[i] - '0');
         }
-        for (; n < 9; ++n) frac *= 10;
+        for (; n < 9; ++n)
+            frac *= 10;
     }
     out = secs * core::k_ns_per_s + frac;
     return true;
@@ -122,7 +137,8 @@ bool is_digits(std::string_view s) {
 
 std::uint64_t to_u64(std::string_view s) {
     std::uint64_t v = 0;
-    for (char c : s) v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    for (char c : s)
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
     return v;
 }
 
@@ -137,7 +153,7 @@ double mid_or(const opt_num& bid, const opt_num& ask, const opt_num& last, bool&
 
 /// A short string copied out of simdjson's string buffer, which a document rewind reuses.
 class small_string {
-public:
+  public:
     bool assign(std::string_view s) noexcept {
         if (s.size() > sizeof buf_) return false;
         std::memcpy(buf_, s.data(), s.size());
@@ -146,7 +162,7 @@ public:
     }
     [[nodiscard]] std::string_view view() const noexcept { return {buf_, n_}; }
 
-private:
+  private:
     char buf_[64]{};
     std::size_t n_ = 0;
 };
@@ -178,11 +194,13 @@ struct venue_parser::impl {
     parse_result emit(std::string_view sym, core::tick_kind k, double px, double sz, nanos ts,
                       std::uint64_t seq, std::uint8_t flags) {
         if (sym.empty()) return missing("symbol: missing");
-        if (!std::isfinite(px)) return parse_result::reject(reject_reason::non_finite, "price: not finite");
+        if (!std::isfinite(px))
+            return parse_result::reject(reject_reason::non_finite, "price: not finite");
         if (sz < 0 || !std::isfinite(sz)) return bad("size: negative or not finite");
         const core::symbol_cache::entry e = symbols->resolve(sym);
         if (e.id == core::k_no_instrument) {
-            return parse_result::reject(reject_reason::registry_full, "symbol: instrument registry is full");
+            return parse_result::reject(reject_reason::registry_full,
+                                        "symbol: instrument registry is full");
         }
         if (e.kind == core::value_kind::price && px <= 0) {
             return parse_result::reject(reject_reason::non_positive, "price: not above zero");
@@ -207,7 +225,8 @@ struct venue_parser::impl {
         opt_num p, q, bid, ask;
         std::uint64_t a_id = 0, t_id = 0, u = 0;
         nanos ts = 0;
-        bool has_a_id = false, has_t_id = false, has_u = false, has_stream = false, has_data = false;
+        bool has_a_id = false, has_t_id = false, has_u = false, has_stream = false,
+             has_data = false;
         bool control = false;
     };
 
@@ -218,9 +237,11 @@ struct venue_parser::impl {
             const od::raw_json_string k = f.key();
             od::value& v = f.value();
             if (k.unsafe_is_equal("e")) {
-                if (v.get_string().get(st.e) != simdjson::SUCCESS) return bad("e: expected a string");
+                if (v.get_string().get(st.e) != simdjson::SUCCESS)
+                    return bad("e: expected a string");
             } else if (k.unsafe_is_equal("s")) {
-                if (v.get_string().get(st.s) != simdjson::SUCCESS) return bad("s: expected a string");
+                if (v.get_string().get(st.s) != simdjson::SUCCESS)
+                    return bad("s: expected a string");
             } else if (k.unsafe_is_equal("p")) {
                 SEISMO_TRY(read_opt(v, st.p, "p: expected a decimal", "p: not finite"));
             } else if (k.unsafe_is_equal("q")) {
@@ -233,13 +254,15 @@ struct venue_parser::impl {
                 if (t == od::json_type::array) continue; // depthUpdate bids/asks: unused
                 if (t == od::json_type::number) {
                     std::uint64_t id = 0;
-                    if (v.get_uint64().get(id) != simdjson::SUCCESS) return bad("a/b: expected an id");
+                    if (v.get_uint64().get(id) != simdjson::SUCCESS)
+                        return bad("a/b: expected an id");
                     if (is_a) {
                         st.a_id = id;
                         st.has_a_id = true;
                     }
                 } else {
-                    SEISMO_TRY(read_opt(v, is_a ? st.ask : st.bid, "a/b: expected a decimal", "a/b: not finite"));
+                    SEISMO_TRY(read_opt(v, is_a ? st.ask : st.bid, "a/b: expected a decimal",
+                                        "a/b: not finite"));
                 }
             } else if (k.unsafe_is_equal("t")) {
                 if (!detail::read_uint(v, st.t_id)) return bad("t: expected a trade id");
@@ -248,7 +271,9 @@ struct venue_parser::impl {
                 if (!detail::read_uint(v, st.u)) return bad("u: expected an update id");
                 st.has_u = true;
             } else if (k.unsafe_is_equal("T")) {
-                if (!read_ms(v, st.ts)) return parse_result::reject(reject_reason::bad_timestamp, "T: expected epoch ms");
+                if (!read_ms(v, st.ts))
+                    return parse_result::reject(reject_reason::bad_timestamp,
+                                                "T: expected epoch ms");
             } else if (depth == 0 && k.unsafe_is_equal("stream")) {
                 st.has_stream = true;
             } else if (depth == 0 && k.unsafe_is_equal("data")) {
@@ -271,18 +296,22 @@ struct venue_parser::impl {
 
     parse_result binance(od::document& doc) {
         od::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS) return malformed("not a Binance message (expected an object)");
+        if (doc.get_object().get(obj) != simdjson::SUCCESS)
+            return malformed("not a Binance message (expected an object)");
         binance_state st;
         SEISMO_TRY(binance_fields(obj, st, 0));
         if (st.e == "aggTrade" || st.e == "trade") {
             if (!st.p.present) return missing("p: missing");
             const bool agg = st.e == "aggTrade";
-            if (agg ? !st.has_a_id : !st.has_t_id) return missing(agg ? "a: missing" : "t: missing");
+            if (agg ? !st.has_a_id : !st.has_t_id)
+                return missing(agg ? "a: missing" : "t: missing");
             return emit(st.s, core::tick_kind::trade, st.p.v, st.q.present ? st.q.v : 0, st.ts,
                         agg ? st.a_id : st.t_id,
-                        static_cast<std::uint8_t>((agg ? k_space_trade : k_space_trade2) | core::k_seq_contiguous));
+                        static_cast<std::uint8_t>((agg ? k_space_trade : k_space_trade2) |
+                                                  core::k_seq_contiguous));
         }
-        if (st.e == "bookTicker" || (st.e.empty() && st.has_u && (st.bid.present || st.ask.present))) {
+        if (st.e == "bookTicker" ||
+            (st.e.empty() && st.has_u && (st.bid.present || st.ask.present))) {
             bool ok = false;
             const double px = mid_or(st.bid, st.ask, opt_num{}, ok);
             if (!ok) return missing("b/a: missing");
@@ -300,7 +329,8 @@ struct venue_parser::impl {
         for (auto er : trades) {
             od::value item;
             od::object o;
-            if (er.get(item) != simdjson::SUCCESS || item.get_object().get(o) != simdjson::SUCCESS) {
+            if (er.get(item) != simdjson::SUCCESS ||
+                item.get_object().get(o) != simdjson::SUCCESS) {
                 return malformed("trades: expected objects");
             }
             std::string_view product;
@@ -313,27 +343,33 @@ struct venue_parser::impl {
                 const od::raw_json_string k = f.key();
                 od::value& v = f.value();
                 if (k.unsafe_is_equal("product_id")) {
-                    if (v.get_string().get(product) != simdjson::SUCCESS) return bad("product_id: expected a string");
+                    if (v.get_string().get(product) != simdjson::SUCCESS)
+                        return bad("product_id: expected a string");
                 } else if (k.unsafe_is_equal("price")) {
-                    SEISMO_TRY(read_opt(v, price, "price: expected a decimal", "price: not finite"));
+                    SEISMO_TRY(
+                        read_opt(v, price, "price: expected a decimal", "price: not finite"));
                 } else if (k.unsafe_is_equal("size")) {
                     SEISMO_TRY(read_opt(v, size, "size: expected a decimal", "size: not finite"));
                 } else if (k.unsafe_is_equal("time")) {
-                    if (!read_rfc3339(v, ts)) return parse_result::reject(reject_reason::bad_timestamp, "time: expected RFC 3339");
+                    if (!read_rfc3339(v, ts))
+                        return parse_result::reject(reject_reason::bad_timestamp,
+                                                    "time: expected RFC 3339");
                 } else if (k.unsafe_is_equal("trade_id")) {
                     std::string_view s;
                     if (v.get_string().get(s) == simdjson::SUCCESS && is_digits(s)) id = to_u64(s);
                 }
             }
             if (!price.present) return missing("price: missing");
-            SEISMO_TRY(emit(product, core::tick_kind::trade, price.v, size.present ? size.v : 0, ts, id, k_space_trade));
+            SEISMO_TRY(emit(product, core::tick_kind::trade, price.v, size.present ? size.v : 0, ts,
+                            id, k_space_trade));
         }
         return k_ok;
     }
 
     parse_result coinbase(od::document& doc) {
         od::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS) return malformed("not a Coinbase message (expected an object)");
+        if (doc.get_object().get(obj) != simdjson::SUCCESS)
+            return malformed("not a Coinbase message (expected an object)");
         std::string_view type, channel, product;
         opt_num price, size, bid, ask;
         nanos ts = 0;
@@ -346,21 +382,28 @@ struct venue_parser::impl {
             const od::raw_json_string k = f.key();
             od::value& v = f.value();
             if (k.unsafe_is_equal("type")) {
-                if (v.get_string().get(type) != simdjson::SUCCESS) return bad("type: expected a string");
+                if (v.get_string().get(type) != simdjson::SUCCESS)
+                    return bad("type: expected a string");
             } else if (k.unsafe_is_equal("channel")) {
-                if (v.get_string().get(channel) != simdjson::SUCCESS) return bad("channel: expected a string");
+                if (v.get_string().get(channel) != simdjson::SUCCESS)
+                    return bad("channel: expected a string");
             } else if (k.unsafe_is_equal("product_id")) {
-                if (v.get_string().get(product) != simdjson::SUCCESS) return bad("product_id: expected a string");
+                if (v.get_string().get(product) != simdjson::SUCCESS)
+                    return bad("product_id: expected a string");
             } else if (k.unsafe_is_equal("price")) {
                 SEISMO_TRY(read_opt(v, price, "price: expected a decimal", "price: not finite"));
             } else if (k.unsafe_is_equal("size") || k.unsafe_is_equal("last_size")) {
                 SEISMO_TRY(read_opt(v, size, "size: expected a decimal", "size: not finite"));
             } else if (k.unsafe_is_equal("best_bid")) {
-                SEISMO_TRY(read_opt(v, bid, "best_bid: expected a decimal", "best_bid: not finite"));
+                SEISMO_TRY(
+                    read_opt(v, bid, "best_bid: expected a decimal", "best_bid: not finite"));
             } else if (k.unsafe_is_equal("best_ask")) {
-                SEISMO_TRY(read_opt(v, ask, "best_ask: expected a decimal", "best_ask: not finite"));
+                SEISMO_TRY(
+                    read_opt(v, ask, "best_ask: expected a decimal", "best_ask: not finite"));
             } else if (k.unsafe_is_equal("time")) {
-                if (!read_rfc3339(v, ts)) return parse_result::reject(reject_reason::bad_timestamp, "time: expected RFC 3339");
+                if (!read_rfc3339(v, ts))
+                    return parse_result::reject(reject_reason::bad_timestamp,
+                                                "time: expected RFC 3339");
             } else if (k.unsafe_is_equal("trade_id")) {
                 if (!detail::read_uint(v, trade_id)) return bad("trade_id: expected an integer");
                 has_trade_id = true;
@@ -372,11 +415,13 @@ struct venue_parser::impl {
                 connection_seq = n + 1; // 0 means "none"
             } else if (k.unsafe_is_equal("events")) {
                 od::array events;
-                if (v.get_array().get(events) != simdjson::SUCCESS) return bad("events: expected an array");
+                if (v.get_array().get(events) != simdjson::SUCCESS)
+                    return bad("events: expected an array");
                 for (auto ev : events) {
                     od::value e;
                     od::object eo;
-                    if (ev.get(e) != simdjson::SUCCESS || e.get_object().get(eo) != simdjson::SUCCESS) {
+                    if (ev.get(e) != simdjson::SUCCESS ||
+                        e.get_object().get(eo) != simdjson::SUCCESS) {
                         return malformed("events: expected objects");
                     }
                     for (auto efr : eo) {
@@ -384,7 +429,8 @@ struct venue_parser::impl {
                         od::field& ef = efr.value_unsafe();
                         if (ef.key().unsafe_is_equal("trades")) {
                             od::array trades;
-                            if (ef.value().get_array().get(trades) != simdjson::SUCCESS) return bad("trades: expected an array");
+                            if (ef.value().get_array().get(trades) != simdjson::SUCCESS)
+                                return bad("trades: expected an array");
                             SEISMO_TRY(coinbase_trades(trades));
                         }
                     }
@@ -392,7 +438,7 @@ struct venue_parser::impl {
             }
         }
         if (type == "subscribe" || type == "unsubscribe") return k_control; // our own requests
-        if (!channel.empty()) { // Advanced Trade
+        if (!channel.empty()) {                                             // Advanced Trade
             if (channel == "market_trades") return out->size() > start ? k_ok : k_ignored;
             out->resize(start);
             if (channel == "subscriptions" || channel == "heartbeats") return k_control;
@@ -410,8 +456,8 @@ struct venue_parser::impl {
             if (!ok) return missing("price: missing");
             return emit(product, core::tick_kind::quote, px, 0, ts, sequence, k_space_quote);
         }
-        if (type == "subscriptions" || type == "heartbeat" || type == "error" || type == "subscribe" ||
-            type == "unsubscribe" || type == "status") {
+        if (type == "subscriptions" || type == "heartbeat" || type == "error" ||
+            type == "subscribe" || type == "unsubscribe" || type == "status") {
             return k_control;
         }
         if (!type.empty()) return k_ignored; // l2update, snapshot, received, open, done, ...
@@ -433,19 +479,24 @@ struct venue_parser::impl {
                 od::value v;
                 if (fr.get(v) != simdjson::SUCCESS) return malformed("not valid JSON");
                 if (i == 0) {
-                    SEISMO_TRY(read_opt(v, price, "trade price: expected a decimal", "trade price: not finite"));
+                    SEISMO_TRY(read_opt(v, price, "trade price: expected a decimal",
+                                        "trade price: not finite"));
                 } else if (i == 1) {
-                    SEISMO_TRY(read_opt(v, volume, "trade volume: expected a decimal", "trade volume: not finite"));
+                    SEISMO_TRY(read_opt(v, volume, "trade volume: expected a decimal",
+                                        "trade volume: not finite"));
                 } else if (i == 2) {
                     std::string_view s;
-                    if (v.get_string().get(s) != simdjson::SUCCESS || !parse_decimal_seconds(s, ts)) {
-                        return parse_result::reject(reject_reason::bad_timestamp, "trade time: expected decimal seconds");
+                    if (v.get_string().get(s) != simdjson::SUCCESS ||
+                        !parse_decimal_seconds(s, ts)) {
+                        return parse_result::reject(reject_reason::bad_timestamp,
+                                                    "trade time: expected decimal seconds");
                     }
                 }
                 ++i;
             }
             if (!price.present) return missing("trade price: missing");
-            SEISMO_TRY(emit(pair, core::tick_kind::trade, price.v, volume.present ? volume.v : 0, ts, 0, k_space_trade));
+            SEISMO_TRY(emit(pair, core::tick_kind::trade, price.v, volume.present ? volume.v : 0,
+                            ts, 0, k_space_trade));
         }
         return k_ok;
     }
@@ -468,9 +519,12 @@ struct venue_parser::impl {
             if (fr.error() != simdjson::SUCCESS) return malformed("not valid JSON");
             od::field& f = fr.value_unsafe();
             const od::raw_json_string k = f.key();
-            if (k.unsafe_is_equal("a")) SEISMO_TRY(first_of(f.value(), ask));
-            else if (k.unsafe_is_equal("b")) SEISMO_TRY(first_of(f.value(), bid));
-            else if (k.unsafe_is_equal("c")) SEISMO_TRY(first_of(f.value(), last));
+            if (k.unsafe_is_equal("a"))
+                SEISMO_TRY(first_of(f.value(), ask));
+            else if (k.unsafe_is_equal("b"))
+                SEISMO_TRY(first_of(f.value(), bid));
+            else if (k.unsafe_is_equal("c"))
+                SEISMO_TRY(first_of(f.value(), last));
         }
         bool ok = false;
         const double px = mid_or(bid, ask, last, ok);
@@ -491,11 +545,13 @@ struct venue_parser::impl {
                 if (v.type().get(t) != simdjson::SUCCESS) return malformed("not valid JSON");
                 if (t == od::json_type::string) {
                     name = pair;
-                    if (v.get_string().get(pair) != simdjson::SUCCESS) return malformed("not valid JSON");
+                    if (v.get_string().get(pair) != simdjson::SUCCESS)
+                        return malformed("not valid JSON");
                 }
             }
         }
-        if (name.empty()) return malformed("not a Kraken channel message (no channel name and pair)");
+        if (name.empty())
+            return malformed("not a Kraken channel message (no channel name and pair)");
         const bool trade = name == "trade";
         const bool ticker = name == "ticker";
         if (!trade && !ticker) return k_ignored; // book-*, spread, ohlc-*, ...
@@ -512,11 +568,13 @@ struct venue_parser::impl {
             if (i++ != 1) continue;
             if (trade) {
                 od::array trades;
-                if (v.get_array().get(trades) != simdjson::SUCCESS) return bad("trade: expected an array of trades");
+                if (v.get_array().get(trades) != simdjson::SUCCESS)
+                    return bad("trade: expected an array of trades");
                 return kraken_v1_trades(trades, pair);
             }
             od::object o;
-            if (v.get_object().get(o) != simdjson::SUCCESS) return bad("ticker: expected an object");
+            if (v.get_object().get(o) != simdjson::SUCCESS)
+                return bad("ticker: expected an object");
             return kraken_v1_ticker(o, pair);
         }
         return missing("channel payload: missing");
@@ -526,7 +584,8 @@ struct venue_parser::impl {
         for (auto er : data) {
             od::value item;
             od::object o;
-            if (er.get(item) != simdjson::SUCCESS || item.get_object().get(o) != simdjson::SUCCESS) {
+            if (er.get(item) != simdjson::SUCCESS ||
+                item.get_object().get(o) != simdjson::SUCCESS) {
                 return malformed("data: expected objects");
             }
             std::string_view sym;
@@ -539,7 +598,8 @@ struct venue_parser::impl {
                 const od::raw_json_string k = f.key();
                 od::value& v = f.value();
                 if (k.unsafe_is_equal("symbol")) {
-                    if (v.get_string().get(sym) != simdjson::SUCCESS) return bad("symbol: expected a string");
+                    if (v.get_string().get(sym) != simdjson::SUCCESS)
+                        return bad("symbol: expected a string");
                 } else if (k.unsafe_is_equal("price")) {
                     SEISMO_TRY(read_opt(v, price, "price: expected a number", "price: not finite"));
                 } else if (k.unsafe_is_equal("qty")) {
@@ -553,13 +613,15 @@ struct venue_parser::impl {
                 } else if (k.unsafe_is_equal("trade_id")) {
                     if (!detail::read_uint(v, id)) return bad("trade_id: expected an integer");
                 } else if (k.unsafe_is_equal("timestamp")) {
-                    if (!read_rfc3339(v, ts)) return parse_result::reject(reject_reason::bad_timestamp, "timestamp: expected RFC 3339");
+                    if (!read_rfc3339(v, ts))
+                        return parse_result::reject(reject_reason::bad_timestamp,
+                                                    "timestamp: expected RFC 3339");
                 }
             }
             if (trade) {
                 if (!price.present) return missing("price: missing");
-                SEISMO_TRY(emit(sym, core::tick_kind::trade, price.v, qty.present ? qty.v : 0, ts, id,
-                                k_space_trade | core::k_seq_contiguous));
+                SEISMO_TRY(emit(sym, core::tick_kind::trade, price.v, qty.present ? qty.v : 0, ts,
+                                id, k_space_trade | core::k_seq_contiguous));
             } else {
                 bool ok = false;
                 const double px = mid_or(bid, ask, last, ok);
@@ -575,7 +637,8 @@ struct venue_parser::impl {
         if (doc.type().get(t) != simdjson::SUCCESS) return malformed("not valid JSON");
         if (t == od::json_type::array) return kraken_v1_array(doc);
         od::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS) return malformed("not a Kraken message");
+        if (doc.get_object().get(obj) != simdjson::SUCCESS)
+            return malformed("not a Kraken message");
         std::string_view channel;
         small_string channel_copy;
         bool control = false, data_pending = false;
@@ -601,7 +664,8 @@ struct venue_parser::impl {
                     }
                     if (channel != "trade" && channel != "ticker") continue;
                     od::array data;
-                    if (v.get_array().get(data) != simdjson::SUCCESS) return bad("data: expected an array");
+                    if (v.get_array().get(data) != simdjson::SUCCESS)
+                        return bad("data: expected an array");
                     SEISMO_TRY(kraken_v2_data(data, channel == "trade"));
                     data_pending = false;
                 }
@@ -612,7 +676,8 @@ struct venue_parser::impl {
             if (doc.get_object().get(obj) != simdjson::SUCCESS) return malformed("not valid JSON");
         }
         if (control) return k_control;
-        if (channel == "trade" || channel == "ticker") return out->size() > start ? k_ok : k_ignored;
+        if (channel == "trade" || channel == "ticker")
+            return out->size() > start ? k_ok : k_ignored;
         if (channel == "heartbeat" || channel == "status") return k_control;
         if (!channel.empty()) return k_ignored; // book, ohlc, instrument, ...
         return malformed("not a Kraken message (no event, method or channel)");
@@ -623,7 +688,8 @@ struct venue_parser::impl {
         for (auto er : data) {
             od::value item;
             od::object o;
-            if (er.get(item) != simdjson::SUCCESS || item.get_object().get(o) != simdjson::SUCCESS) {
+            if (er.get(item) != simdjson::SUCCESS ||
+                item.get_object().get(o) != simdjson::SUCCESS) {
                 return malformed("data: expected objects");
             }
             std::string_view inst;
@@ -636,7 +702,8 @@ struct venue_parser::impl {
                 const od::raw_json_string k = f.key();
                 od::value& v = f.value();
                 if (k.unsafe_is_equal("instId")) {
-                    if (v.get_string().get(inst) != simdjson::SUCCESS) return bad("instId: expected a string");
+                    if (v.get_string().get(inst) != simdjson::SUCCESS)
+                        return bad("instId: expected a string");
                 } else if (k.unsafe_is_equal("px")) {
                     SEISMO_TRY(read_opt(v, px, "px: expected a decimal", "px: not finite"));
                 } else if (k.unsafe_is_equal("sz")) {
@@ -650,13 +717,16 @@ struct venue_parser::impl {
                 } else if (k.unsafe_is_equal("tradeId")) {
                     if (!detail::read_uint(v, id)) return bad("tradeId: expected an integer");
                 } else if (k.unsafe_is_equal("ts")) {
-                    if (!read_ms(v, ts)) return parse_result::reject(reject_reason::bad_timestamp, "ts: expected epoch ms");
+                    if (!read_ms(v, ts))
+                        return parse_result::reject(reject_reason::bad_timestamp,
+                                                    "ts: expected epoch ms");
                 }
             }
             if (trades) {
                 if (!px.present) return missing("px: missing");
                 SEISMO_TRY(emit(inst, core::tick_kind::trade, px.v, sz.present ? sz.v : 0, ts, id,
-                                static_cast<std::uint8_t>(k_space_trade | (contiguous ? core::k_seq_contiguous : 0))));
+                                static_cast<std::uint8_t>(
+                                    k_space_trade | (contiguous ? core::k_seq_contiguous : 0))));
             } else {
                 bool ok = false;
                 const double p = mid_or(bid, ask, last, ok);
@@ -670,7 +740,8 @@ struct venue_parser::impl {
     parse_result okx(od::document& doc, std::string_view raw) {
         if (raw == "pong") return k_control; // answer to our text "ping"
         od::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS) return malformed("not an OKX message (expected an object)");
+        if (doc.get_object().get(obj) != simdjson::SUCCESS)
+            return malformed("not an OKX message (expected an object)");
         std::string_view channel;
         small_string channel_copy;
         bool control = false, data_pending = false, has_arg = false;
@@ -686,13 +757,15 @@ struct venue_parser::impl {
                 } else if (k.unsafe_is_equal("arg") && pass == 0) {
                     has_arg = true;
                     od::object arg;
-                    if (v.get_object().get(arg) != simdjson::SUCCESS) return bad("arg: expected an object");
+                    if (v.get_object().get(arg) != simdjson::SUCCESS)
+                        return bad("arg: expected an object");
                     for (auto afr : arg) {
                         if (afr.error() != simdjson::SUCCESS) return malformed("not valid JSON");
                         od::field& af = afr.value_unsafe();
                         if (af.key().unsafe_is_equal("channel")) {
                             std::string_view c;
-                            if (af.value().get_string().get(c) != simdjson::SUCCESS || !channel_copy.assign(c)) {
+                            if (af.value().get_string().get(c) != simdjson::SUCCESS ||
+                                !channel_copy.assign(c)) {
                                 return bad("arg.channel: expected a short string");
                             }
                             channel = channel_copy.view();
@@ -706,7 +779,8 @@ struct venue_parser::impl {
                     const bool trades = channel == "trades" || channel == "trades-all";
                     if (control || (!trades && channel != "tickers")) continue;
                     od::array data;
-                    if (v.get_array().get(data) != simdjson::SUCCESS) return bad("data: expected an array");
+                    if (v.get_array().get(data) != simdjson::SUCCESS)
+                        return bad("data: expected an array");
                     SEISMO_TRY(okx_data(data, trades, channel == "trades-all"));
                     data_pending = false;
                 }
@@ -719,7 +793,8 @@ struct venue_parser::impl {
             out->resize(start);
             return k_control;
         }
-        if (channel == "trades" || channel == "trades-all" || channel == "tickers") return out->size() > start ? k_ok : k_ignored;
+        if (channel == "trades" || channel == "trades-all" || channel == "tickers")
+            return out->size() > start ? k_ok : k_ignored;
         if (has_arg) return k_ignored; // books, candles, ...
         return malformed("not an OKX message (no event, op or arg)");
     }
@@ -735,21 +810,27 @@ struct venue_parser::impl {
             const od::raw_json_string k = f.key();
             od::value& v = f.value();
             if (k.unsafe_is_equal("s") || k.unsafe_is_equal("symbol")) {
-                if (v.get_string().get(sym) != simdjson::SUCCESS) return bad("symbol: expected a string");
+                if (v.get_string().get(sym) != simdjson::SUCCESS)
+                    return bad("symbol: expected a string");
             } else if (k.unsafe_is_equal("p")) {
                 SEISMO_TRY(read_opt(v, p, "p: expected a decimal", "p: not finite"));
             } else if (k.unsafe_is_equal("v")) {
                 SEISMO_TRY(read_opt(v, v_, "v: expected a decimal", "v: not finite"));
             } else if (k.unsafe_is_equal("T")) {
-                if (!read_ms(v, ts)) return parse_result::reject(reject_reason::bad_timestamp, "T: expected epoch ms");
+                if (!read_ms(v, ts))
+                    return parse_result::reject(reject_reason::bad_timestamp,
+                                                "T: expected epoch ms");
             } else if (k.unsafe_is_equal("i")) {
                 if (v.get_string().get(id) != simdjson::SUCCESS) id = {};
             } else if (k.unsafe_is_equal("bid1Price")) {
-                SEISMO_TRY(read_opt(v, bid, "bid1Price: expected a decimal", "bid1Price: not finite"));
+                SEISMO_TRY(
+                    read_opt(v, bid, "bid1Price: expected a decimal", "bid1Price: not finite"));
             } else if (k.unsafe_is_equal("ask1Price")) {
-                SEISMO_TRY(read_opt(v, ask, "ask1Price: expected a decimal", "ask1Price: not finite"));
+                SEISMO_TRY(
+                    read_opt(v, ask, "ask1Price: expected a decimal", "ask1Price: not finite"));
             } else if (k.unsafe_is_equal("lastPrice")) {
-                SEISMO_TRY(read_opt(v, last, "lastPrice: expected a decimal", "lastPrice: not finite"));
+                SEISMO_TRY(
+                    read_opt(v, last, "lastPrice: expected a decimal", "lastPrice: not finite"));
             }
         }
         if (trade) {
@@ -765,7 +846,8 @@ struct venue_parser::impl {
 
     parse_result bybit(od::document& doc) {
         od::object obj;
-        if (doc.get_object().get(obj) != simdjson::SUCCESS) return malformed("not a Bybit message (expected an object)");
+        if (doc.get_object().get(obj) != simdjson::SUCCESS)
+            return malformed("not a Bybit message (expected an object)");
         std::string_view topic;
         small_string topic_copy;
         bool control = false, data_pending = false;
@@ -777,7 +859,8 @@ struct venue_parser::impl {
                 od::field& f = fr.value_unsafe();
                 const od::raw_json_string k = f.key();
                 od::value& v = f.value();
-                if (k.unsafe_is_equal("op") || k.unsafe_is_equal("success") || k.unsafe_is_equal("ret_msg")) {
+                if (k.unsafe_is_equal("op") || k.unsafe_is_equal("success") ||
+                    k.unsafe_is_equal("ret_msg")) {
                     control = true;
                 } else if (k.unsafe_is_equal("topic") && pass == 0) {
                     std::string_view tp;
@@ -786,7 +869,9 @@ struct venue_parser::impl {
                     }
                     topic = topic_copy.view();
                 } else if (k.unsafe_is_equal("ts") && pass == 0) {
-                    if (!read_ms(v, frame_ts)) return parse_result::reject(reject_reason::bad_timestamp, "ts: expected epoch ms");
+                    if (!read_ms(v, frame_ts))
+                        return parse_result::reject(reject_reason::bad_timestamp,
+                                                    "ts: expected epoch ms");
                 } else if (k.unsafe_is_equal("data")) {
                     if (topic.empty()) {
                         data_pending = pass == 0;
@@ -798,18 +883,21 @@ struct venue_parser::impl {
                     if (v.type().get(t) != simdjson::SUCCESS) return malformed("not valid JSON");
                     if (t == od::json_type::array) {
                         od::array data;
-                        if (v.get_array().get(data) != simdjson::SUCCESS) return malformed("not valid JSON");
+                        if (v.get_array().get(data) != simdjson::SUCCESS)
+                            return malformed("not valid JSON");
                         for (auto er : data) {
                             od::value item;
                             od::object o;
-                            if (er.get(item) != simdjson::SUCCESS || item.get_object().get(o) != simdjson::SUCCESS) {
+                            if (er.get(item) != simdjson::SUCCESS ||
+                                item.get_object().get(o) != simdjson::SUCCESS) {
                                 return malformed("data: expected objects");
                             }
                             SEISMO_TRY(bybit_item(o, trade, frame_ts));
                         }
                     } else {
                         od::object o;
-                        if (v.get_object().get(o) != simdjson::SUCCESS) return bad("data: expected an object or array");
+                        if (v.get_object().get(o) != simdjson::SUCCESS)
+                            return bad("data: expected an object or array");
                         SEISMO_TRY(bybit_item(o, trade, frame_ts));
                     }
                     data_pending = false;
@@ -827,7 +915,8 @@ struct venue_parser::impl {
             out->resize(start);
             return k_control;
         }
-        if (topic.starts_with("publicTrade.") || topic.starts_with("tickers.")) return out->size() > start ? k_ok : k_ignored;
+        if (topic.starts_with("publicTrade.") || topic.starts_with("tickers."))
+            return out->size() > start ? k_ok : k_ignored;
         if (!topic.empty()) return k_ignored; // orderbook.*, kline.*, ...
         return malformed("not a Bybit message (no op or topic)");
     }
@@ -835,7 +924,8 @@ struct venue_parser::impl {
     parse_result parse(const char* data, std::size_t len, std::size_t capacity, nanos recv,
                        std::vector<core::tick>& o) {
         if (kind == venue::generic) return generic->parse(data, len, capacity, recv, o);
-        if (len > max_frame) return parse_result::reject(reject_reason::oversize, "frame larger than the limit");
+        if (len > max_frame)
+            return parse_result::reject(reject_reason::oversize, "frame larger than the limit");
         out = &o;
         recv_ts = recv;
         connection_seq = 0;
@@ -850,12 +940,23 @@ struct venue_parser::impl {
         if (doc.type().get(root) != simdjson::SUCCESS) return malformed("not valid JSON");
         parse_result r = k_ignored;
         switch (kind) {
-        case venue::binance: r = binance(doc); break;
-        case venue::coinbase: r = coinbase(doc); break;
-        case venue::kraken: r = kraken(doc); break;
-        case venue::okx: r = okx(doc, raw); break;
-        case venue::bybit: r = bybit(doc); break;
-        case venue::generic: break;
+        case venue::binance:
+            r = binance(doc);
+            break;
+        case venue::coinbase:
+            r = coinbase(doc);
+            break;
+        case venue::kraken:
+            r = kraken(doc);
+            break;
+        case venue::okx:
+            r = okx(doc, raw);
+            break;
+        case venue::bybit:
+            r = bybit(doc);
+            break;
+        case venue::generic:
+            break;
         }
         // Trailing bytes after a root object (every adapter walks a root object to its end;
         // Kraken v1's root arrays are read selectively and left alone).
@@ -881,6 +982,8 @@ parse_result venue_parser::parse(const char* data, std::size_t len, std::size_t 
     return p_->parse(data, len, capacity, recv_ts, out);
 }
 
-venue venue_parser::kind() const noexcept { return p_->kind; }
+venue venue_parser::kind() const noexcept {
+    return p_->kind;
+}
 
 } // namespace seismo::feeds

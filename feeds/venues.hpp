@@ -31,7 +31,7 @@ enum class venue : std::uint8_t { generic, binance, coinbase, kraken, okx, bybit
 [[nodiscard]] bool parse_venue(std::string_view s, venue& out) noexcept;
 
 class venue_parser {
-public:
+  public:
     venue_parser(venue v, core::symbol_cache& symbols, std::size_t max_frame = k_default_max_frame);
     ~venue_parser();
     venue_parser(const venue_parser&) = delete;
@@ -39,12 +39,12 @@ public:
 
     /// Parses `data[0, len)` (`capacity >= len + k_padding` readable). Ticks are appended to
     /// `out` only when the whole frame is valid.
-    parse_result parse(const char* data, std::size_t len, std::size_t capacity,
-                       core::nanos recv_ts, std::vector<core::tick>& out);
+    parse_result parse(const char* data, std::size_t len, std::size_t capacity, core::nanos recv_ts,
+                       std::vector<core::tick>& out);
 
     [[nodiscard]] venue kind() const noexcept;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> p_;
 };

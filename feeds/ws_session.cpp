@@ -1,10 +1,9 @@
 // The live WebSocket feed session: Boost.Beast over Asio C++20 coroutines, one strand per
 // session, error codes (as_tuple) rather than exceptions.
-#include "feeds/session.hpp"
-
 #include "engine/core/time.hpp"
 #include "feeds/generic.hpp"
 #include "feeds/pipeline.hpp"
+#include "feeds/session.hpp"
 #include "feeds/url.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -30,11 +29,16 @@ namespace seismo::feeds {
 
 const char* to_string(health_kind k) noexcept {
     switch (k) {
-    case health_kind::up: return "up";
-    case health_kind::down: return "down";
-    case health_kind::stale: return "stale";
-    case health_kind::fresh: return "fresh";
-    case health_kind::gap: return "gap";
+    case health_kind::up:
+        return "up";
+    case health_kind::down:
+        return "down";
+    case health_kind::stale:
+        return "stale";
+    case health_kind::fresh:
+        return "fresh";
+    case health_kind::gap:
+        return "gap";
     }
     return "?";
 }
@@ -50,7 +54,8 @@ constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
 constexpr core::nanos k_s = 1'000'000'000;
 
 std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -64,7 +69,9 @@ std::string json_list(const std::vector<std::string>& v, const std::string& pref
     return s + "]";
 }
 
-std::chrono::nanoseconds dur(core::nanos n) { return std::chrono::nanoseconds(n); }
+std::chrono::nanoseconds dur(core::nanos n) {
+    return std::chrono::nanoseconds(n);
+}
 
 } // namespace
 
@@ -77,7 +84,8 @@ std::vector<std::string> subscribe_messages(const session_options& o) {
         if (channels.empty()) channels = {"aggTrade"};
         std::vector<std::string> params;
         for (const auto& s : o.symbols) {
-            for (const auto& c : channels) params.push_back(lower(s) + "@" + c);
+            for (const auto& c : channels)
+                params.push_back(lower(s) + "@" + c);
         }
         out.push_back(R"({"method":"SUBSCRIBE","params":)" + json_list(params) + R"(,"id":1})");
         break;
@@ -101,8 +109,8 @@ std::vector<std::string> subscribe_messages(const session_options& o) {
         if (channels.empty()) channels = {"trade"};
         for (const auto& c : channels) {
             if (o.url.find("/v2") != std::string::npos) {
-                out.push_back(R"({"method":"subscribe","params":{"channel":")" + c + R"(","symbol":)" +
-                              json_list(o.symbols) + "}}");
+                out.push_back(R"({"method":"subscribe","params":{"channel":")" + c +
+                              R"(","symbol":)" + json_list(o.symbols) + "}}");
             } else {
                 out.push_back(R"({"event":"subscribe","pair":)" + json_list(o.symbols) +
                               R"(,"subscription":{"name":")" + c + R"("}})");
@@ -127,7 +135,8 @@ std::vector<std::string> subscribe_messages(const session_options& o) {
         if (channels.empty()) channels = {"publicTrade"};
         std::vector<std::string> args;
         for (const auto& s : o.symbols) {
-            for (const auto& c : channels) args.push_back(c + "." + s);
+            for (const auto& c : channels)
+                args.push_back(c + "." + s);
         }
         out.push_back(R"({"op":"subscribe","args":)" + json_list(args) + "}");
         break;
@@ -153,9 +162,11 @@ std::unique_ptr<net::ssl::context> make_client_tls(const std::string& ca_file) {
 namespace {
 
 template <bool Tls>
-class session_impl final : public ws_session, public std::enable_shared_from_this<session_impl<Tls>> {
-    using stream_t = std::conditional_t<Tls, websocket::stream<beast::ssl_stream<beast::tcp_stream>>,
-                                        websocket::stream<beast::tcp_stream>>;
+class session_impl final : public ws_session,
+                           public std::enable_shared_from_this<session_impl<Tls>> {
+    using stream_t =
+        std::conditional_t<Tls, websocket::stream<beast::ssl_stream<beast::tcp_stream>>,
+                           websocket::stream<beast::tcp_stream>>;
 
     /// One WebSocket connection.
     struct connection {
@@ -166,13 +177,9 @@ class session_impl final : public ws_session, public std::enable_shared_from_thi
         bool closed = false;
 
         template <class Exec>
-        connection(Exec ex, net::ssl::context& tls)
-            requires Tls
-            : ws(ex, tls) {}
+        connection(Exec ex, net::ssl::context& tls) requires Tls : ws(ex, tls) {}
         template <class Exec>
-        connection(Exec ex, net::ssl::context&)
-            requires(!Tls)
-            : ws(ex) {}
+        connection(Exec ex, net::ssl::context&) requires(!Tls) : ws(ex) {}
 
         void close() {
             if (closed) return;
@@ -184,13 +191,12 @@ class session_impl final : public ws_session, public std::enable_shared_from_thi
     };
     using conn_ptr = std::shared_ptr<connection>;
 
-public:
+  public:
     session_impl(net::io_context& io, net::ssl::context& tls, session_options o, ws_url url,
                  core::instrument_registry& reg, session_sink& sink, std::uint16_t feed)
         : strand_(net::make_strand(io)), tls_(tls), o_(std::move(o)), url_(std::move(url)),
           pipeline_(o_.kind, reg, o_.max_frame, sink, feed, stats_), sink_(sink), feed_(feed),
-          backoff_timer_(strand_), watchdog_(strand_),
-          rng_(std::random_device{}()) {
+          backoff_timer_(strand_), watchdog_(strand_), rng_(std::random_device{}()) {
         subscribes_ = subscribe_messages(o_);
     }
 
@@ -214,9 +220,10 @@ public:
     [[nodiscard]] const session_stats& stats() const noexcept override { return stats_; }
     [[nodiscard]] const session_options& options() const noexcept override { return o_; }
 
-private:
+  private:
     // ---------------------------------------------------------------- health
-    void health(health_kind k, std::uint64_t value, core::instrument_id inst = core::k_no_instrument) {
+    void health(health_kind k, std::uint64_t value,
+                core::instrument_id inst = core::k_no_instrument) {
         health_event e;
         e.kind = k;
         e.at = core::realtime_now();
@@ -240,7 +247,8 @@ private:
     }
 
     // ---------------------------------------------------------------- frames
-    void on_frame(connection& c, const char* data, std::size_t len, std::size_t capacity, core::nanos recv) {
+    void on_frame(connection& c, const char* data, std::size_t len, std::size_t capacity,
+                  core::nanos recv) {
         const frame_pipeline::outcome o = pipeline_.handle(data, len, capacity, recv);
         if (!o.data) return;
         last_data_ = recv;
@@ -268,7 +276,8 @@ private:
     awaitable<open_result> open(conn_ptr c) {
         open_result res;
         tcp::resolver resolver(strand_);
-        auto [rec, endpoints] = co_await resolver.async_resolve(url_.host, std::to_string(url_.port), k_tuple);
+        auto [rec, endpoints] =
+            co_await resolver.async_resolve(url_.host, std::to_string(url_.port), k_tuple);
         if (rec) {
             res.error = "resolve " + url_.host + ": " + rec.message();
             co_return res;
@@ -282,12 +291,13 @@ private:
         }
         (void)ep;
         beast::error_code nec;
-        tcp_layer.socket().set_option(tcp::no_delay(true), nec); // pings and subscribes go out at once
+        tcp_layer.socket().set_option(tcp::no_delay(true),
+                                      nec); // pings and subscribes go out at once
         if constexpr (Tls) {
             auto& ssl = c->ws.next_layer();
             // SNI (what SSL_set_tlsext_host_name expands to, without its C-style cast)
-            if (SSL_ctrl(ssl.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                         const_cast<char*>(url_.host.c_str())) != 1) {
+            if (SSL_ctrl(ssl.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                         TLSEXT_NAMETYPE_host_name, const_cast<char*>(url_.host.c_str())) != 1) {
                 res.error = "TLS: cannot set SNI";
                 co_return res;
             }
@@ -299,7 +309,8 @@ private:
             }
         }
         tcp_layer.expires_never();
-        websocket::stream_base::timeout to = websocket::stream_base::timeout::suggested(beast::role_type::client);
+        websocket::stream_base::timeout to =
+            websocket::stream_base::timeout::suggested(beast::role_type::client);
         to.handshake_timeout = dur(o_.connect_timeout);
         c->ws.set_option(to);
         c->ws.read_message_max(std::max<std::size_t>(o_.max_frame * 4, 16u << 20));
@@ -307,10 +318,12 @@ private:
             req.set(beast::http::field::user_agent, "seismo/0.1");
         }));
         websocket::response_type response;
-        auto [wec] = co_await c->ws.async_handshake(response, url_.host_header(), url_.target, k_tuple);
+        auto [wec] =
+            co_await c->ws.async_handshake(response, url_.host_header(), url_.target, k_tuple);
         if (wec) {
             res.http_status = response.result_int();
-            if (const auto ra = response.find(beast::http::field::retry_after); ra != response.end()) {
+            if (const auto ra = response.find(beast::http::field::retry_after);
+                ra != response.end()) {
                 core::nanos s = 0;
                 const auto v = ra->value();
                 for (char ch : v) {
@@ -319,8 +332,9 @@ private:
                 }
                 res.retry_after = s * k_s;
             }
-            res.error = "WebSocket handshake: " + wec.message() +
-                        (res.http_status != 0 ? " (HTTP " + std::to_string(res.http_status) + ")" : "");
+            res.error =
+                "WebSocket handshake: " + wec.message() +
+                (res.http_status != 0 ? " (HTTP " + std::to_string(res.http_status) + ")" : "");
             co_return res;
         }
         c->ws.text(true);
@@ -346,7 +360,8 @@ private:
             const core::nanos recv = core::realtime_now();
             c->buf.prepare(k_padding); // readable padding past the frame for simdjson
             const auto data = c->buf.cdata();
-            on_frame(*c, static_cast<const char*>(data.data()), data.size(), data.size() + k_padding, recv);
+            on_frame(*c, static_cast<const char*>(data.data()), data.size(),
+                     data.size() + k_padding, recv);
             c->buf.consume(c->buf.size());
             if (swap_ready_ && next_ && c == cur_) co_return beast::error_code{}; // rotation
         }
@@ -356,16 +371,18 @@ private:
         net::steady_timer timer(strand_);
         const core::nanos every = o_.keepalive_interval > 0 ? o_.keepalive_interval
                                   : (o_.kind == venue::okx || o_.kind == venue::bybit) ? 20 * k_s
-                                                                                      : 25 * k_s;
+                                                                                       : 25 * k_s;
         for (;;) {
             timer.expires_after(dur(every));
             auto [tec] = co_await timer.async_wait(k_tuple);
             if (tec || c->closed || stopping_) co_return;
             beast::error_code ec;
             if (o_.kind == venue::okx) {
-                std::tie(ec, std::ignore) = co_await c->ws.async_write(net::buffer(std::string_view("ping")), k_tuple);
+                std::tie(ec, std::ignore) =
+                    co_await c->ws.async_write(net::buffer(std::string_view("ping")), k_tuple);
             } else if (o_.kind == venue::bybit) {
-                std::tie(ec, std::ignore) = co_await c->ws.async_write(net::buffer(std::string_view(R"({"op":"ping"})")), k_tuple);
+                std::tie(ec, std::ignore) = co_await c->ws.async_write(
+                    net::buffer(std::string_view(R"({"op":"ping"})")), k_tuple);
             } else {
                 std::tie(ec) = co_await c->ws.async_ping({}, k_tuple);
             }
@@ -375,8 +392,10 @@ private:
     }
 
     core::nanos backoff_delay(const open_result* failed) {
-        const unsigned k = static_cast<unsigned>(std::min<std::uint64_t>(failures_ == 0 ? 0 : failures_ - 1, 30));
-        core::nanos d = std::min<core::nanos>(o_.backoff_max, o_.backoff_initial << std::min(k, 20u));
+        const unsigned k =
+            static_cast<unsigned>(std::min<std::uint64_t>(failures_ == 0 ? 0 : failures_ - 1, 30));
+        core::nanos d =
+            std::min<core::nanos>(o_.backoff_max, o_.backoff_initial << std::min(k, 20u));
         d = std::uniform_int_distribution<core::nanos>(d / 2, d)(rng_); // jitter
         if (failed != nullptr && (failed->http_status == 429 || failed->http_status == 418)) {
             d = std::max({d, o_.backoff_rate_limited, failed->retry_after});
@@ -396,8 +415,10 @@ private:
             if (!r.ok) {
                 ++failures_;
                 last_error_ = r.error;
-                if (up_) set_down();
-                else if (failures_ == 1) health(health_kind::down, failures_);
+                if (up_)
+                    set_down();
+                else if (failures_ == 1)
+                    health(health_kind::down, failures_);
                 backoff_timer_.expires_after(dur(backoff_delay(&r)));
                 co_await backoff_timer_.async_wait(k_tuple);
                 continue;
@@ -454,7 +475,8 @@ private:
             co_return;
         }
         net::steady_timer t(strand_);
-        t.expires_after(std::chrono::seconds(2)); // overlap: the successor buffers, we keep reading the old one
+        t.expires_after(
+            std::chrono::seconds(2)); // overlap: the successor buffers, we keep reading the old one
         co_await t.async_wait(k_tuple);
         if (stopping_ || cur_ != old || next_ != c) co_return;
         swap_ready_ = true;
@@ -526,9 +548,11 @@ std::shared_ptr<ws_session> ws_session::create(net::io_context& io, net::ssl::co
     auto url = parse_ws_url(opts.url);
     if (!url) throw std::invalid_argument("feed '" + opts.name + "': bad URL '" + opts.url + "'");
     if (url->tls) {
-        return std::make_shared<session_impl<true>>(io, tls, std::move(opts), std::move(*url), registry, sink, feed_id);
+        return std::make_shared<session_impl<true>>(io, tls, std::move(opts), std::move(*url),
+                                                    registry, sink, feed_id);
     }
-    return std::make_shared<session_impl<false>>(io, tls, std::move(opts), std::move(*url), registry, sink, feed_id);
+    return std::make_shared<session_impl<false>>(io, tls, std::move(opts), std::move(*url),
+                                                 registry, sink, feed_id);
 }
 
 } // namespace seismo::feeds

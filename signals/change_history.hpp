@@ -13,7 +13,7 @@
 namespace seismo::signals {
 
 class change_history {
-public:
+  public:
     change_history() = default;
     change_history(core::nanos width, core::nanos lookback)
         : width_(width), lookback_(lookback),
@@ -32,7 +32,8 @@ public:
             push_back({b, t, px});
         }
         const core::nanos q = t - lookback_;
-        while (size_ >= 2 && at(1).ts <= q) pop_front();
+        while (size_ >= 2 && at(1).ts <= q)
+            pop_front();
         return at(0).ts <= q ? at(0).px : std::numeric_limits<double>::quiet_NaN();
     }
 
@@ -41,7 +42,7 @@ public:
     [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
     [[nodiscard]] std::uint32_t capacity() const noexcept { return cap_; }
 
-private:
+  private:
     struct entry {
         std::int64_t bucket;
         core::nanos ts;

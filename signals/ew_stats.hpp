@@ -8,14 +8,15 @@
 
 #include <cmath>
 #include <cstdint>
-#include <numbers>
 #include <limits>
+#include <numbers>
 
 namespace seismo::signals {
 
 class ew_stats {
-public:
-    explicit ew_stats(core::nanos halflife = 1) : inv_halflife_(1.0 / static_cast<double>(halflife)) {}
+  public:
+    explicit ew_stats(core::nanos halflife = 1)
+        : inv_halflife_(1.0 / static_cast<double>(halflife)) {}
 
     /// Adds `d` observed `dt` ns after the previous observation.
     void add(double d, core::nanos dt) noexcept {
@@ -38,15 +39,19 @@ public:
 
     /// z-score of `d` against the statistics so far; NaN while the variance is zero.
     [[nodiscard]] double zscore(double d) const noexcept {
-        return n_ != 0 && var_ > 0.0 ? (d - mean_) / std::sqrt(var_) : std::numeric_limits<double>::quiet_NaN();
+        return n_ != 0 && var_ > 0.0 ? (d - mean_) / std::sqrt(var_)
+                                     : std::numeric_limits<double>::quiet_NaN();
     }
 
     [[nodiscard]] double mean() const noexcept { return mean_; }
     [[nodiscard]] double variance() const noexcept { return var_; }
     [[nodiscard]] std::uint64_t count() const noexcept { return n_; }
-    void reset() noexcept { n_ = 0; mean_ = var_ = 0.0; }
+    void reset() noexcept {
+        n_ = 0;
+        mean_ = var_ = 0.0;
+    }
 
-private:
+  private:
     double inv_halflife_;
     double mean_ = 0.0;
     double var_ = 0.0;

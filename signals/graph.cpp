@@ -108,7 +108,9 @@ struct signal_rt {
     core::nanos fire_ts = 0;
 };
 
-bool finite_nonzero(double x) noexcept { return std::isfinite(x) && x != 0.0; }
+bool finite_nonzero(double x) noexcept {
+    return std::isfinite(x) && x != 0.0;
+}
 
 } // namespace
 
@@ -213,7 +215,8 @@ struct graph::impl {
         case signal_kind::drawdown:
             m = static_cast<std::uint32_t>(s.dd.size());
             s.dd.emplace_back().inst = id;
-            if (s.spec.ref == ref_kind::window) s.dd.back().tmax = trailing_max(s.width, s.nbuckets);
+            if (s.spec.ref == ref_kind::window)
+                s.dd.back().tmax = trailing_max(s.width, s.nbuckets);
             break;
         case signal_kind::level:
             m = static_cast<std::uint32_t>(s.lv.size());
@@ -232,9 +235,11 @@ struct graph::impl {
         case signal_kind::breadth:
             m = static_cast<std::uint32_t>(s.br.size());
             s.br.emplace_back().inst = id;
-            if (s.spec.ref == ref_kind::window) s.br.back().tmax = trailing_max(s.width, s.nbuckets);
+            if (s.spec.ref == ref_kind::window)
+                s.br.back().tmax = trailing_max(s.width, s.nbuckets);
             break;
-        case signal_kind::composite: return;
+        case signal_kind::composite:
+            return;
         }
         rs.push_back({s.index, m});
         std::sort(rs.begin(), rs.end(),
@@ -278,10 +283,14 @@ struct graph::impl {
 
     double reference(const signal_rt& s, const inst_state& is) const noexcept {
         switch (s.spec.ref) {
-        case ref_kind::prev_close: return is.prev_close;
-        case ref_kind::session_open: return is.session_open;
-        case ref_kind::fixed: return s.spec.ref_value;
-        case ref_kind::window: break;
+        case ref_kind::prev_close:
+            return is.prev_close;
+        case ref_kind::session_open:
+            return is.session_open;
+        case ref_kind::fixed:
+            return s.spec.ref_value;
+        case ref_kind::window:
+            break;
         }
         return k_nan;
     }
@@ -379,8 +388,8 @@ struct graph::impl {
     bool input_degraded(const signal_rt& s) const noexcept {
         for (auto in : s.inputs) {
             const signal_rt& src = sigs[in];
-            if (src.stale_members != 0 || (src.spec.kind == signal_kind::composite &&
-                                            input_degraded(src))) {
+            if (src.stale_members != 0 ||
+                (src.spec.kind == signal_kind::composite && input_degraded(src))) {
                 return true;
             }
         }
@@ -450,12 +459,23 @@ struct graph::impl {
         for (const route& r : routes[i]) {
             signal_rt& s = sigs[r.signal];
             switch (s.spec.kind) {
-            case signal_kind::drawdown: on_drawdown(s, s.dd[r.member], is, ts, px); break;
-            case signal_kind::level: on_level(s, s.lv[r.member], ts, px); break;
-            case signal_kind::change: on_change(s, s.ch[r.member], ts, px); break;
-            case signal_kind::zscore: on_zscore(s, s.zs[r.member], ts, px); break;
-            case signal_kind::breadth: on_breadth(s, s.br[r.member], is, ts, px); break;
-            case signal_kind::composite: break;
+            case signal_kind::drawdown:
+                on_drawdown(s, s.dd[r.member], is, ts, px);
+                break;
+            case signal_kind::level:
+                on_level(s, s.lv[r.member], ts, px);
+                break;
+            case signal_kind::change:
+                on_change(s, s.ch[r.member], ts, px);
+                break;
+            case signal_kind::zscore:
+                on_zscore(s, s.zs[r.member], ts, px);
+                break;
+            case signal_kind::breadth:
+                on_breadth(s, s.br[r.member], is, ts, px);
+                break;
+            case signal_kind::composite:
+                break;
             }
         }
         if (composite_dirty || watermark > next_expiry) evaluate_composites();
@@ -473,8 +493,10 @@ struct graph::impl {
         cur = nullptr;
         for (const route& r : routes[i]) {
             signal_rt& s = sigs[r.signal];
-            if (stale) ++s.stale_members;
-            else --s.stale_members;
+            if (stale)
+                ++s.stale_members;
+            else
+                --s.stale_members;
             if (s.spec.kind == signal_kind::breadth) {
                 breadth_member_update(s, s.br[r.member], is);
                 breadth_evaluate(s, std::max(now, watermark));
@@ -490,27 +512,45 @@ graph::~graph() = default;
 graph::graph(graph&&) noexcept = default;
 graph& graph::operator=(graph&&) noexcept = default;
 
-apply_status graph::apply(const core::tick& t, trigger_sink& sink) { return p_->apply(t, sink); }
+apply_status graph::apply(const core::tick& t, trigger_sink& sink) {
+    return p_->apply(t, sink);
+}
 
 void graph::set_stale(core::instrument_id inst, bool stale, core::nanos now, trigger_sink& sink) {
     p_->set_stale(inst, stale, now, sink);
 }
 
-const std::vector<signal_spec>& graph::specs() const noexcept { return p_->specs; }
-const std::vector<std::uint32_t>& graph::order() const noexcept { return p_->order; }
-std::uint64_t graph::last_seq() const noexcept { return p_->seq; }
-std::uint64_t graph::next_seq() noexcept { return ++p_->seq; }
-core::nanos graph::watermark() const noexcept { return p_->watermark; }
+const std::vector<signal_spec>& graph::specs() const noexcept {
+    return p_->specs;
+}
+const std::vector<std::uint32_t>& graph::order() const noexcept {
+    return p_->order;
+}
+std::uint64_t graph::last_seq() const noexcept {
+    return p_->seq;
+}
+std::uint64_t graph::next_seq() noexcept {
+    return ++p_->seq;
+}
+core::nanos graph::watermark() const noexcept {
+    return p_->watermark;
+}
 
 std::size_t graph::members(std::uint32_t signal) const noexcept {
     const signal_rt& s = p_->sigs[signal];
     switch (s.spec.kind) {
-    case signal_kind::drawdown: return s.dd.size();
-    case signal_kind::level: return s.lv.size();
-    case signal_kind::change: return s.ch.size();
-    case signal_kind::zscore: return s.zs.size();
-    case signal_kind::breadth: return s.br.size();
-    case signal_kind::composite: return 1;
+    case signal_kind::drawdown:
+        return s.dd.size();
+    case signal_kind::level:
+        return s.lv.size();
+    case signal_kind::change:
+        return s.ch.size();
+    case signal_kind::zscore:
+        return s.zs.size();
+    case signal_kind::breadth:
+        return s.br.size();
+    case signal_kind::composite:
+        return 1;
     }
     return 0;
 }
@@ -518,15 +558,19 @@ std::size_t graph::members(std::uint32_t signal) const noexcept {
 std::size_t graph::state_bytes() const noexcept {
     std::size_t n = p_->inst.capacity() * sizeof(inst_state) +
                     p_->routes.capacity() * sizeof(std::vector<route>);
-    for (const auto& r : p_->routes) n += r.capacity() * sizeof(route);
+    for (const auto& r : p_->routes)
+        n += r.capacity() * sizeof(route);
     for (const auto& s : p_->sigs) {
         n += sizeof(signal_rt);
         n += s.dd.capacity() * sizeof(drawdown_member) + s.lv.capacity() * sizeof(level_member) +
              s.ch.capacity() * sizeof(change_member) + s.zs.capacity() * sizeof(zscore_member) +
              s.br.capacity() * sizeof(breadth_member);
-        for (const auto& m : s.dd) n += m.tmax.capacity() * trailing_max::bytes_per_bucket();
-        for (const auto& m : s.br) n += m.tmax.capacity() * trailing_max::bytes_per_bucket();
-        for (const auto& m : s.ch) n += m.hist.capacity() * 24;
+        for (const auto& m : s.dd)
+            n += m.tmax.capacity() * trailing_max::bytes_per_bucket();
+        for (const auto& m : s.br)
+            n += m.tmax.capacity() * trailing_max::bytes_per_bucket();
+        for (const auto& m : s.ch)
+            n += m.hist.capacity() * 24;
     }
     return n;
 }
@@ -545,7 +589,9 @@ void graph::visit(const std::function<void(const value_view&)>& f) const {
                 v.ref = m.ref;
                 v.px = m.px;
                 v.fired = m.fired;
-                v.history = m.tmax.size() != 0 ? p.inst[core::index(m.inst)].last_ts - m.tmax.oldest_time() : 0;
+                v.history = m.tmax.size() != 0
+                                ? p.inst[core::index(m.inst)].last_ts - m.tmax.oldest_time()
+                                : 0;
                 v.degraded = stale(m.inst);
                 f(v);
             }
@@ -568,7 +614,9 @@ void graph::visit(const std::function<void(const value_view&)>& f) const {
                 v.ref = m.ref;
                 v.px = m.px;
                 v.fired = m.fired;
-                v.history = m.hist.size() != 0 ? p.inst[core::index(m.inst)].last_ts - m.hist.ref_time() : 0;
+                v.history = m.hist.size() != 0
+                                ? p.inst[core::index(m.inst)].last_ts - m.hist.ref_time()
+                                : 0;
                 v.degraded = stale(m.inst);
                 f(v);
             }
@@ -594,7 +642,8 @@ void graph::visit(const std::function<void(const value_view&)>& f) const {
             v.fired = s.fired;
             v.count = s.counting;
             v.members = s.eligible;
-            v.degraded = s.spec.kind == signal_kind::composite ? p.input_degraded(s) : s.stale_members != 0;
+            v.degraded =
+                s.spec.kind == signal_kind::composite ? p.input_degraded(s) : s.stale_members != 0;
             f(v);
             break;
         }

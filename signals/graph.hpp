@@ -42,16 +42,16 @@ struct value_view {
     double value = 0;
     double ref = 0;
     double px = 0;
-    std::uint64_t fired = 0;      ///< bit i set: level i is fired
-    core::nanos history = 0;      ///< event time held by the window or history (0 if none)
+    std::uint64_t fired = 0;        ///< bit i set: level i is fired
+    core::nanos history = 0;        ///< event time held by the window or history (0 if none)
     std::uint64_t observations = 0; ///< zscore: changes seen
-    std::uint32_t count = 0;      ///< breadth
-    std::uint32_t members = 0;    ///< breadth
+    std::uint32_t count = 0;        ///< breadth
+    std::uint32_t members = 0;      ///< breadth
     bool degraded = false;
 };
 
 class graph {
-public:
+  public:
     /// Builds the graph. Throws std::invalid_argument naming the problem when a spec refers to an
     /// unknown instrument or input, or the inputs form a cycle (the config module reports these
     /// with file and line before it gets here).
@@ -84,7 +84,7 @@ public:
     /// Calls `f` for every value the graph holds. Not for the hot path.
     void visit(const std::function<void(const value_view&)>& f) const;
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> p_;
 };

@@ -10,26 +10,37 @@ namespace seismo::signals {
 
 const char* to_string(signal_kind k) noexcept {
     switch (k) {
-    case signal_kind::drawdown: return "drawdown";
-    case signal_kind::level: return "level";
-    case signal_kind::change: return "change";
-    case signal_kind::breadth: return "breadth";
-    case signal_kind::zscore: return "zscore";
-    case signal_kind::composite: return "composite";
+    case signal_kind::drawdown:
+        return "drawdown";
+    case signal_kind::level:
+        return "level";
+    case signal_kind::change:
+        return "change";
+    case signal_kind::breadth:
+        return "breadth";
+    case signal_kind::zscore:
+        return "zscore";
+    case signal_kind::composite:
+        return "composite";
     }
     return "?";
 }
 
 const char* to_string(severity s) noexcept {
     switch (s) {
-    case severity::info: return "info";
-    case severity::warning: return "warning";
-    case severity::critical: return "critical";
+    case severity::info:
+        return "info";
+    case severity::warning:
+        return "warning";
+    case severity::critical:
+        return "critical";
     }
     return "?";
 }
 
-const char* to_string(direction d) noexcept { return d == direction::below ? "below" : "above"; }
+const char* to_string(direction d) noexcept {
+    return d == direction::below ? "below" : "above";
+}
 
 bool parse_signal_kind(std::string_view s, signal_kind& out) noexcept {
     for (auto k : {signal_kind::drawdown, signal_kind::level, signal_kind::change,
@@ -101,7 +112,8 @@ bool topo_order(const std::vector<signal_spec>& specs, std::vector<std::uint32_t
     // order except that every signal comes after its inputs.
     std::vector<std::size_t> missing(n);
     std::vector<bool> done(n, false);
-    for (std::size_t i = 0; i < n; ++i) missing[i] = deps[i].size();
+    for (std::size_t i = 0; i < n; ++i)
+        missing[i] = deps[i].size();
     order.clear();
     while (order.size() < n) {
         std::size_t next = n;
@@ -114,12 +126,14 @@ bool topo_order(const std::vector<signal_spec>& specs, std::vector<std::uint32_t
         if (next == n) break;
         done[next] = true;
         order.push_back(static_cast<std::uint32_t>(next));
-        for (auto u : users[next]) --missing[u];
+        for (auto u : users[next])
+            --missing[u];
     }
     if (order.size() == n) return true;
     // A cycle: walk unresolved inputs from the first stuck signal until a node repeats.
     std::size_t at = 0;
-    while (done[at]) ++at;
+    while (done[at])
+        ++at;
     std::vector<std::size_t> path;
     std::vector<std::size_t> seen_at(n, n);
     while (seen_at[at] == n) {
@@ -133,7 +147,8 @@ bool topo_order(const std::vector<signal_spec>& specs, std::vector<std::uint32_t
         }
     }
     problem.clear();
-    for (std::size_t k = seen_at[at]; k < path.size(); ++k) problem += specs[path[k]].name + " -> ";
+    for (std::size_t k = seen_at[at]; k < path.size(); ++k)
+        problem += specs[path[k]].name + " -> ";
     problem += specs[at].name;
     culprit = at;
     return false;

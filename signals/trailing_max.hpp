@@ -16,7 +16,7 @@
 namespace seismo::signals {
 
 class trailing_max {
-public:
+  public:
     trailing_max() = default;
     trailing_max(core::nanos width, std::int64_t nbuckets)
         : width_(width), cap_(static_cast<std::uint32_t>(nbuckets)),
@@ -25,18 +25,21 @@ public:
     /// Adds an observation. `t` must not decrease between calls (the graph guarantees it).
     void add(core::nanos t, double px) noexcept {
         const std::int64_t b = bucket_of(t, width_);
-        while (size_ != 0 && at(0).bucket <= b - static_cast<std::int64_t>(cap_)) pop_front();
+        while (size_ != 0 && at(0).bucket <= b - static_cast<std::int64_t>(cap_))
+            pop_front();
         if (size_ != 0 && back().bucket == b) {
             if (px <= back().max) return;
             // The newest bucket's maximum rose: it may now dominate older entries.
             entry e = back();
             e.max = px;
             pop_back();
-            while (size_ != 0 && back().max <= px) pop_back();
+            while (size_ != 0 && back().max <= px)
+                pop_back();
             push_back(e);
             return;
         }
-        while (size_ != 0 && back().max <= px) pop_back();
+        while (size_ != 0 && back().max <= px)
+            pop_back();
         push_back({b, px});
     }
 
@@ -53,7 +56,7 @@ public:
     void reset() noexcept { size_ = head_ = 0; }
     [[nodiscard]] static constexpr std::size_t bytes_per_bucket() noexcept { return sizeof(entry); }
 
-private:
+  private:
     struct entry {
         std::int64_t bucket;
         double max;

@@ -23,23 +23,23 @@ enum class feed_condition : std::uint8_t { down, stale, gap };
 }
 
 struct trigger {
-    std::uint64_t seq = 0;       ///< gap-free per engine run, from 1
-    core::nanos event_ts = 0;    ///< event time of the step that produced it
-    core::nanos recv_ts = 0;     ///< receive time of the tick that caused it
+    std::uint64_t seq = 0;    ///< gap-free per engine run, from 1
+    core::nanos event_ts = 0; ///< event time of the step that produced it
+    core::nanos recv_ts = 0;  ///< receive time of the tick that caused it
     double value = std::numeric_limits<double>::quiet_NaN();
     double threshold = std::numeric_limits<double>::quiet_NaN();
     double px = std::numeric_limits<double>::quiet_NaN();  ///< NaN for breadth and composites
     double ref = std::numeric_limits<double>::quiet_NaN(); ///< reference price, NaN when none
-    std::uint32_t signal = 0;    ///< index into graph::specs()
-    core::instrument_id inst = core::k_no_instrument; ///< none for breadth and composites
-    std::uint32_t count = 0;     ///< breadth: members at or below member_at
-    std::uint32_t members = 0;   ///< breadth: members with a reference and a fresh tick
+    std::uint32_t signal = 0;                              ///< index into graph::specs()
+    core::instrument_id inst = core::k_no_instrument;      ///< none for breadth and composites
+    std::uint32_t count = 0;   ///< breadth: members at or below member_at
+    std::uint32_t members = 0; ///< breadth: members with a reference and a fresh tick
     trigger_state state = trigger_state::fired;
     severity sev = severity::info;
-    std::uint8_t level = 0;      ///< index into the signal's levels
-    bool degraded = false;       ///< an input of the signal is stale
+    std::uint8_t level = 0;                          ///< index into the signal's levels
+    bool degraded = false;                           ///< an input of the signal is stale
     feed_condition condition = feed_condition::down; ///< feed-health triggers only
-    std::uint16_t feed = 0;      ///< feed-health triggers: the feed's index in the config
+    std::uint16_t feed = 0; ///< feed-health triggers: the feed's index in the config
     std::uint8_t n_cause = 0;
     std::array<std::uint64_t, k_max_composite_inputs> cause{}; ///< composites: input trigger seqs
 };
@@ -49,7 +49,7 @@ static_assert(std::is_trivially_copyable_v<trigger>);
 /// Receives triggers on the signal thread, in seq order. Called rarely (once per trigger), so a
 /// virtual call is fine here.
 class trigger_sink {
-public:
+  public:
     virtual ~trigger_sink() = default;
     virtual void on_trigger(const trigger& t) = 0;
 };

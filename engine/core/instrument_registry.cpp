@@ -66,7 +66,8 @@ instrument_id instrument_registry::intern_locked(std::string_view symbol) {
     info.symbol.assign(symbol);
     for (const auto& t : templates_) {
         bool hit = false;
-        for (const auto& g : t.globs) hit = hit || glob_match(g, symbol);
+        for (const auto& g : t.globs)
+            hit = hit || glob_match(g, symbol);
         if (hit) {
             info.tags = t.tags;
             info.kind = t.kind;

@@ -29,8 +29,8 @@ struct instrument_info {
     std::vector<std::string> tags;
     value_kind kind = value_kind::price;
     double prev_close = std::numeric_limits<double>::quiet_NaN(); ///< NaN when unknown
-    std::optional<nanos> lateness;  ///< overrides [engine].lateness when set
-    bool declared = false;          ///< from the config (vs. first seen in a feed)
+    std::optional<nanos> lateness; ///< overrides [engine].lateness when set
+    bool declared = false;         ///< from the config (vs. first seen in a feed)
 
     [[nodiscard]] bool has_tag(std::string_view t) const noexcept {
         for (const auto& x : tags) {
@@ -50,7 +50,7 @@ struct instrument_template {
 };
 
 class instrument_registry {
-public:
+  public:
     static constexpr std::size_t k_default_capacity = 1u << 20;
 
     explicit instrument_registry(std::size_t capacity = k_default_capacity);
@@ -79,10 +79,12 @@ public:
         std::lock_guard lock(mu_);
         return infos_[index(id)];
     }
-    [[nodiscard]] std::size_t size() const noexcept { return count_.load(std::memory_order_acquire); }
+    [[nodiscard]] std::size_t size() const noexcept {
+        return count_.load(std::memory_order_acquire);
+    }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
-private:
+  private:
     instrument_id intern_locked(std::string_view symbol);
 
     mutable std::mutex mu_;
@@ -99,7 +101,7 @@ private:
 /// allocation-free on a hit, which is every tick after a symbol's first. It also carries the
 /// instrument's value kind, which parsers need to validate prices.
 class symbol_cache {
-public:
+  public:
     struct entry {
         instrument_id id = k_no_instrument;
         value_kind kind = value_kind::price;
@@ -108,10 +110,14 @@ public:
     symbol_cache(instrument_registry& reg, venue_id venue) : reg_(&reg), venue_(venue) {}
 
     /// The instrument for a native symbol; `id == k_no_instrument` when the registry is full.
-    [[nodiscard]] entry resolve(std::string_view native) { return resolve(native, hash_bytes(native)); }
+    [[nodiscard]] entry resolve(std::string_view native) {
+        return resolve(native, hash_bytes(native));
+    }
     /// Starts loading `native`'s entry and returns its hash for resolve(native, hash): a parser
     /// calls it when it reads the symbol, so the lookup at the end of the frame hits the cache.
-    [[nodiscard]] std::uint64_t prefetch(std::string_view native) const noexcept { return map_.prefetch(native); }
+    [[nodiscard]] std::uint64_t prefetch(std::string_view native) const noexcept {
+        return map_.prefetch(native);
+    }
     [[nodiscard]] entry resolve(std::string_view native, std::uint64_t hash) {
         if (const auto* v = map_.find(native, hash)) return *v;
         entry e;
@@ -124,7 +130,7 @@ public:
     [[nodiscard]] venue_id venue() const noexcept { return venue_; }
     [[nodiscard]] instrument_registry& registry() const noexcept { return *reg_; }
 
-private:
+  private:
     instrument_registry* reg_;
     venue_id venue_;
     string_map<entry> map_;

@@ -19,7 +19,8 @@ bool glob_match(std::string_view p, std::string_view t) noexcept {
             return false;
         }
     }
-    while (pi < p.size() && p[pi] == '*') ++pi;
+    while (pi < p.size() && p[pi] == '*')
+        ++pi;
     return pi == p.size();
 }
 

@@ -43,7 +43,9 @@ namespace seismo::core {
             std::memcpy(&hi, p + n - 4, 4);
             w = lo | (std::uint64_t{hi} << 32);
         } else {
-            const auto b = [p](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])); };
+            const auto b = [p](std::size_t i) {
+                return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i]));
+            };
             w = b(0) | (b(n / 2) << 8) | (b(n - 1) << 16);
         }
         mix(w);
@@ -57,11 +59,13 @@ template <class V>
 class string_map {
     static_assert(std::is_trivially_copyable_v<V>);
 
-public:
+  public:
     string_map() { slots_.resize(16); }
 
     /// Returns a pointer to the value for `key`, or nullptr.
-    [[nodiscard]] const V* find(std::string_view key) const noexcept { return find(key, hash_bytes(key)); }
+    [[nodiscard]] const V* find(std::string_view key) const noexcept {
+        return find(key, hash_bytes(key));
+    }
 
     /// Hashes `key` and starts loading its slot; pass the hash to find() later, when other work
     /// has hidden the load (a parser does this as soon as it has read the symbol).
@@ -96,7 +100,7 @@ public:
         }
     }
 
-private:
+  private:
     struct slot {
         std::uint64_t hash = 0;
         std::string key;

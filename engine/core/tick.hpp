@@ -34,10 +34,14 @@ enum class tick_kind : std::uint8_t {
 
 [[nodiscard]] constexpr const char* to_string(tick_kind k) noexcept {
     switch (k) {
-    case tick_kind::trade: return "trade";
-    case tick_kind::quote: return "quote";
-    case tick_kind::value: return "value";
-    case tick_kind::reference: return "reference";
+    case tick_kind::trade:
+        return "trade";
+    case tick_kind::quote:
+        return "quote";
+    case tick_kind::value:
+        return "value";
+    case tick_kind::reference:
+        return "reference";
     }
     return "value";
 }
@@ -51,11 +55,11 @@ inline constexpr std::uint8_t k_seq_contiguous = 0x4;
 /// A normalized market observation. Trivially copyable and 48 bytes, so a queue slot is one cache
 /// line and copying it is a couple of vector moves.
 struct tick {
-    nanos exch_ts = 0;      ///< exchange (event) time, 0 when the source gives none
-    nanos recv_ts = 0;      ///< CLOCK_REALTIME at frame arrival; the journal's time in replay
-    double px = 0;          ///< price or level; for `reference` ticks, the new previous close
-    double sz = 0;          ///< size, 0 when the source gives none
-    std::uint64_t seq = 0;  ///< venue sequence number, 0 when none
+    nanos exch_ts = 0;     ///< exchange (event) time, 0 when the source gives none
+    nanos recv_ts = 0;     ///< CLOCK_REALTIME at frame arrival; the journal's time in replay
+    double px = 0;         ///< price or level; for `reference` ticks, the new previous close
+    double sz = 0;         ///< size, 0 when the source gives none
+    std::uint64_t seq = 0; ///< venue sequence number, 0 when none
     instrument_id inst = k_no_instrument;
     venue_id venue{0};
     tick_kind kind = tick_kind::value;

@@ -43,8 +43,8 @@ bool parse_rfc3339(std::string_view s, nanos& out) noexcept {
         !digits(s, 17, 2, ss)) {
         return false;
     }
-    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hh > 23 ||
-        mm > 59 || ss > 60) {
+    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hh > 23 || mm > 59 ||
+        ss > 60) {
         return false;
     }
     std::size_t pos = 19;
@@ -60,7 +60,8 @@ bool parse_rfc3339(std::string_view s, nanos& out) noexcept {
             ++pos;
         }
         if (n == 0) return false;
-        for (std::size_t i = n; i < 9; ++i) frac *= 10;
+        for (std::size_t i = n; i < 9; ++i)
+            frac *= 10;
     }
     if (pos >= s.size()) return false;
     nanos offset = 0;
@@ -159,18 +160,28 @@ bool parse_duration(std::string_view s, nanos& out) noexcept {
         }
         if (pos == start) return false;
         std::size_t ustart = pos;
-        while (pos < s.size() && s[pos] >= 'a' && s[pos] <= 'z') ++pos;
+        while (pos < s.size() && s[pos] >= 'a' && s[pos] <= 'z')
+            ++pos;
         const std::string_view unit = s.substr(ustart, pos - ustart);
         nanos mult = 0;
-        if (unit == "ns") mult = 1;
-        else if (unit == "us") mult = k_ns_per_us;
-        else if (unit == "ms") mult = k_ns_per_ms;
-        else if (unit == "s") mult = k_ns_per_s;
-        else if (unit == "m") mult = k_ns_per_min;
-        else if (unit == "h") mult = k_ns_per_hour;
-        else if (unit == "d") mult = k_ns_per_day;
-        else if (unit == "w") mult = 7 * k_ns_per_day;
-        else return false;
+        if (unit == "ns")
+            mult = 1;
+        else if (unit == "us")
+            mult = k_ns_per_us;
+        else if (unit == "ms")
+            mult = k_ns_per_ms;
+        else if (unit == "s")
+            mult = k_ns_per_s;
+        else if (unit == "m")
+            mult = k_ns_per_min;
+        else if (unit == "h")
+            mult = k_ns_per_hour;
+        else if (unit == "d")
+            mult = k_ns_per_day;
+        else if (unit == "w")
+            mult = 7 * k_ns_per_day;
+        else
+            return false;
         if (n > std::numeric_limits<std::int64_t>::max() / mult) return false;
         const nanos part = n * mult;
         if (total > std::numeric_limits<std::int64_t>::max() - part) return false;

@@ -1,5 +1,4 @@
 #include "engine/core/instrument_registry.hpp"
-
 #include "engine/core/json_writer.hpp"
 
 #include <gtest/gtest.h>
@@ -69,7 +68,8 @@ TEST(symbol_cache, caches_ids_and_value_kinds) {
 
 TEST(string_map, grows_and_finds_many_keys) {
     string_map<std::uint32_t> m;
-    for (std::uint32_t i = 0; i < 20000; ++i) ASSERT_TRUE(m.insert("k" + std::to_string(i), i));
+    for (std::uint32_t i = 0; i < 20000; ++i)
+        ASSERT_TRUE(m.insert("k" + std::to_string(i), i));
     EXPECT_EQ(m.size(), 20000u);
     for (std::uint32_t i = 0; i < 20000; ++i) {
         const auto* v = m.find("k" + std::to_string(i));
@@ -85,7 +85,8 @@ TEST(hash_bytes, every_byte_of_every_length_counts) {
     // differ only there collide on every lookup. Flip each byte of strings of length 1..40.
     for (std::size_t n = 1; n <= 40; ++n) {
         std::string s(n, 'a');
-        for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('A' + (i * 7 + n) % 26);
+        for (std::size_t i = 0; i < n; ++i)
+            s[i] = static_cast<char>('A' + (i * 7 + n) % 26);
         const std::uint64_t h = hash_bytes(s);
         for (std::size_t i = 0; i < n; ++i) {
             std::string t = s;
@@ -103,7 +104,8 @@ TEST(hash_bytes, every_byte_of_every_length_counts) {
 
 TEST(string_map, prefetched_hash_finds_the_same_entries) {
     string_map<std::uint32_t> m;
-    for (std::uint32_t i = 0; i < 5000; ++i) ASSERT_TRUE(m.insert("SH" + std::to_string(600000 + i), i));
+    for (std::uint32_t i = 0; i < 5000; ++i)
+        ASSERT_TRUE(m.insert("SH" + std::to_string(600000 + i), i));
     for (std::uint32_t i = 0; i < 5000; ++i) {
         const std::string k = "SH" + std::to_string(600000 + i);
         const std::uint64_t h = m.prefetch(k);

@@ -28,7 +28,8 @@ void expect_error(const std::string& extra, std::uint32_t line, const std::strin
         EXPECT_EQ(e.file(), "test.toml");
         EXPECT_EQ(e.line(), line) << e.what();
         EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-        EXPECT_EQ(std::string(e.what()).rfind("test.toml:" + std::to_string(line) + ":", 0), 0u) << e.what();
+        EXPECT_EQ(std::string(e.what()).rfind("test.toml:" + std::to_string(line) + ":", 0), 0u)
+            << e.what();
     }
 }
 
@@ -36,7 +37,8 @@ TEST(config, playbook_is_valid_and_complete) {
     const config c = load_playbook();
     EXPECT_EQ(c.file, "<playbook>");
     std::set<signals::signal_kind> kinds;
-    for (const auto& s : c.signals) kinds.insert(s.kind);
+    for (const auto& s : c.signals)
+        kinds.insert(s.kind);
     EXPECT_EQ(kinds.size(), 6u); // every kind of DESIGN §5 is in the playbook
     EXPECT_EQ(c.order.size(), c.signals.size());
     EXPECT_FALSE(c.templates.empty());
@@ -81,7 +83,8 @@ kind = "composite"
 inputs = ["silver_crash", "crypto_crash"]
 within = "6h"
 levels = [{ at = 2, severity = "critical" }]
-)", "full.toml");
+)",
+                                        "full.toml");
     EXPECT_TRUE(c.engine.deterministic);
     EXPECT_EQ(c.engine.lateness, 250'000'000);
     EXPECT_EQ(c.server.listen, "127.0.0.1:9090");
@@ -109,34 +112,48 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
         ADD_FAILURE() << "no error";
     } catch (const config_error& e) {
         EXPECT_EQ(e.line(), 1u);
-        EXPECT_NE(std::string(e.what()).find("unknown top-level key 'nonsense'"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("unknown top-level key 'nonsense'"),
+                  std::string::npos);
     }
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"GOLD\"]\nwindow = \"1h\"\nlevels = [{ at = -0.1 }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"GOLD\"]\nwindow "
+                 "= \"1h\"\nlevels = [{ at = -0.1 }]\n",
                  12, "unknown instrument 'GOLD'");
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\nwindow = \"1h\"\nlookback = \"1d\"\nlevels = [{ at = -0.1 }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = "
+                 "[\"XAG/USD\"]\nwindow = \"1h\"\nlookback = \"1d\"\nlevels = [{ at = -0.1 }]\n",
                  14, "unknown key 'lookback'");
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = \"high\" }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels "
+                 "= [{ at = \"high\" }]\n",
                  13, "'at' must be a number");
     expect_error("[[signal]]\nname = \"x\"\nkind = \"wobble\"\n", 11, "unknown kind 'wobble'");
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = 1 }]\n"
-                 "[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = 1 }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels "
+                 "= [{ at = 1 }]\n"
+                 "[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels "
+                 "= [{ at = 1 }]\n",
                  15, "duplicate signal name 'x'");
-    expect_error("[[signal]]\nname = \"c\"\nkind = \"composite\"\ninputs = [\"ghost\"]\nwithin = \"1h\"\nlevels = [{ at = 1 }]\n",
+    expect_error("[[signal]]\nname = \"c\"\nkind = \"composite\"\ninputs = [\"ghost\"]\nwithin = "
+                 "\"1h\"\nlevels = [{ at = 1 }]\n",
                  12, "unknown input signal 'ghost'");
-    expect_error("[[signal]]\nname = \"a\"\nkind = \"composite\"\ninputs = [\"b\"]\nwithin = \"1h\"\nlevels = [{ at = 1 }]\n"
-                 "[[signal]]\nname = \"b\"\nkind = \"composite\"\ninputs = [\"a\"]\nwithin = \"1h\"\nlevels = [{ at = 1 }]\n",
+    expect_error("[[signal]]\nname = \"a\"\nkind = \"composite\"\ninputs = [\"b\"]\nwithin = "
+                 "\"1h\"\nlevels = [{ at = 1 }]\n"
+                 "[[signal]]\nname = \"b\"\nkind = \"composite\"\ninputs = [\"a\"]\nwithin = "
+                 "\"1h\"\nlevels = [{ at = 1 }]\n",
                  9, "cycle: a -> b -> a");
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = -0.1 }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = "
+                 "[\"XAG/USD\"]\nlevels = [{ at = -0.1 }]\n",
                  9, "exactly one of 'window'");
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\nselect = \"tag:nothing\"\nlevels = [{ at = 1 }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\nselect = \"tag:nothing\"\nlevels = "
+                 "[{ at = 1 }]\n",
                  12, "matches no [[instrument]] tag");
     expect_error("[[signal]]\nname = \"x y\"\n", 10, "letters, digits");
     expect_error("[[instrument]]\nsymbol = \"XAG/USD\"\n", 10, "duplicate instrument");
     expect_error("[[instrument]]\nsymbol = \"Z\"\naliases = [\"nocolon\"]\n", 11, "VENUE:NATIVE");
-    expect_error("[[feed]]\nname = \"f\"\nvenue = \"nyse\"\nurl = \"wss://x\"\n", 11, "unknown venue 'nyse'");
-    expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"http://x\"\n", 12, "ws:// or wss://");
+    expect_error("[[feed]]\nname = \"f\"\nvenue = \"nyse\"\nurl = \"wss://x\"\n", 11,
+                 "unknown venue 'nyse'");
+    expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"http://x\"\n", 12,
+                 "ws:// or wss://");
     expect_error("[server]\nlisten = \"localhost\"\n", 10, "HOST:PORT");
-    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels = [{ at = 1, severity = \"dire\" }]\n",
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels "
+                 "= [{ at = 1, severity = \"dire\" }]\n",
                  13, "\"info\", \"warning\" or \"critical\"");
     expect_error("[engine\n", 9, "TOML syntax error");
 }

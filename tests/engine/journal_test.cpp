@@ -1,13 +1,11 @@
-#include "engine/journal.hpp"
-
 #include "engine/crc32c.hpp"
+#include "engine/journal.hpp"
 #include "engine/journal_replay.hpp"
 #include "engine/spsc_ring.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -22,7 +20,8 @@ namespace seismo::engine::journal {
 namespace {
 
 std::string fresh_dir(const std::string& name) {
-    const std::string d = ::testing::TempDir() + "seismo_journal_" + std::to_string(::getpid()) + "_" + name;
+    const std::string d =
+        ::testing::TempDir() + "seismo_journal_" + std::to_string(::getpid()) + "_" + name;
     std::system(("rm -rf '" + d + "'").c_str());
     return d;
 }
@@ -31,7 +30,8 @@ std::vector<std::string> segments_in(const std::string& dir) {
     std::vector<segment_file> segs;
     EXPECT_TRUE(list_segments(dir, segs)) << dir;
     std::vector<std::string> v;
-    for (auto& s : segs) v.push_back(std::move(s.path));
+    for (auto& s : segs)
+        v.push_back(std::move(s.path));
     return v;
 }
 
@@ -62,7 +62,8 @@ std::string write_journal(const std::string& name, std::size_t n, options o = {}
     writer w(o, test_meta(), 2);
     w.start();
     for (std::uint32_t i = 1; i <= n; ++i) {
-        const std::string f = R"({"sym":"X","px":)" + std::to_string(100 + i) + R"(,"seq":)" + std::to_string(i) + "}";
+        const std::string f = R"({"sym":"X","px":)" + std::to_string(100 + i) + R"(,"seq":)" +
+                              std::to_string(i) + "}";
         w.frame(0, i, 1'000'000'000LL * i, f);
         const order_entry e{0, 0, i};
         w.order(&e, 1);
@@ -103,7 +104,9 @@ counts read_all(const std::string& path, bool stop = false) {
             EXPECT_NE(rec.payload.substr(4).find(R"("sym":"X")"), std::string_view::npos);
             break;
         }
-        case record_type::order: ++c.orders; break;
+        case record_type::order:
+            ++c.orders;
+            break;
         case record_type::health:
             ++c.health;
             EXPECT_EQ(rec.payload.substr(16), "BTCUSDT");
@@ -122,7 +125,8 @@ TEST(spsc_ring, records_cross_threads_intact_through_many_wraparounds) {
         for (std::uint32_t i = 0; i < k_n; ++i) {
             const std::uint32_t len = 1 + i % 97;
             std::string body(len, static_cast<char>('a' + i % 26));
-            while (!ring.write(&len, 4, &i, 4, body.data(), body.size())) std::this_thread::yield();
+            while (!ring.write(&len, 4, &i, 4, body.data(), body.size()))
+                std::this_thread::yield();
         }
     });
     std::vector<char> got;
@@ -273,7 +277,8 @@ TEST(journal, an_empty_last_segment_left_by_a_crash_is_a_torn_tail) {
     spit(dir + name, "");
     const counts c = read_all(dir);
     ASSERT_EQ(c.problems.size(), 1u);
-    EXPECT_NE(c.problems[0].find("empty segment: segment skipped (0 bytes)"), std::string::npos) << c.problems[0];
+    EXPECT_NE(c.problems[0].find("empty segment: segment skipped (0 bytes)"), std::string::npos)
+        << c.problems[0];
     EXPECT_EQ(c.frames, 5000u);
 }
 
@@ -288,7 +293,8 @@ TEST(journal, a_damaged_first_header_loses_that_segment_only) {
     spit(first, bytes);
     const counts c = read_all(dir); // the feeds and config come from the next segment's header
     ASSERT_EQ(c.problems.size(), 1u);
-    EXPECT_NE(c.problems[0].find("header CRC mismatch: segment skipped"), std::string::npos) << c.problems[0];
+    EXPECT_NE(c.problems[0].find("header CRC mismatch: segment skipped"), std::string::npos)
+        << c.problems[0];
     EXPECT_LT(c.frames, 5000u);
     EXPECT_GT(c.frames, 3000u);
 }
@@ -320,7 +326,8 @@ TEST(journal, a_corrupted_record_is_reported_with_segment_offset_and_crc_and_ski
     spit(seg, bytes);
     const counts c = read_all(dir);
     ASSERT_EQ(c.problems.size(), 1u);
-    EXPECT_NE(c.problems[0].find("record CRC mismatch (stored"), std::string::npos) << c.problems[0];
+    EXPECT_NE(c.problems[0].find("record CRC mismatch (stored"), std::string::npos)
+        << c.problems[0];
     EXPECT_NE(c.problems[0].find(seg), std::string::npos);
     EXPECT_EQ(c.frames, 2999u); // only the damaged record is lost
     // stopping instead
@@ -362,7 +369,8 @@ TEST(journal, an_order_taken_before_its_frame_is_held_back_until_the_frame_is_in
         // Wait (with a deadline) until the writer has taken both from the signal ring.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (w.backlog_bytes() != 0) {
-            ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the writer never drained its ring";
+            ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+                << "the writer never drained its ring";
             std::this_thread::yield();
         }
         w.frame(0, 1, 1'000'000'000, R"({"sym":"X","px":101,"seq":1})");
@@ -371,8 +379,10 @@ TEST(journal, an_order_taken_before_its_frame_is_held_back_until_the_frame_is_in
     reader r(o.dir);
     std::vector<record_type> seen;
     record rec;
-    while (r.next(rec)) seen.push_back(rec.type);
-    EXPECT_EQ(seen, (std::vector<record_type>{record_type::frame, record_type::order, record_type::health}));
+    while (r.next(rec))
+        seen.push_back(rec.type);
+    EXPECT_EQ(seen, (std::vector<record_type>{record_type::frame, record_type::order,
+                                              record_type::health}));
 }
 
 TEST(journal, frame_numbers_wrap_without_losing_ticks) {
@@ -386,7 +396,8 @@ TEST(journal, frame_numbers_wrap_without_losing_ticks) {
         w.start();
         for (std::uint32_t i = 0; i < k_frames; ++i) {
             const std::uint32_t no = k_first + i; // wraps to 0, 1, ... after 0xFFFFFFFF
-            const std::string f = R"({"sym":"X","px":)" + std::to_string(100 + i) + R"(,"seq":)" + std::to_string(i + 1) + "}";
+            const std::string f = R"({"sym":"X","px":)" + std::to_string(100 + i) + R"(,"seq":)" +
+                                  std::to_string(i + 1) + "}";
             w.frame(0, no, 1'000'000'000LL * (i + 1), f);
             const order_entry e{0, 0, no};
             w.order(&e, 1);

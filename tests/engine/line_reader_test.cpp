@@ -32,7 +32,8 @@ std::vector<std::string> read_all(const std::string& path, std::size_t max_line 
         if (truncated != nullptr) truncated->push_back(l.truncated);
         // every line has readable padding after it (ASan would catch reads past the buffer)
         volatile char sink = 0;
-        for (std::size_t i = 0; i < k_line_padding; ++i) sink = static_cast<char>(sink ^ l.text.data()[l.text.size() + i]);
+        for (std::size_t i = 0; i < k_line_padding; ++i)
+            sink = static_cast<char>(sink ^ l.text.data()[l.text.size() + i]);
     }
     return out;
 }
@@ -67,7 +68,8 @@ TEST(line_reader, overlong_lines_are_cut_and_the_rest_skipped) {
 TEST(line_reader, many_lines_across_buffer_refills) {
     const auto p = temp_path("many");
     std::string text;
-    for (int i = 0; i < 300000; ++i) text += "line " + std::to_string(i) + "\n";
+    for (int i = 0; i < 300000; ++i)
+        text += "line " + std::to_string(i) + "\n";
     write_file(p, text);
     const auto lines = read_all(p);
     ASSERT_EQ(lines.size(), 300000u);
@@ -77,7 +79,8 @@ TEST(line_reader, many_lines_across_buffer_refills) {
 
 TEST(line_reader, gzip_and_zstd_by_magic_bytes) {
     std::string text;
-    for (int i = 0; i < 50000; ++i) text += "{\"n\":" + std::to_string(i) + "}\n";
+    for (int i = 0; i < 50000; ++i)
+        text += "{\"n\":" + std::to_string(i) + "}\n";
     const auto gz = temp_path("x.gz");
     {
         gzFile f = gzopen(gz.c_str(), "wb");

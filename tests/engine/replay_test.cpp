@@ -1,6 +1,5 @@
-#include "engine/replay.hpp"
-
 #include "engine/config.hpp"
+#include "engine/replay.hpp"
 #include "engine/sim.hpp"
 
 #include <gtest/gtest.h>
@@ -58,12 +57,13 @@ run_files replay_file(const config& cfg, const std::string& input, const std::st
     r.ticks = slurp(o.ticks);
     r.dead = slurp(o.dead_letter);
     r.summary = slurp(o.summary);
-    for (const auto& p : {o.out, o.ticks, o.dead_letter, o.summary}) std::remove(p.c_str());
+    for (const auto& p : {o.out, o.ticks, o.dead_letter, o.summary})
+        std::remove(p.c_str());
     return r;
 }
 
 class replay_test : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         sim_options so;
         so.stocks = 1500; // keeps a_share_breadth above its min_members
@@ -134,8 +134,13 @@ TEST_F(replay_test, bad_lines_are_refused_counted_dead_lettered_and_change_nothi
     // The signals saw exactly the clean day.
     EXPECT_EQ(dirty.triggers, clean.triggers);
     EXPECT_EQ(dirty.ticks, clean.ticks);
-    EXPECT_NE(dirty.summary.find("\"frames\":" + std::to_string(dirty.stats.frames)), std::string::npos);
-    EXPECT_NE(dirty.summary.find("\"late\":" + std::to_string(dirty.stats.rejected[static_cast<std::size_t>(feeds::reject_reason::late)])), std::string::npos);
+    EXPECT_NE(dirty.summary.find("\"frames\":" + std::to_string(dirty.stats.frames)),
+              std::string::npos);
+    EXPECT_NE(dirty.summary.find(
+                  "\"late\":" +
+                  std::to_string(
+                      dirty.stats.rejected[static_cast<std::size_t>(feeds::reject_reason::late)])),
+              std::string::npos);
     std::remove(clean_in.c_str());
     std::remove(dirty_in.c_str());
 }
@@ -194,11 +199,14 @@ TEST(sim, the_day_has_every_playbook_instrument_and_the_universe) {
     const std::string day = simulate(o);
     const config cfg = load_playbook();
     for (const auto& ic : cfg.instruments) {
-        EXPECT_NE(day.find("\"sym\":\"" + ic.info.symbol + "\""), std::string::npos) << ic.info.symbol;
+        EXPECT_NE(day.find("\"sym\":\"" + ic.info.symbol + "\""), std::string::npos)
+            << ic.info.symbol;
     }
     // ~5,000 A-shares, each with a previous close
     std::size_t prev = 0;
-    for (std::size_t p = day.find("prev_close"); p != std::string::npos; p = day.find("prev_close", p + 1)) ++prev;
+    for (std::size_t p = day.find("prev_close"); p != std::string::npos;
+         p = day.find("prev_close", p + 1))
+        ++prev;
     EXPECT_EQ(prev, 5000u + 6u); // the stocks and six indices
 }
 
@@ -212,8 +220,8 @@ std::vector<std::string> axis_labels(const std::string& html, const std::string&
     for (std::size_t p = html.find(open, at); p < end; p = html.find(open, p + 1)) {
         const std::size_t b = p + open.size();
         std::string label = html.substr(b, html.find('<', b) - b);
-        if (label.find(':') == std::string::npos) out.push_back(std::move(label)); // not the time axis's last label
-
+        if (label.find(':') == std::string::npos)
+            out.push_back(std::move(label)); // not the time axis's last label
     }
     return out;
 }
@@ -251,14 +259,17 @@ kind = "level"
 instruments = ["BAL"]
 direction = "below"
 levels = [{ at = 2.70e12, severity = "warning" }]
-)", "plot_test");
+)",
+                                          "plot_test");
     // BTC from 75,660 down to 70,464 and back; a balance of ~2.7 trillion dropping by 13.9 bn.
     std::string in;
     for (int i = 0; i <= 200; ++i) {
         const double btc = 75660 - 5196 * (i <= 120 ? i / 120.0 : (200 - i) / 80.0 * 0.5);
         const double bal = 2.7164e12 - (i >= 150 ? 13.9e9 : 0);
-        in += R"({"sym":"BTC","px":)" + std::to_string(btc) + R"(,"ts":)" + std::to_string(1'770'000'000'000 + i * 60'000) + "}\n";
-        in += R"({"sym":"BAL","px":)" + std::to_string(bal) + R"(,"ts":)" + std::to_string(1'770'000'000'000 + i * 60'000) + "}\n";
+        in += R"({"sym":"BTC","px":)" + std::to_string(btc) + R"(,"ts":)" +
+              std::to_string(1'770'000'000'000 + i * 60'000) + "}\n";
+        in += R"({"sym":"BAL","px":)" + std::to_string(bal) + R"(,"ts":)" +
+              std::to_string(1'770'000'000'000 + i * 60'000) + "}\n";
     }
     const std::string input = temp_path("plot.jsonl"), html_path = temp_path("plot.html");
     write_file(input, in);
@@ -277,7 +288,8 @@ levels = [{ at = 2.70e12, severity = "warning" }]
         std::string title;
         double lo, hi;
     };
-    for (const want& w : {want{"BTC price", 70464, 75660}, want{"BAL price", 2.7025e12, 2.7164e12}}) {
+    for (const want& w :
+         {want{"BTC price", 70464, 75660}, want{"BAL price", 2.7025e12, 2.7164e12}}) {
         const auto labels = axis_labels(html, w.title);
         ASSERT_GE(labels.size(), 2u) << w.title;
         double step = 0;
@@ -288,14 +300,18 @@ levels = [{ at = 2.70e12, severity = "warning" }]
             EXPECT_LE(v, w.hi + pad) << w.title << ": label '" << labels[i] << "' above the data";
             if (i == 1) step = v - label_value(labels[0]);
             if (i >= 1) {
-                EXPECT_NEAR(v - label_value(labels[i - 1]), step, std::fabs(step) * 1e-6) << w.title << ": uneven ticks";
+                EXPECT_NEAR(v - label_value(labels[i - 1]), step, std::fabs(step) * 1e-6)
+                    << w.title << ": uneven ticks";
             }
-            EXPECT_LE(labels[i].size(), 7u) << w.title << ": label '" << labels[i] << "' is not compact";
+            EXPECT_LE(labels[i].size(), 7u)
+                << w.title << ": label '" << labels[i] << "' is not compact";
         }
         // A round step: 1, 2, 2.5 or 5 times a power of ten.
-        const double mant = std::fabs(step) / std::pow(10.0, std::floor(std::log10(std::fabs(step))));
-        EXPECT_TRUE(std::fabs(mant - 1) < 1e-6 || std::fabs(mant - 2) < 1e-6 || std::fabs(mant - 2.5) < 1e-6 ||
-                    std::fabs(mant - 5) < 1e-6) << w.title << ": step " << step;
+        const double mant =
+            std::fabs(step) / std::pow(10.0, std::floor(std::log10(std::fabs(step))));
+        EXPECT_TRUE(std::fabs(mant - 1) < 1e-6 || std::fabs(mant - 2) < 1e-6 ||
+                    std::fabs(mant - 2.5) < 1e-6 || std::fabs(mant - 5) < 1e-6)
+            << w.title << ": step " << step;
     }
 }
 

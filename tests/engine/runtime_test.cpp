@@ -1,9 +1,8 @@
 // The live engine end to end: two WebSocket feeds from local test servers through the queues,
 // the signal thread and the publisher — signal triggers, feed-health triggers, staleness taking
 // an instrument out of a breadth denominator (degraded), and a clean drain on stop.
-#include "engine/runtime.hpp"
-
 #include "engine/config.hpp"
+#include "engine/runtime.hpp"
 #include "tests/feeds/test_feed_server.hpp"
 
 #include <gtest/gtest.h>
@@ -23,7 +22,8 @@ using testing::connection_plan;
 using testing::test_feed_server;
 
 std::string tick(const std::string& sym, double px, std::uint64_t seq) {
-    return R"({"sym":")" + sym + R"(","px":)" + std::to_string(px) + R"(,"seq":)" + std::to_string(seq) + "}";
+    return R"({"sym":")" + sym + R"(","px":)" + std::to_string(px) + R"(,"seq":)" +
+           std::to_string(seq) + "}";
 }
 
 struct published {
@@ -54,9 +54,9 @@ TEST(runtime, feeds_to_triggers_with_health_staleness_and_a_clean_stop) {
     test_feed_server server_a({a0});
 
     connection_plan b0;
-    b0.frames = {tick("B", 110, 1)};       // then silence: stale, and cut at 2 x stale_after
+    b0.frames = {tick("B", 110, 1)}; // then silence: stale, and cut at 2 x stale_after
     connection_plan b1;
-    b1.frames = {tick("B", 111, 2)};       // back, fresh
+    b1.frames = {tick("B", 111, 2)}; // back, fresh
     test_feed_server server_b({b0, b1});
 
     const std::string text = R"(
@@ -111,25 +111,34 @@ levels = [{ at = 1.0, severity = "critical" }]
     // count A alone (one member with a tick) and fire before B has had a say.
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     while (rt.state_json().find(R"("count":0,"members":2)") == std::string::npos) { // A and B in
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "B never ticked: " << rt.state_json();
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+            << "B never ticked: " << rt.state_json();
         std::this_thread::sleep_for(20ms);
     }
     server_a.start_broadcast([](std::uint64_t n) { return tick("A", 90, n + 1); }, 50ms);
     ASSERT_TRUE(pub.wait_for(R"("signal":"a_low","kind":"level","state":"fired")"));
-    ASSERT_TRUE(pub.wait_for(R"("signal":"both_down","kind":"breadth","state":"cleared")")) << "B never came back";
+    ASSERT_TRUE(pub.wait_for(R"("signal":"both_down","kind":"breadth","state":"cleared")"))
+        << "B never came back";
     rt.request_stop();
     const auto t0 = std::chrono::steady_clock::now();
     rt.wait();
     const auto stop_took = std::chrono::steady_clock::now() - t0;
-    RecordProperty("stop_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(stop_took).count()));
+    RecordProperty(
+        "stop_ms",
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(stop_took).count()));
     EXPECT_LT(stop_took, 5s);
 
     const std::size_t stale = pub.index_of(R"("feed":"fb","condition":"stale","value")");
-    const std::size_t degraded = pub.index_of(R"("signal":"both_down","kind":"breadth","state":"fired")");
-    const std::size_t down = pub.index_of(R"("state":"fired","severity":"critical","feed":"fb","condition":"down")");
-    const std::size_t up = pub.index_of(R"("state":"cleared","severity":"critical","feed":"fb","condition":"down")");
-    const std::size_t fresh = pub.index_of(R"("state":"cleared","severity":"warning","feed":"fb","condition":"stale")");
-    const std::size_t cleared = pub.index_of(R"("signal":"both_down","kind":"breadth","state":"cleared")");
+    const std::size_t degraded =
+        pub.index_of(R"("signal":"both_down","kind":"breadth","state":"fired")");
+    const std::size_t down =
+        pub.index_of(R"("state":"fired","severity":"critical","feed":"fb","condition":"down")");
+    const std::size_t up =
+        pub.index_of(R"("state":"cleared","severity":"critical","feed":"fb","condition":"down")");
+    const std::size_t fresh =
+        pub.index_of(R"("state":"cleared","severity":"warning","feed":"fb","condition":"stale")");
+    const std::size_t cleared =
+        pub.index_of(R"("signal":"both_down","kind":"breadth","state":"cleared")");
     std::lock_guard l(pub.mu);
     const std::size_t n = pub.lines.size();
     ASSERT_LT(stale, n);
@@ -140,18 +149,22 @@ levels = [{ at = 1.0, severity = "critical" }]
     ASSERT_LT(cleared, n);
     // B went stale, left the denominator: A alone counts, 1 of 1 -> fired, flagged degraded.
     EXPECT_LT(stale, degraded);
-    EXPECT_NE(pub.lines[degraded].find(R"("count":1,"members":1)"), std::string::npos) << pub.lines[degraded];
-    EXPECT_NE(pub.lines[degraded].find(R"("degraded":true)"), std::string::npos) << pub.lines[degraded];
+    EXPECT_NE(pub.lines[degraded].find(R"("count":1,"members":1)"), std::string::npos)
+        << pub.lines[degraded];
+    EXPECT_NE(pub.lines[degraded].find(R"("degraded":true)"), std::string::npos)
+        << pub.lines[degraded];
     // The silent connection was cut (down), came back (up), B was fresh, and counted again.
     EXPECT_LT(degraded, down);
     EXPECT_LT(down, up);
     EXPECT_LT(up, fresh);
     EXPECT_LT(fresh, cleared);
-    EXPECT_NE(pub.lines[cleared].find(R"("count":1,"members":2)"), std::string::npos) << pub.lines[cleared];
+    EXPECT_NE(pub.lines[cleared].find(R"("count":1,"members":2)"), std::string::npos)
+        << pub.lines[cleared];
     EXPECT_EQ(pub.lines[cleared].find("degraded"), std::string::npos);
     // Live triggers carry wall-clock fields; seq is gap-free across signals and feed health.
     for (std::size_t i = 0; i < n; ++i) {
-        EXPECT_NE(pub.lines[i].find("\"seq\":" + std::to_string(i + 1) + ","), std::string::npos) << pub.lines[i];
+        EXPECT_NE(pub.lines[i].find("\"seq\":" + std::to_string(i + 1) + ","), std::string::npos)
+            << pub.lines[i];
         EXPECT_NE(pub.lines[i].find("\"latency_ns\":"), std::string::npos) << pub.lines[i];
     }
     const run_figures f = rt.figures();

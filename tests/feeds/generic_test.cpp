@@ -1,7 +1,6 @@
-#include "feeds/generic.hpp"
-
 #include "engine/core/instrument_registry.hpp"
 #include "engine/core/time.hpp"
+#include "feeds/generic.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +11,7 @@ namespace seismo::feeds {
 namespace {
 
 class generic_parser_test : public ::testing::Test {
-protected:
+  protected:
     generic_parser_test() : syms_(reg_, reg_.venue("generic")), parser_(syms_) {
         core::instrument_info lvl;
         lvl.symbol = "LIQ";
@@ -57,7 +56,9 @@ TEST_F(generic_parser_test, the_design_example) {
 }
 
 TEST_F(generic_parser_test, numeric_strings_and_time_forms) {
-    ASSERT_EQ(parse(R"({"sym":"A","px":"76.51","sz":"1.5E+2","ts":"2026-02-05T02:14:03.512Z"})").status, frame_status::ticks);
+    ASSERT_EQ(
+        parse(R"({"sym":"A","px":"76.51","sz":"1.5E+2","ts":"2026-02-05T02:14:03.512Z"})").status,
+        frame_status::ticks);
     EXPECT_EQ(out_[0].px, 76.51);
     EXPECT_EQ(out_[0].sz, 150.0);
     EXPECT_EQ(out_[0].exch_ts, 1770257643512LL * 1'000'000);
@@ -68,14 +69,16 @@ TEST_F(generic_parser_test, numeric_strings_and_time_forms) {
     ASSERT_EQ(parse(R"({"sym":"A","px":1})", 99).status, frame_status::ticks);
     EXPECT_EQ(out_[0].exch_ts, 0);
     EXPECT_EQ(out_[0].event_ts(), 99); // defaults to the receive time
-    ASSERT_EQ(parse(R"({"sym":"A","px":"0E-8","kind":"trade"})").status, frame_status::rejected); // 0 price
+    ASSERT_EQ(parse(R"({"sym":"A","px":"0E-8","kind":"trade"})").status,
+              frame_status::rejected); // 0 price
     ASSERT_EQ(parse(R"({"sym":"A","px":"5E-8","kind":"trade"})").status, frame_status::ticks);
     EXPECT_EQ(out_[0].px, 5e-8);
     EXPECT_EQ(out_[0].kind, core::tick_kind::trade);
 }
 
 TEST_F(generic_parser_test, batches_are_all_or_nothing) {
-    ASSERT_EQ(parse(R"([{"sym":"A","px":1},{"sym":"B","px":2},{"sym":"C","px":3}])").status, frame_status::ticks);
+    ASSERT_EQ(parse(R"([{"sym":"A","px":1},{"sym":"B","px":2},{"sym":"C","px":3}])").status,
+              frame_status::ticks);
     ASSERT_EQ(out_.size(), 3u);
     EXPECT_EQ(sym(out_[2]), "C");
     expect_reject(R"([{"sym":"A","px":1},{"sym":"B","px":"x"}])", reject_reason::bad_field);
@@ -88,7 +91,8 @@ TEST_F(generic_parser_test, previous_close_updates) {
     ASSERT_EQ(out_.size(), 1u);
     EXPECT_EQ(out_[0].kind, core::tick_kind::reference);
     EXPECT_EQ(out_[0].px, 1500.5);
-    ASSERT_EQ(parse(R"({"sym":"600519.SH","px":1490,"prev_close":1500.5})").status, frame_status::ticks);
+    ASSERT_EQ(parse(R"({"sym":"600519.SH","px":1490,"prev_close":1500.5})").status,
+              frame_status::ticks);
     ASSERT_EQ(out_.size(), 2u);
     EXPECT_EQ(out_[0].kind, core::tick_kind::reference);
     EXPECT_EQ(out_[1].px, 1490.0);
@@ -96,8 +100,10 @@ TEST_F(generic_parser_test, previous_close_updates) {
 }
 
 TEST_F(generic_parser_test, unknown_fields_escapes_venue) {
-    ASSERT_EQ(parse(R"({"x":{"y":[1,{"z":null}]},"sym":"A\u0042","px":2,"venue":"binance","note":"hi"})").status,
-              frame_status::ticks);
+    ASSERT_EQ(
+        parse(R"({"x":{"y":[1,{"z":null}]},"sym":"A\u0042","px":2,"venue":"binance","note":"hi"})")
+            .status,
+        frame_status::ticks);
     EXPECT_EQ(sym(out_[0]), "AB");
     EXPECT_EQ(reg_.venue_name(out_[0].venue), "binance");
 }

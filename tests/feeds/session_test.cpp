@@ -1,9 +1,8 @@
 // Fault tests of the live feed session against a local misbehaving server: abrupt closes,
 // refused connections, HTTP 429, garbage and oversized frames, duplicates, sequence gaps,
 // stalls, TLS verification, make-before-break rotation and per-venue keepalives.
-#include "feeds/session.hpp"
-
 #include "engine/core/time.hpp"
+#include "feeds/session.hpp"
 #include "tests/feeds/test_feed_server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -47,7 +46,8 @@ struct recording_sink final : session_sink {
         health.push_back(e);
         cv.notify_all();
     }
-    void on_reject(std::uint16_t, reject_reason why, std::string_view, std::string_view, core::nanos) override {
+    void on_reject(std::uint16_t, reject_reason why, std::string_view, std::string_view,
+                   core::nanos) override {
         std::lock_guard l(mu);
         rejects.push_back(why);
         cv.notify_all();
@@ -66,7 +66,8 @@ struct recording_sink final : session_sink {
     }
     /// For use inside wait() predicates, which run with the lock held.
     std::size_t count_locked(health_kind k) const {
-        return static_cast<std::size_t>(std::count_if(health.begin(), health.end(), [k](const auto& e) { return e.kind == k; }));
+        return static_cast<std::size_t>(std::count_if(health.begin(), health.end(),
+                                                      [k](const auto& e) { return e.kind == k; }));
     }
     std::size_t count(health_kind k) const {
         std::lock_guard l(mu);
@@ -79,7 +80,8 @@ struct recording_sink final : session_sink {
     std::vector<std::uint64_t> seqs() const {
         std::lock_guard l(mu);
         std::vector<std::uint64_t> s;
-        for (const auto& t : ticks) s.push_back(t.seq);
+        for (const auto& t : ticks)
+            s.push_back(t.seq);
         return s;
     }
 };
@@ -96,29 +98,34 @@ struct harness {
     explicit harness(const std::string& ca_file = {}) : tls(make_client_tls(ca_file)) {}
     ~harness() { stop(); }
     std::shared_ptr<ws_session> start(session_options o) {
-        auto s = ws_session::create(io, *tls, std::move(o), reg, sink, static_cast<std::uint16_t>(sessions.size()));
+        auto s = ws_session::create(io, *tls, std::move(o), reg, sink,
+                                    static_cast<std::uint16_t>(sessions.size()));
         sessions.push_back(s);
         s->start();
-        if (!thread.joinable()) thread = std::thread([this] {
-            auto guard = boost::asio::make_work_guard(io);
-            io.run();
-        });
+        if (!thread.joinable())
+            thread = std::thread([this] {
+                auto guard = boost::asio::make_work_guard(io);
+                io.run();
+            });
         return s;
     }
     void stop() {
-        for (auto& s : sessions) s->stop();
+        for (auto& s : sessions)
+            s->stop();
         io.stop();
         if (thread.joinable()) thread.join();
     }
 };
 
 std::string generic(std::uint64_t seq) {
-    return R"({"sym":"T","px":)" + std::to_string(100 + seq) + R"(,"seq":)" + std::to_string(seq) + "}";
+    return R"({"sym":"T","px":)" + std::to_string(100 + seq) + R"(,"seq":)" + std::to_string(seq) +
+           "}";
 }
 
 std::vector<std::string> generic_range(std::uint64_t from, std::uint64_t to) {
     std::vector<std::string> v;
-    for (auto s = from; s <= to; ++s) v.push_back(generic(s));
+    for (auto s = from; s <= to; ++s)
+        v.push_back(generic(s));
     return v;
 }
 
@@ -147,7 +154,8 @@ TEST(session, survives_every_fault_and_applies_each_valid_frame_exactly_once) {
     plans[2].what = act::refuse;
     plans[3].frames = generic_range(8, 15); // 8..10 again: duplicates
     plans[3].frames.insert(plans[3].frames.begin() + 4, "garbage, not json");
-    plans[3].frames.push_back(R"({"sym":"T","px":1,"seq":99,"pad":")" + std::string(70 * 1024, 'x') + "\"}");
+    plans[3].frames.push_back(R"({"sym":"T","px":1,"seq":99,"pad":")" +
+                              std::string(70 * 1024, 'x') + "\"}");
     plans[3].frames.push_back(generic(18)); // 16 and 17 never sent: a gap of 2
     plans[3].then = then::stall;            // stall: stale, then cut after 2 x stale_after
     plans[4].what = act::http_429;
@@ -158,13 +166,14 @@ TEST(session, survives_every_fault_and_applies_each_valid_frame_exactly_once) {
     harness h;
     auto s = h.start(fast_options(server.url()));
 
-    ASSERT_TRUE(h.sink.wait([&] {
-        return !h.sink.ticks.empty() && h.sink.ticks.back().seq == 25;
-    })) << "never received seq 25";
+    ASSERT_TRUE(h.sink.wait([&] { return !h.sink.ticks.empty() && h.sink.ticks.back().seq == 25; }))
+        << "never received seq 25";
     // every valid frame exactly once, in order
     std::vector<std::uint64_t> want;
-    for (std::uint64_t i = 1; i <= 15; ++i) want.push_back(i);
-    for (std::uint64_t i = 18; i <= 25; ++i) want.push_back(i);
+    for (std::uint64_t i = 1; i <= 15; ++i)
+        want.push_back(i);
+    for (std::uint64_t i = 18; i <= 25; ++i)
+        want.push_back(i);
     EXPECT_EQ(h.sink.seqs(), want);
     // every bad frame counted with its reason
     EXPECT_EQ(h.sink.count(reject_reason::duplicate), 3u);
@@ -182,12 +191,15 @@ TEST(session, survives_every_fault_and_applies_each_valid_frame_exactly_once) {
         bool first = true;
         for (const auto& e : h.sink.health) {
             if (e.kind != health_kind::up && e.kind != health_kind::down) continue;
-            if (first) EXPECT_EQ(e.kind, health_kind::up);
-            else EXPECT_NE(e.kind, last) << "two " << to_string(e.kind) << " in a row";
+            if (first)
+                EXPECT_EQ(e.kind, health_kind::up);
+            else
+                EXPECT_NE(e.kind, last) << "two " << to_string(e.kind) << " in a row";
             first = false;
             last = e.kind;
         }
-        const auto gap = std::find_if(h.sink.health.begin(), h.sink.health.end(), [](const auto& e) { return e.kind == health_kind::gap; });
+        const auto gap = std::find_if(h.sink.health.begin(), h.sink.health.end(),
+                                      [](const auto& e) { return e.kind == health_kind::gap; });
         ASSERT_NE(gap, h.sink.health.end());
         EXPECT_EQ(gap->value, 2u);
         EXPECT_EQ(h.reg.info(gap->inst).symbol, "T");
@@ -200,12 +212,14 @@ TEST(session, survives_every_fault_and_applies_each_valid_frame_exactly_once) {
     EXPECT_GE(times[5] - times[4], 450ms) << "HTTP 429 must back off at least backoff_rate_limited";
     // each served connection was subscribed
     const auto rx = server.received();
-    EXPECT_GE(std::count(rx.begin(), rx.end(), std::string(R"({"op":"subscribe","symbols":["T"]})")), 3);
+    EXPECT_GE(
+        std::count(rx.begin(), rx.end(), std::string(R"({"op":"subscribe","symbols":["T"]})")), 3);
 }
 
 TEST(session, binance_frames_subscribe_and_gap_on_aggregate_trade_ids) {
     auto agg = [](std::uint64_t id) {
-        return R"({"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","a":)" + std::to_string(id) +
+        return R"({"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","a":)" +
+               std::to_string(id) +
                R"(,"p":"70000.5","q":"0.1","f":1,"l":1,"T":1770000000000,"m":false}})";
     };
     connection_plan p;
@@ -286,7 +300,8 @@ TEST(session, rotation_is_make_before_break_and_loses_nothing) {
     const auto seqs = h.sink.seqs();
     ASSERT_GT(seqs.size(), 100u);
     // contiguous and each exactly once across every rotation
-    for (std::size_t i = 1; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], seqs[i - 1] + 1) << "at " << i;
+    for (std::size_t i = 1; i < seqs.size(); ++i)
+        ASSERT_EQ(seqs[i], seqs[i - 1] + 1) << "at " << i;
     EXPECT_EQ(h.sink.count(health_kind::gap), 0u);
     EXPECT_EQ(h.sink.count(health_kind::down), 0u);
     EXPECT_GT(h.sink.count(reject_reason::duplicate), 0u); // the overlap was real
@@ -309,7 +324,8 @@ TEST(session, venue_keepalives) {
         const auto rx = srv.received();
         return std::find(rx.begin(), rx.end(), msg) != rx.end();
     };
-    ASSERT_TRUE(h.sink.wait([&] { return has(okx, "ping") && has(bybit, R"({"op":"ping"})"); }, 20s));
+    ASSERT_TRUE(
+        h.sink.wait([&] { return has(okx, "ping") && has(bybit, R"({"op":"ping"})"); }, 20s));
     EXPECT_TRUE(has(okx, R"({"op":"subscribe","args":[{"channel":"trades","instId":"T"}]})"));
     EXPECT_TRUE(has(bybit, R"({"op":"subscribe","args":["publicTrade.T"]})"));
 }
@@ -319,21 +335,28 @@ TEST(session, subscribe_messages_per_venue) {
     o.symbols = {"BTC-USD", "ETH-USD"};
     o.kind = venue::coinbase;
     o.url = "wss://ws-feed.exchange.coinbase.com";
-    EXPECT_EQ(subscribe_messages(o)[0], R"({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","heartbeat"]})");
+    EXPECT_EQ(
+        subscribe_messages(o)[0],
+        R"({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channels":["matches","heartbeat"]})");
     o.url = "wss://advanced-trade-ws.coinbase.com";
     const auto adv = subscribe_messages(o);
     ASSERT_EQ(adv.size(), 2u);
-    EXPECT_EQ(adv[1], R"({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"heartbeats"})");
+    EXPECT_EQ(adv[1],
+              R"({"type":"subscribe","product_ids":["BTC-USD","ETH-USD"],"channel":"heartbeats"})");
     o.kind = venue::kraken;
     o.symbols = {"XBT/USD"};
     o.url = "wss://ws.kraken.com";
-    EXPECT_EQ(subscribe_messages(o)[0], R"({"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}})");
+    EXPECT_EQ(subscribe_messages(o)[0],
+              R"({"event":"subscribe","pair":["XBT/USD"],"subscription":{"name":"trade"}})");
     o.url = "wss://ws.kraken.com/v2";
-    EXPECT_EQ(subscribe_messages(o)[0], R"({"method":"subscribe","params":{"channel":"trade","symbol":["XBT/USD"]}})");
+    EXPECT_EQ(subscribe_messages(o)[0],
+              R"({"method":"subscribe","params":{"channel":"trade","symbol":["XBT/USD"]}})");
     o.kind = venue::binance;
     o.symbols = {"BTCUSDT"};
     o.channels = {"aggTrade", "bookTicker"};
-    EXPECT_EQ(subscribe_messages(o)[0], R"({"method":"SUBSCRIBE","params":["btcusdt@aggTrade","btcusdt@bookTicker"],"id":1})");
+    EXPECT_EQ(
+        subscribe_messages(o)[0],
+        R"({"method":"SUBSCRIBE","params":["btcusdt@aggTrade","btcusdt@bookTicker"],"id":1})");
 }
 
 } // namespace

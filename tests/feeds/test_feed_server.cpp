@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,13 +14,10 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <boost/asio/post.hpp>
 
 #include <deque>
 #include <fstream>
@@ -54,7 +52,8 @@ tls_identity make_tls_identity(const std::string& host) {
     X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
     X509_set_pubkey(x, key);
     X509_NAME* name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
     X509_set_issuer_name(x, name);
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
@@ -63,7 +62,8 @@ tls_identity make_tls_identity(const std::string& host) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
-    X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+    X509_EXTENSION* bc =
+        X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
     X509_add_ext(x, bc, -1);
     X509_EXTENSION_free(bc);
     X509_sign(x, key, EVP_sha256());
@@ -79,7 +79,8 @@ tls_identity make_tls_identity(const std::string& host) {
     X509_free(x);
     EVP_PKEY_free(key);
     static std::atomic<int> counter{0};
-    id.ca_file = "/tmp/seismo_test_ca_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".pem";
+    id.ca_file = "/tmp/seismo_test_ca_" + std::to_string(::getpid()) + "_" +
+                 std::to_string(counter++) + ".pem";
     std::ofstream(id.ca_file) << id.cert_pem;
     return id;
 }
@@ -165,7 +166,8 @@ struct test_feed_server::impl {
         case connection_plan::after::close_gracefully:
             co_await ws->async_close(websocket::close_code::going_away, k_tuple);
             co_return;
-        case connection_plan::after::stall: break;
+        case connection_plan::after::stall:
+            break;
         }
         // Stall: stay open (answering pings via the reader) and take broadcast frames.
         subs.push_back({id, [ws](const std::string& f) { return send_frame(ws, f); }});
@@ -176,7 +178,8 @@ struct test_feed_server::impl {
             co_await t.async_wait(k_tuple);
             if (!beast::get_lowest_layer(*ws).socket().is_open()) break;
             bool still = false;
-            for (auto& s : subs) still = still || s.id == id;
+            for (auto& s : subs)
+                still = still || s.id == id;
             if (!still) break;
         }
         std::erase_if(subs, [id](const subscriber& s) { return s.id == id; });
@@ -191,8 +194,10 @@ struct test_feed_server::impl {
         }
         beast::tcp_stream stream(std::move(sock));
         if (tls) {
-            auto ws = std::make_shared<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(std::move(stream), *tls);
-            auto [hec] = co_await ws->next_layer().async_handshake(net::ssl::stream_base::server, k_tuple);
+            auto ws = std::make_shared<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(
+                std::move(stream), *tls);
+            auto [hec] =
+                co_await ws->next_layer().async_handshake(net::ssl::stream_base::server, k_tuple);
             if (hec) co_return;
             if (plan.what == connection_plan::action::http_429) co_return; // TLS 429 not needed
             auto [aec] = co_await ws->async_accept(k_tuple);
@@ -206,7 +211,8 @@ struct test_feed_server::impl {
             auto [rec, n] = co_await beast::http::async_read(stream, buf, req, k_tuple);
             if (rec) co_return;
             (void)n;
-            beast::http::response<beast::http::string_body> res{beast::http::status::too_many_requests, req.version()};
+            beast::http::response<beast::http::string_body> res{
+                beast::http::status::too_many_requests, req.version()};
             res.set(beast::http::field::retry_after, "0");
             res.body() = "slow down";
             res.prepare_payload();
@@ -257,13 +263,15 @@ struct test_feed_server::impl {
             const std::string f = std::move(outbox.front());
             outbox.pop_front();
             auto copy = subs;
-            for (auto& s : copy) (void)co_await s.send(f);
+            for (auto& s : copy)
+                (void)co_await s.send(f);
             n_subs = subs.size();
         }
         sending = false;
     }
 
-    net::awaitable<void> broadcast(std::function<std::string(std::uint64_t)> frame_of, std::chrono::milliseconds every) {
+    net::awaitable<void> broadcast(std::function<std::string(std::uint64_t)> frame_of,
+                                   std::chrono::milliseconds every) {
         net::steady_timer t(io);
         for (std::uint64_t n = 1;; ++n) {
             t.expires_after(every);
@@ -298,7 +306,9 @@ test_feed_server::~test_feed_server() {
     if (p_->thread.joinable()) p_->thread.join();
 }
 
-std::uint16_t test_feed_server::port() const { return p_->acceptor.local_endpoint().port(); }
+std::uint16_t test_feed_server::port() const {
+    return p_->acceptor.local_endpoint().port();
+}
 
 std::string test_feed_server::url(const std::string& host, const std::string& path) const {
     return std::string(p_->tls ? "wss://" : "ws://") + host + ":" + std::to_string(port()) + path;
@@ -319,17 +329,22 @@ std::vector<std::chrono::steady_clock::time_point> test_feed_server::accept_time
     return p_->accepted;
 }
 
-void test_feed_server::start_broadcast(std::function<std::string(std::uint64_t)> frame_of, std::chrono::milliseconds every) {
+void test_feed_server::start_broadcast(std::function<std::string(std::uint64_t)> frame_of,
+                                       std::chrono::milliseconds every) {
     net::co_spawn(p_->io, p_->broadcast(std::move(frame_of), every), net::detached);
 }
 
-std::uint64_t test_feed_server::broadcast_count() const { return p_->broadcast_n.load(); }
+std::uint64_t test_feed_server::broadcast_count() const {
+    return p_->broadcast_n.load();
+}
 
 void test_feed_server::broadcast_now(std::string frame) {
     auto* p = p_.get();
     net::post(p_->io, [p, f = std::move(frame)]() mutable { p->enqueue_broadcast(std::move(f)); });
 }
 
-std::size_t test_feed_server::subscribers() const { return p_->n_subs.load(); }
+std::size_t test_feed_server::subscribers() const {
+    return p_->n_subs.load();
+}
 
 } // namespace seismo::testing

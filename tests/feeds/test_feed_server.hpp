@@ -21,28 +21,30 @@ struct connection_plan {
     std::vector<std::string> frames;
     std::chrono::milliseconds spacing{0}; ///< between frames
     after then = after::stall;
-    bool wait_for_subscribe = true;       ///< send only after the client's first message
+    bool wait_for_subscribe = true; ///< send only after the client's first message
 };
 
 struct tls_identity {
     std::string cert_pem; ///< server certificate (self-signed)
     std::string key_pem;
-    std::string ca_file;  ///< a file holding cert_pem, for the client to trust
+    std::string ca_file; ///< a file holding cert_pem, for the client to trust
 };
 
 /// A fresh self-signed certificate for `host` (as DNS name and, for 127.0.0.1, IP address).
 tls_identity make_tls_identity(const std::string& host);
 
 class test_feed_server {
-public:
+  public:
     /// Plans are used one per connection, in order; later connections repeat the last plan.
-    explicit test_feed_server(std::vector<connection_plan> plans, const tls_identity* tls = nullptr);
+    explicit test_feed_server(std::vector<connection_plan> plans,
+                              const tls_identity* tls = nullptr);
     ~test_feed_server();
     test_feed_server(const test_feed_server&) = delete;
     test_feed_server& operator=(const test_feed_server&) = delete;
 
     [[nodiscard]] std::uint16_t port() const;
-    [[nodiscard]] std::string url(const std::string& host = "127.0.0.1", const std::string& path = "/") const;
+    [[nodiscard]] std::string url(const std::string& host = "127.0.0.1",
+                                  const std::string& path = "/") const;
     /// Messages clients sent (text frames), in arrival order.
     [[nodiscard]] std::vector<std::string> received() const;
     [[nodiscard]] int connections() const;
@@ -51,7 +53,8 @@ public:
 
     /// Broadcast mode: every `every`, frame_of(n) for n = 1, 2, ... goes to each open served
     /// connection that has subscribed.
-    void start_broadcast(std::function<std::string(std::uint64_t)> frame_of, std::chrono::milliseconds every);
+    void start_broadcast(std::function<std::string(std::uint64_t)> frame_of,
+                         std::chrono::milliseconds every);
     [[nodiscard]] std::uint64_t broadcast_count() const;
     /// Sends one frame now to every open served connection that has subscribed.
     void broadcast_now(std::string frame);
@@ -60,7 +63,7 @@ public:
 
     struct impl;
 
-private:
+  private:
     std::unique_ptr<impl> p_;
 };
 

@@ -1,9 +1,7 @@
-#include "feeds/venues.hpp"
-
-#include "feeds/generic.hpp"
-
 #include "engine/core/instrument_registry.hpp"
 #include "engine/core/time.hpp"
+#include "feeds/generic.hpp"
+#include "feeds/venues.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,14 +28,15 @@ std::vector<std::string> lines_of(const std::string& file) {
 }
 
 class venue_test : public ::testing::Test {
-protected:
+  protected:
     struct result {
         parse_result r;
         std::vector<core::tick> ticks;
     };
 
     result parse(venue v, const std::string& frame, core::nanos recv = 7) {
-        auto& cache = caches_.emplace_back(std::make_unique<core::symbol_cache>(reg_, reg_.venue(to_string(v))));
+        auto& cache = caches_.emplace_back(
+            std::make_unique<core::symbol_cache>(reg_, reg_.venue(to_string(v))));
         venue_parser p(v, *cache);
         std::string padded = frame + std::string(k_padding, ' ');
         result res;
@@ -88,7 +87,8 @@ TEST_F(venue_test, every_fixture_line_is_classified_as_its_channel_says) {
         ASSERT_FALSE(lines.empty()) << e.file;
         for (std::size_t i = 0; i < lines.size(); ++i) {
             const result r = parse(e.v, lines[i]);
-            EXPECT_EQ(r.r.status, e.status) << e.file << ":" << i + 1 << " " << to_string(r.r.reason) << " " << r.r.detail;
+            EXPECT_EQ(r.r.status, e.status)
+                << e.file << ":" << i + 1 << " " << to_string(r.r.reason) << " " << r.r.detail;
             EXPECT_EQ(r.ticks.empty(), e.status != frame_status::ticks) << e.file << ":" << i + 1;
             for (const auto& t : r.ticks) {
                 EXPECT_GT(t.px, 0) << e.file << ":" << i + 1;
@@ -154,7 +154,9 @@ TEST_F(venue_test, kraken_fields) {
     EXPECT_EQ(v2.ticks[0].px, 105944.20);
     EXPECT_EQ(v2.ticks[0].seq, 10218208u);
     // "data" before "channel": read correctly all the same
-    const auto reordered = parse(venue::kraken, R"({"type":"update","data":[{"symbol":"BTC/USD","price":5.5,"qty":1,"trade_id":9,"timestamp":"2023-10-06T17:35:55Z"}],"channel":"trade"})");
+    const auto reordered = parse(
+        venue::kraken,
+        R"({"type":"update","data":[{"symbol":"BTC/USD","price":5.5,"qty":1,"trade_id":9,"timestamp":"2023-10-06T17:35:55Z"}],"channel":"trade"})");
     ASSERT_EQ(reordered.r.status, frame_status::ticks);
     EXPECT_EQ(reordered.ticks[0].px, 5.5);
 }
@@ -167,10 +169,14 @@ TEST_F(venue_test, okx_and_bybit_fields) {
     const auto agg = parse(venue::okx, lines_of("okx_trades.json")[9]); // aggregated trades
     EXPECT_EQ(agg.ticks[0].flags & core::k_seq_contiguous, 0);
     EXPECT_EQ(parse(venue::okx, "pong").r.status, frame_status::control);
-    const auto tickers = parse(venue::okx, R"({"data":[{"instId":"BTC-USDT","last":"30236","askPx":"30228.7","bidPx":"30228.6","ts":"1652459225507"}],"arg":{"channel":"tickers","instId":"BTC-USDT"}})");
+    const auto tickers = parse(
+        venue::okx,
+        R"({"data":[{"instId":"BTC-USDT","last":"30236","askPx":"30228.7","bidPx":"30228.6","ts":"1652459225507"}],"arg":{"channel":"tickers","instId":"BTC-USDT"}})");
     ASSERT_EQ(tickers.ticks.size(), 1u);
     EXPECT_DOUBLE_EQ(tickers.ticks[0].px, (30228.7 + 30228.6) / 2);
-    const auto empty_book = parse(venue::okx, R"({"arg":{"channel":"tickers","instId":"X-Y"},"data":[{"instId":"X-Y","last":"5","askPx":"","bidPx":"","ts":"1"}]})");
+    const auto empty_book = parse(
+        venue::okx,
+        R"({"arg":{"channel":"tickers","instId":"X-Y"},"data":[{"instId":"X-Y","last":"5","askPx":"","bidPx":"","ts":"1"}]})");
     ASSERT_EQ(empty_book.ticks.size(), 1u);
     EXPECT_EQ(empty_book.ticks[0].px, 5.0); // no book: the last price
     const auto by = parse(venue::bybit, lines_of("bybit_publicTrade.json")[2]);
@@ -178,10 +184,14 @@ TEST_F(venue_test, okx_and_bybit_fields) {
     EXPECT_EQ(by.ticks[0].seq, 2290000000050703789u);
     const auto uuid = parse(venue::bybit, lines_of("bybit_publicTrade.json")[1]);
     EXPECT_EQ(uuid.ticks[0].seq, 0u); // UUID trade ids are not numbers
-    const auto ticker = parse(venue::bybit, R"({"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"28165.3","bid1Price":"28165.2","ask1Price":"28165.4"},"cs":1,"ts":1680652806504})");
+    const auto ticker = parse(
+        venue::bybit,
+        R"({"topic":"tickers.BTCUSDT","type":"snapshot","data":{"symbol":"BTCUSDT","lastPrice":"28165.3","bid1Price":"28165.2","ask1Price":"28165.4"},"cs":1,"ts":1680652806504})");
     ASSERT_EQ(ticker.ticks.size(), 1u);
     EXPECT_EQ(ticker.ticks[0].exch_ts, 1680652806504LL * 1'000'000); // ts after data
-    const auto delta = parse(venue::bybit, R"({"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","volume24h":"1"},"ts":1})");
+    const auto delta = parse(
+        venue::bybit,
+        R"({"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","volume24h":"1"},"ts":1})");
     EXPECT_EQ(delta.r.status, frame_status::ignored);
 }
 
@@ -195,28 +205,44 @@ TEST_F(venue_test, bad_venue_frames_are_refused_with_reasons) {
         {venue::binance, "garbage", reject_reason::malformed},
         {venue::binance, "[1,2]", reject_reason::malformed},
         {venue::binance, R"({"hello":1})", reject_reason::malformed},
-        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"abc","T":1})", reject_reason::bad_field},
-        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"NaN","T":1})", reject_reason::non_finite},
-        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"-5","T":1})", reject_reason::non_positive},
-        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"T":1})", reject_reason::missing_field},
-        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"5","T":"x"})", reject_reason::bad_timestamp},
-        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"5","T":1} x)", reject_reason::malformed},
-        {venue::coinbase, R"({"type":"match","product_id":"X","price":"1","time":"nope","trade_id":1})", reject_reason::bad_timestamp},
+        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"abc","T":1})",
+         reject_reason::bad_field},
+        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"NaN","T":1})",
+         reject_reason::non_finite},
+        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"-5","T":1})",
+         reject_reason::non_positive},
+        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"T":1})",
+         reject_reason::missing_field},
+        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"5","T":"x"})",
+         reject_reason::bad_timestamp},
+        {venue::binance, R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":"5","T":1} x)",
+         reject_reason::malformed},
+        {venue::coinbase,
+         R"({"type":"match","product_id":"X","price":"1","time":"nope","trade_id":1})",
+         reject_reason::bad_timestamp},
         {venue::coinbase, R"({"no":"type"})", reject_reason::malformed},
-        {venue::kraken, R"([1,[["abc","1","1.5","b","m",""]],"trade","XBT/USD"])", reject_reason::bad_field},
-        {venue::kraken, R"([1,[["1","1","yesterday","b","m",""]],"trade","XBT/USD"])", reject_reason::bad_timestamp},
+        {venue::kraken, R"([1,[["abc","1","1.5","b","m",""]],"trade","XBT/USD"])",
+         reject_reason::bad_field},
+        {venue::kraken, R"([1,[["1","1","yesterday","b","m",""]],"trade","XBT/USD"])",
+         reject_reason::bad_timestamp},
         {venue::kraken, "[1,2,3]", reject_reason::malformed},
-        {venue::okx, R"({"arg":{"channel":"trades","instId":"A-B"},"data":[{"instId":"A-B","tradeId":"1","ts":"1"}]})", reject_reason::missing_field},
-        {venue::bybit, R"({"topic":"publicTrade.X","data":[{"s":"X","p":"1e999","T":1}]})", reject_reason::non_finite},
+        {venue::okx,
+         R"({"arg":{"channel":"trades","instId":"A-B"},"data":[{"instId":"A-B","tradeId":"1","ts":"1"}]})",
+         reject_reason::missing_field},
+        {venue::bybit, R"({"topic":"publicTrade.X","data":[{"s":"X","p":"1e999","T":1}]})",
+         reject_reason::non_finite},
     };
     for (const auto& c : k_cases) {
         const result r = parse(c.v, c.frame);
         EXPECT_EQ(r.r.status, frame_status::rejected) << c.frame;
-        EXPECT_EQ(r.r.reason, c.why) << c.frame << " -> " << to_string(r.r.reason) << ": " << r.r.detail;
+        EXPECT_EQ(r.r.reason, c.why)
+            << c.frame << " -> " << to_string(r.r.reason) << ": " << r.r.detail;
         EXPECT_TRUE(r.ticks.empty()) << c.frame;
     }
     // A batch with one bad trade adds nothing.
-    const result half = parse(venue::okx, R"({"arg":{"channel":"trades","instId":"A-B"},"data":[{"instId":"A-B","px":"1","tradeId":"1","ts":"1"},{"instId":"A-B","px":"x","tradeId":"2","ts":"1"}]})");
+    const result half = parse(
+        venue::okx,
+        R"({"arg":{"channel":"trades","instId":"A-B"},"data":[{"instId":"A-B","px":"1","tradeId":"1","ts":"1"},{"instId":"A-B","px":"x","tradeId":"2","ts":"1"}]})");
     EXPECT_EQ(half.r.status, frame_status::rejected);
     EXPECT_TRUE(half.ticks.empty());
 }

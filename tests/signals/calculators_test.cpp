@@ -49,12 +49,12 @@ TEST(trailing_max, matches_a_scan_of_the_same_buckets) {
 TEST(change_history, reference_is_latest_kept_observation_at_or_before_lookback) {
     change_history h(10, 100);
     EXPECT_TRUE(std::isnan(h.add(0, 1.0)));
-    EXPECT_TRUE(std::isnan(h.add(5, 2.0)));   // same bucket: replaces 1.0 as the kept one
+    EXPECT_TRUE(std::isnan(h.add(5, 2.0))); // same bucket: replaces 1.0 as the kept one
     EXPECT_TRUE(std::isnan(h.add(50, 3.0)));
     EXPECT_TRUE(std::isnan(h.add(104, 4.0))); // q = 4: the kept observation is at 5
     EXPECT_EQ(h.add(105, 5.0), 2.0);          // q = 5
     EXPECT_EQ(h.add(149, 6.0), 2.0);
-    EXPECT_EQ(h.add(150, 7.0), 3.0);          // q = 50
+    EXPECT_EQ(h.add(150, 7.0), 3.0); // q = 50
     EXPECT_EQ(h.ref_time(), 50);
     // A long silence: the last observation before it stays the reference.
     EXPECT_EQ(h.add(10'000, 8.0), 7.0);
@@ -65,12 +65,15 @@ TEST(ew_stats, equals_the_weighted_definition) {
     // Weights: the first change 1, then a_k = 1 - 2^(-dt/h) for each later one.
     const core::nanos hl = 100;
     ew_stats st(hl);
-    const std::vector<std::pair<double, core::nanos>> xs{{1.0, 0}, {3.0, 50}, {-2.0, 100}, {0.5, 25}, {4.0, 200}};
-    for (const auto& [d, dt] : xs) st.add(d, dt);
+    const std::vector<std::pair<double, core::nanos>> xs{
+        {1.0, 0}, {3.0, 50}, {-2.0, 100}, {0.5, 25}, {4.0, 200}};
+    for (const auto& [d, dt] : xs)
+        st.add(d, dt);
     std::vector<double> w(xs.size());
     for (std::size_t k = 0; k < xs.size(); ++k) {
         double wk = k == 0 ? 1.0 : 1.0 - std::exp2(-static_cast<double>(xs[k].second) / hl);
-        for (std::size_t j = k + 1; j < xs.size(); ++j) wk *= std::exp2(-static_cast<double>(xs[j].second) / hl);
+        for (std::size_t j = k + 1; j < xs.size(); ++j)
+            wk *= std::exp2(-static_cast<double>(xs[j].second) / hl);
         w[k] = wk;
     }
     double mean = 0, var = 0, sum = 0;
@@ -78,7 +81,8 @@ TEST(ew_stats, equals_the_weighted_definition) {
         mean += w[k] * xs[k].first;
         sum += w[k];
     }
-    for (std::size_t k = 0; k < xs.size(); ++k) var += w[k] * (xs[k].first - mean) * (xs[k].first - mean);
+    for (std::size_t k = 0; k < xs.size(); ++k)
+        var += w[k] * (xs[k].first - mean) * (xs[k].first - mean);
     EXPECT_NEAR(sum, 1.0, 1e-12);
     EXPECT_NEAR(st.mean(), mean, 1e-12);
     EXPECT_NEAR(st.variance(), var, 1e-12);

@@ -1,7 +1,6 @@
 // Property tests: thousands of random tick sequences per signal kind, the graph's triggers
 // compared one by one with the naive oracle's.
 #include "signals/graph.hpp"
-
 #include "tests/signals/oracle.hpp"
 
 #include <gtest/gtest.h>
@@ -44,11 +43,13 @@ struct scenario {
 };
 
 class generator {
-public:
+  public:
     explicit generator(std::uint64_t seed) : rng_(seed) {}
 
     int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
-    double real(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng_); }
+    double real(double lo, double hi) {
+        return std::uniform_real_distribution<double>(lo, hi)(rng_);
+    }
     bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
 
     std::vector<level> levels(double lo, double hi, bool integral = false) {
@@ -65,9 +66,9 @@ public:
     void common(signal_spec& s, signal_kind k, int i) {
         s.name = std::string(to_string(k)) + "_" + std::to_string(i);
         s.kind = k;
-        s.dir = chance(0.8) ? default_direction(k) : (default_direction(k) == direction::below
-                                                          ? direction::above
-                                                          : direction::below);
+        s.dir = chance(0.8) ? default_direction(k)
+                            : (default_direction(k) == direction::below ? direction::above
+                                                                        : direction::below);
     }
 
     void members(signal_spec& s, std::size_t ninst) {
@@ -75,9 +76,12 @@ public:
             s.select.push_back({selector::by::tag, chance(0.5) ? "a" : "b"});
         } else {
             const int n = uniform(1, static_cast<int>(ninst));
-            for (int j = 0; j < n; ++j) s.instruments.push_back(inst_name(static_cast<std::size_t>(uniform(0, static_cast<int>(ninst) - 1))));
+            for (int j = 0; j < n; ++j)
+                s.instruments.push_back(
+                    inst_name(static_cast<std::size_t>(uniform(0, static_cast<int>(ninst) - 1))));
             std::sort(s.instruments.begin(), s.instruments.end());
-            s.instruments.erase(std::unique(s.instruments.begin(), s.instruments.end()), s.instruments.end());
+            s.instruments.erase(std::unique(s.instruments.begin(), s.instruments.end()),
+                                s.instruments.end());
         }
     }
 
@@ -100,12 +104,13 @@ public:
             s.lookback = uniform(1, 40) * k_ms * 5;
             if (chance(0.5)) s.resolution = uniform(1, 5) * k_ms;
             s.units = chance(0.5) ? change_units::abs : change_units::pct;
-            s.levels = s.units == change_units::abs ? levels(-6, 6, chance(0.5)) : levels(-0.06, 0.06);
+            s.levels =
+                s.units == change_units::abs ? levels(-6, 6, chance(0.5)) : levels(-0.06, 0.06);
             s.rearm = chance(0.5) ? 0.0 : (s.units == change_units::abs ? 1.0 : 0.01);
             break;
         case signal_kind::zscore:
-            // Half-lives of 2 to 40 typical tick intervals. Far shorter ones make the weights of all
-            // but the newest change vanish (var ~ 1e-40 d^2), which no recomputation in
+            // Half-lives of 2 to 40 typical tick intervals. Far shorter ones make the weights of
+            // all but the newest change vanish (var ~ 1e-40 d^2), which no recomputation in
             // floating point can reproduce; docs/signals.md notes that regime.
             s.halflife = uniform(60, 1200) * k_ms;
             s.min_count = static_cast<std::uint32_t>(uniform(2, 25));
@@ -122,7 +127,8 @@ public:
             s.levels = levels(0.2, 1.0);
             s.rearm = chance(0.5) ? 0.0 : real(0, 0.3);
             break;
-        case signal_kind::composite: break;
+        case signal_kind::composite:
+            break;
         }
         return s;
     }
@@ -135,7 +141,9 @@ public:
             s.window = uniform(2, 60) * 10 * k_ms;
             if (chance(0.5)) s.resolution = uniform(1, 9) * k_ms;
             break;
-        case 2: s.ref = chance(0.5) ? ref_kind::prev_close : ref_kind::session_open; break;
+        case 2:
+            s.ref = chance(0.5) ? ref_kind::prev_close : ref_kind::session_open;
+            break;
         default:
             s.ref = ref_kind::fixed;
             s.ref_value = real(95, 105);
@@ -170,9 +178,12 @@ public:
                 std::vector<int> pool(sc.specs.size());
                 std::iota(pool.begin(), pool.end(), 0);
                 std::shuffle(pool.begin(), pool.end(), rng_);
-                for (int j = 0; j < nin; ++j) s.inputs.push_back(sc.specs[static_cast<std::size_t>(pool[static_cast<std::size_t>(j)])].name);
+                for (int j = 0; j < nin; ++j)
+                    s.inputs.push_back(
+                        sc.specs[static_cast<std::size_t>(pool[static_cast<std::size_t>(j)])].name);
                 s.within = uniform(1, 100) * 5 * k_ms;
-                for (int l = 1; l <= std::min(nin, 2); ++l) s.levels.push_back({static_cast<double>(uniform(1, nin)), severity::critical});
+                for (int l = 1; l <= std::min(nin, 2); ++l)
+                    s.levels.push_back({static_cast<double>(uniform(1, nin)), severity::critical});
                 s.rearm = chance(0.3) ? 1.0 : 0.0;
                 sc.specs.push_back(s);
             }
@@ -180,11 +191,13 @@ public:
             std::shuffle(sc.specs.begin(), sc.specs.end(), rng_);
         } else {
             const int n = uniform(1, 3);
-            for (int i = 0; i < n; ++i) sc.specs.push_back(leaf(kind, i, ninst));
+            for (int i = 0; i < n; ++i)
+                sc.specs.push_back(leaf(kind, i, ninst));
         }
         // Ticks: per-instrument random walks; time mostly forward, sometimes equal, sometimes back.
         std::vector<double> px(ninst);
-        for (auto& p : px) p = std::round(real(95, 105) * 2) / 2;
+        for (auto& p : px)
+            p = std::round(real(95, 105) * 2) / 2;
         nanos t = 1'770'000'000'000'000'000 + uniform(0, 1000) * k_ms;
         const int nsteps = uniform(50, kind == signal_kind::zscore ? 160 : 300);
         const bool continuous = kind == signal_kind::zscore || chance(0.3);
@@ -192,9 +205,12 @@ public:
             const std::size_t i = static_cast<std::size_t>(uniform(0, static_cast<int>(ninst) - 1));
             const int dice = uniform(0, 99);
             nanos ts = t;
-            if (dice < 8) ts = t - uniform(0, 30) * k_ms;      // late or within lateness
-            else if (dice < 20) ts = t;                         // equal timestamp
-            else t = ts = t + uniform(1, 60) * k_ms;
+            if (dice < 8)
+                ts = t - uniform(0, 30) * k_ms; // late or within lateness
+            else if (dice < 20)
+                ts = t; // equal timestamp
+            else
+                t = ts = t + uniform(1, 60) * k_ms;
             if (chance(0.03)) {
                 sc.steps.push_back({i, ts, std::round(real(95, 105) * 2) / 2, true});
                 continue;
@@ -206,7 +222,7 @@ public:
         return sc;
     }
 
-private:
+  private:
     std::mt19937_64 rng_;
 };
 
@@ -246,7 +262,8 @@ run_result run(const scenario& sc, std::uint64_t seed) {
         tk.exch_ts = st.ts;
         tk.recv_ts = st.ts;
         tk.px = st.px;
-        tk.kind = st.reference ? core::tick_kind::reference : static_cast<core::tick_kind>(st.stream);
+        tk.kind =
+            st.reference ? core::tick_kind::reference : static_cast<core::tick_kind>(st.stream);
         const apply_status a = g.apply(tk, got);
         const bool accepted = o.step(st.inst, st.ts, st.px, st.reference, st.stream);
         EXPECT_EQ(a == apply_status::late, !accepted) << "seed " << seed;
@@ -259,9 +276,10 @@ run_result run(const scenario& sc, std::uint64_t seed) {
         const trigger& a = got.out[k];
         const oracle::trig& b = want[k];
         const signal_spec& spec = sc.specs[a.signal];
-        const bool fuzzy = spec.kind == signal_kind::zscore ||
-                           (spec.kind == signal_kind::composite && false);
-        const std::string inst = a.inst == core::k_no_instrument ? "" : inst_name(core::index(a.inst));
+        const bool fuzzy =
+            spec.kind == signal_kind::zscore || (spec.kind == signal_kind::composite && false);
+        const std::string inst =
+            a.inst == core::k_no_instrument ? "" : inst_name(core::index(a.inst));
         if (fuzzy && (near_boundary(spec, b.value) || spec.name != b.signal || inst != b.inst)) {
             rr.ambiguous = true; // rounding may legitimately decide differently from here on
             return rr;
@@ -295,7 +313,8 @@ TEST_P(graph_property, matches_naive_oracle) {
     const int runs = kind == signal_kind::zscore ? 1500 : 2500;
     std::size_t ambiguous = 0, triggers = 0;
     for (int r = 0; r < runs; ++r) {
-        const std::uint64_t seed = 0x5e15u * 1000003u + static_cast<std::uint64_t>(kind) * 7919u + static_cast<std::uint64_t>(r);
+        const std::uint64_t seed = 0x5e15u * 1000003u + static_cast<std::uint64_t>(kind) * 7919u +
+                                   static_cast<std::uint64_t>(r);
         generator gen(seed);
         const scenario sc = gen.make(kind);
         const run_result rr = run(sc, seed);

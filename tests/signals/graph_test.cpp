@@ -1,6 +1,5 @@
 // Edge cases of the signal graph, one behaviour per test.
 #include "signals/graph.hpp"
-
 #include "tests/signals/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -81,7 +80,8 @@ TEST(graph, rearm_boundary_below) {
 TEST(graph, several_levels_fire_in_declaration_order_in_one_step) {
     auto reg_owner = make_registry(1);
     auto& reg = *reg_owner;
-    auto s = spec("dd", signal_kind::drawdown, {{-0.08, severity::warning}, {-0.15, severity::critical}});
+    auto s = spec("dd", signal_kind::drawdown,
+                  {{-0.08, severity::warning}, {-0.15, severity::critical}});
     s.window = 1000 * k_ms;
     s.instruments = {"A"};
     graph g({s}, reg);
@@ -106,9 +106,9 @@ TEST(graph, drawdown_window_expires_the_old_maximum) {
     s.instruments = {"A"};
     graph g({s}, reg);
     collector c;
-    g.apply(tk(0, k_t0, 100.0), c);            // bucket b0
-    g.apply(tk(0, k_t0 + 9 * k_ms, 95.0), c);  // b0+9: 100 still in the window
-    g.apply(tk(0, k_t0 + 9 * k_ms, 89.0), c);  // -11% vs 100
+    g.apply(tk(0, k_t0, 100.0), c);           // bucket b0
+    g.apply(tk(0, k_t0 + 9 * k_ms, 95.0), c); // b0+9: 100 still in the window
+    g.apply(tk(0, k_t0 + 9 * k_ms, 89.0), c); // -11% vs 100
     ASSERT_EQ(c.out.size(), 1u);
     c.clear();
     // At b0+10 the bucket holding 100 has left: the max is 95, value 90/95-1 > -10%.
@@ -210,7 +210,8 @@ TEST(graph, zscore_does_not_fire_before_min_count) {
     double x = 0;
     const double steps[] = {0.1, -0.1, 0.12, -0.09};
     g.apply(tk(0, k_t0, x), c);
-    for (int i = 0; i < 4; ++i) g.apply(tk(0, k_t0 + (i + 1) * k_ms, x += steps[i]), c);
+    for (int i = 0; i < 4; ++i)
+        g.apply(tk(0, k_t0 + (i + 1) * k_ms, x += steps[i]), c);
     g.apply(tk(0, k_t0 + 5 * k_ms, x += 50.0), c); // a huge jump, but only 4 changes seen
     EXPECT_TRUE(c.out.empty());
     std::vector<value_view> vs;
@@ -235,7 +236,7 @@ TEST(graph, breadth_members_arrive_and_go_stale) {
     collector c;
     g.apply(tk(0, k_t0, 98.0), c);
     g.apply(tk(1, k_t0 + 1, 98.0), c);
-    EXPECT_TRUE(c.out.empty()); // 2 members with ticks: below min_members
+    EXPECT_TRUE(c.out.empty());         // 2 members with ticks: below min_members
     g.apply(tk(2, k_t0 + 2, 100.0), c); // 3 members, 2 counting: 0.67
     EXPECT_TRUE(c.out.empty());
     g.apply(tk(3, k_t0 + 3, 97.0), c); // 4 members, 3 counting: 0.75
@@ -292,7 +293,7 @@ TEST(graph, composite_fires_in_the_same_step_and_expires_by_within) {
     comp.within = 100 * k_ms;
     graph g({comp, a, b}, reg); // declared before its inputs: evaluated after them
     collector c;
-    g.apply(tk(0, k_t0, 9.0), c);           // a fires (seq 1)
+    g.apply(tk(0, k_t0, 9.0), c);              // a fires (seq 1)
     g.apply(tk(1, k_t0 + 100 * k_ms, 9.0), c); // b fires (seq 2); a fired exactly `within` ago
     ASSERT_EQ(c.out.size(), 3u);
     EXPECT_EQ(c.out[2].signal, 0u);

@@ -45,7 +45,7 @@ inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 
 class naive {
-public:
+  public:
     struct instrument {
         std::string symbol;
         std::vector<std::string> tags;
@@ -69,7 +69,8 @@ public:
             for (std::size_t i = 0; i < specs_.size(); ++i) {
                 if (placed[i]) continue;
                 bool ready = true;
-                for (const auto& in : specs_[i].inputs) ready = ready && placed[index_of(in)];
+                for (const auto& in : specs_[i].inputs)
+                    ready = ready && placed[index_of(in)];
                 if (ready) {
                     placed[i] = true;
                     order_.push_back(i);
@@ -118,7 +119,7 @@ public:
 
     const std::vector<trig>& triggers() const { return out_; }
 
-private:
+  private:
     std::size_t index_of(const std::string& name) const {
         for (std::size_t i = 0; i < specs_.size(); ++i) {
             if (specs_[i].name == name) return i;
@@ -160,10 +161,14 @@ private:
 
     double ref_of(const signals::signal_spec& sp, const instrument& in, nanos now) const {
         switch (sp.ref) {
-        case signals::ref_kind::window: return window_max(sp, in.hist, now);
-        case signals::ref_kind::prev_close: return in.prev_close_at_last_tick;
-        case signals::ref_kind::session_open: return in.first_px;
-        case signals::ref_kind::fixed: return sp.ref_value;
+        case signals::ref_kind::window:
+            return window_max(sp, in.hist, now);
+        case signals::ref_kind::prev_close:
+            return in.prev_close_at_last_tick;
+        case signals::ref_kind::session_open:
+            return in.first_px;
+        case signals::ref_kind::fixed:
+            return sp.ref_value;
         }
         return std::numeric_limits<double>::quiet_NaN();
     }
@@ -206,8 +211,12 @@ private:
         const instrument& in = inst_[i];
         double v = std::numeric_limits<double>::quiet_NaN();
         switch (sp.kind) {
-        case signal_kind::drawdown: v = ratio_value(px, ref_of(sp, in, ts)); break;
-        case signal_kind::level: v = px; break;
+        case signal_kind::drawdown:
+            v = ratio_value(px, ref_of(sp, in, ts));
+            break;
+        case signal_kind::level:
+            v = px;
+            break;
         case signal_kind::change: {
             // kept: the last observation of each bucket; reference: latest kept at or before q.
             const nanos r = resolution(sp);
@@ -242,19 +251,23 @@ private:
             for (std::size_t k = n - 1; k >= 1; --k) {
                 d[k - 1] = static_cast<long double>(h[k].px) - h[k - 1].px;
                 const long double dt = static_cast<long double>(h[k].t - h[k - 1].t);
-                const long double stay = std::pow(2.0L, -dt / static_cast<long double>(sp.halflife));
+                const long double stay =
+                    std::pow(2.0L, -dt / static_cast<long double>(sp.halflife));
                 const long double a = k == 1 ? 1.0L : 1.0L - stay;
                 w[k - 1] = a * keep;
                 keep *= stay;
             }
-            for (std::size_t k = 0; k + 1 < n; ++k) mean += w[k] * d[k];
-            for (std::size_t k = 0; k + 1 < n; ++k) var += w[k] * (d[k] - mean) * (d[k] - mean);
+            for (std::size_t k = 0; k + 1 < n; ++k)
+                mean += w[k] * d[k];
+            for (std::size_t k = 0; k + 1 < n; ++k)
+                var += w[k] * (d[k] - mean) * (d[k] - mean);
             const long double dn = static_cast<long double>(h[n].px) - h[n - 1].px;
             if (var <= 1e-24L) return;
             v = static_cast<double>((dn - mean) / std::sqrt(var));
             break;
         }
-        default: return;
+        default:
+            return;
         }
         trig proto;
         proto.inst = in.symbol;

@@ -20,8 +20,9 @@ inline constexpr core::nanos k_ms = 1'000'000;
 inline constexpr core::nanos k_t0 = 1'770'000'000'000'000'000; // an epoch time in 2026
 
 /// A registry with instruments "A", "B", ... (tag "t"), optionally with previous closes.
-inline std::unique_ptr<core::instrument_registry> make_registry(std::size_t n, double prev_close = 0,
-                                               core::value_kind kind = core::value_kind::price) {
+inline std::unique_ptr<core::instrument_registry>
+make_registry(std::size_t n, double prev_close = 0,
+              core::value_kind kind = core::value_kind::price) {
     auto reg = std::make_unique<core::instrument_registry>();
     for (std::size_t i = 0; i < n; ++i) {
         core::instrument_info info;

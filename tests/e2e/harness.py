@@ -1,6 +1,7 @@
 """Shared pieces of the end-to-end tests: checks, ports, HTTP, polling with deadlines, the local
 WebSocket feed server (python3-websockets) and Prometheus text parsing."""
 import asyncio
+import inspect
 import json
 import re
 import socket
@@ -42,7 +43,10 @@ async def wait_until(pred, timeout=30.0, every=0.05):
     """Polls pred (plain or coroutine function) until it is true or the deadline passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await pred() if asyncio.iscoroutinefunction(pred) else pred():
+        r = pred()
+        if inspect.isawaitable(r):  # a coroutine function, or a lambda returning a coroutine
+            r = await r
+        if r:
             return True
         await asyncio.sleep(every)
     return False

@@ -1,12 +1,14 @@
 // seismo: one binary, subcommands (DESIGN §9). Exit codes: 0 success, 2 usage or config error,
 // 1 failure.
 #include "engine/config.hpp"
-#include "engine/journal.hpp"
+#include "engine/core/version.hpp"
+#include "engine/journal/output.hpp"
+#include "engine/journal/reader.hpp"
 #include "engine/journal_replay.hpp"
-#include "engine/output.hpp"
 #include "engine/replay.hpp"
 #include "engine/runtime.hpp"
 #include "engine/sim.hpp"
+#include "feeds/venue.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -68,7 +70,7 @@ int cmd_replay(replay_args a) {
     }
     const bool journal =
         opts.format == "journal" || (opts.format == "auto" && opts.inputs.size() == 1 &&
-                                     engine::journal::reader::is_journal(opts.inputs[0]));
+                                     journal::reader::is_journal(opts.inputs[0]));
     if (journal) {
         if (opts.inputs.size() != 1)
             throw std::invalid_argument("replay one journal (a directory or a segment) at a time");
@@ -80,7 +82,6 @@ int cmd_replay(replay_args a) {
         jo.speed = speed;
         jo.stop_on_corruption = a.on_corruption == "stop";
         jo.progress = !a.no_progress;
-        jo.plot = opts.plot;
         const engine::journal_replay_result r =
             engine::run_journal_replay(opts.inputs[0], cfg ? &*cfg : nullptr, jo);
         std::cerr << engine::summary_text(r.stats);
@@ -107,7 +108,7 @@ int cmd_replay(replay_args a) {
 
 int cmd_sim(const engine::sim_options& o, const std::string& out) {
     const std::string text = engine::simulate(o);
-    engine::output_file f(out);
+    journal::output_file f(out);
     f.write(text);
     f.close();
     return k_exit_ok;
@@ -179,7 +180,8 @@ int cmd_run(const run_args& a) {
 int main(int argc, char** argv) {
     CLI::App app{"seismo - a low-latency streaming risk-signal engine"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "seismo 0.1.0");
+    app.set_version_flag("--version", "seismo " + std::string(core::version()) + " (" +
+                                          std::string(core::revision()) + ")");
 
     // run
     run_args ra;
@@ -239,11 +241,18 @@ int main(int argc, char** argv) {
     replay->add_option("--plot", ro.plot,
                        "Write a self-contained HTML plot of the replay (prices, signals, "
                        "levels, triggers)");
+    std::vector<std::string> venue_names;
+    for (const auto* v : feeds::venues())
+        venue_names.emplace_back(v->name);
     replay
         ->add_option("--venue", ro.venue,
-                     "Venue whose adapter parses Tardis frames (binance, coinbase, kraken, okx, "
-                     "bybit, generic); for tardis-csv it overrides the exchange column")
-        ->check(CLI::IsMember({"binance", "coinbase", "kraken", "okx", "bybit", "generic"}));
+                     "Venue whose adapter parses Tardis frames (" + feeds::venue_names() +
+                         "); for tardis-csv it overrides the exchange column")
+        ->check(CLI::IsMember(venue_names));
+    replay->add_option("--feed", ro.feed,
+                       "The feed the input plays as: its name in dead letters and feed-health "
+                       "triggers, and, when it names a [[feed]] of the config, that feed's venue "
+                       "and frame limit (default: each input is a feed named by its path)");
     replay->add_option("--out", ro.out, "Triggers output file ('-' = standard output)")
         ->capture_default_str();
     replay->add_option("--ticks", ro.ticks,

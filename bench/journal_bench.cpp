@@ -13,7 +13,7 @@
 #include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
-#include "engine/journal.hpp"
+#include "engine/journal/writer.hpp"
 #include "engine/journal_replay.hpp"
 #include "engine/replay.hpp"
 
@@ -40,8 +40,8 @@ double since(clock_type::time_point t0) {
 }
 
 std::vector<std::string> segment_files(const std::string& d) {
-    std::vector<engine::journal::segment_file> segs;
-    (void)engine::journal::list_segments(d, segs);
+    std::vector<journal::segment_file> segs;
+    (void)journal::list_segments(d, segs);
     std::vector<std::string> v;
     for (auto& s : segs)
         v.push_back(std::move(s.path));
@@ -57,18 +57,18 @@ struct write_result {
 write_result journal_write(const bench::frame_set& fs, const engine::config& cfg,
                            const std::string& dir, bool zstd) {
     bench::remove_journal(dir);
-    engine::journal::options o;
+    journal::options o;
     o.dir = dir;
     o.compress = zstd;
     o.segment_bytes = 256u << 20;
-    engine::journal::meta m;
+    journal::meta m;
     m.feeds = {{"bench", "generic"}};
     m.config_text = cfg.text;
     m.config_file = "<playbook>";
     m.digest = cfg.digest;
-    engine::journal::writer w(o, m, 1);
+    journal::writer w(o, m, 1);
     w.start();
-    std::vector<engine::journal::order_entry> batch;
+    std::vector<journal::order_entry> batch;
     batch.reserve(64);
     const char* data = fs.buffer.data();
     std::size_t pos = 0;

@@ -17,7 +17,7 @@
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
 #include "engine/runtime.hpp"
-#include "tests/feeds/test_feed_server.hpp"
+#include "tests/feeds/live/test_feed_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -3,12 +3,16 @@
 // frame beside a plain copy. Run with --benchmark_min_time=...
 #include "bench/frames.hpp"
 #include "bench/support.hpp"
+#include "engine/core/counter.hpp"
 #include "engine/core/instrument_registry.hpp"
-#include "engine/journal.hpp"
+#include "engine/journal/writer.hpp"
 #include "feeds/generic.hpp"
 #include "signals/graph.hpp"
 
 #include <benchmark/benchmark.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
 #include <simdjson.h>
 
 #include <chrono>
@@ -262,11 +266,11 @@ BENCHMARK(BM_journal_frame_floor);
 void BM_journal_frame(benchmark::State& state) {
     const auto lines = price_lines();
     const auto& fs = frames();
-    engine::journal::options o;
+    journal::options o;
     o.dir = "/var/tmp/seismo_micro_bench_journal_" + std::to_string(::getpid());
     bench::remove_journal(o.dir);
     {
-        engine::journal::writer w(o, engine::journal::meta{{{"bench", "generic"}}, "", "", 0}, 1);
+        journal::writer w(o, journal::meta{{{"bench", "generic"}}, "", "", 0}, 1);
         w.start();
         std::uint32_t no = 0;
         for (auto _ : state) {
@@ -285,6 +289,50 @@ void BM_journal_frame(benchmark::State& state) {
     bench::remove_journal(o.dir);
 }
 BENCHMARK(BM_journal_frame);
+
+// ---------------------------------------------------------------- probes
+// What counting costs on the hot path (DESIGN §8): the single-writer counter the feed and signal
+// threads bump (core::counter, a relaxed load and store), beside a plain increment (the floor),
+// a shared atomic's locked fetch_add (what the feed counters did before probes) and
+// prometheus-cpp's own Counter::Increment (which the hot path never calls).
+void BM_counter_floor(benchmark::State& state) {
+    std::uint64_t v = 0;
+    for (auto _ : state) {
+        ++v;
+        benchmark::DoNotOptimize(v);
+    }
+}
+BENCHMARK(BM_counter_floor);
+
+void BM_counter_probe(benchmark::State& state) {
+    core::counter c;
+    for (auto _ : state) {
+        c.add();
+        benchmark::ClobberMemory();
+    }
+    benchmark::DoNotOptimize(c.value());
+}
+BENCHMARK(BM_counter_probe);
+
+void BM_counter_fetch_add(benchmark::State& state) {
+    std::atomic<std::uint64_t> c{0};
+    for (auto _ : state) {
+        c.fetch_add(1, std::memory_order_relaxed);
+        benchmark::ClobberMemory();
+    }
+    benchmark::DoNotOptimize(c.load());
+}
+BENCHMARK(BM_counter_fetch_add);
+
+void BM_counter_prometheus_cpp(benchmark::State& state) {
+    prometheus::Registry reg;
+    auto& c = prometheus::BuildCounter().Name("bench_total").Help("bench").Register(reg).Add({});
+    for (auto _ : state) {
+        c.Increment();
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_counter_prometheus_cpp);
 
 } // namespace
 

@@ -20,9 +20,9 @@ inline double replay_in_memory(const frame_set& fs, const engine::config& cfg,
     engine::replay_options o;
     o.out = "";
     o.deterministic = true;
-    engine::replay_session s(cfg, o);
+    engine::replay_session s(cfg, o, "bench");
     const auto t0 = std::chrono::steady_clock::now();
-    s.process_buffer("bench", fs.buffer.data(), fs.size);
+    s.process_buffer(fs.buffer.data(), fs.size);
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st = s.finish();

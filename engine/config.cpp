@@ -20,10 +20,10 @@ config_error::config_error(std::string file, std::uint32_t line, std::uint32_t c
                          what),
       file_(std::move(file)), line_(line), column_(column) {}
 
-const std::vector<std::string>& known_venues() {
-    static const std::vector<std::string> k{"binance", "coinbase", "kraken",
-                                            "okx",     "bybit",    "generic"};
-    return k;
+std::size_t max_frame_for(const config& cfg, feeds::venue v, const feed_config* feed) {
+    if (feed != nullptr && feed->max_frame_bytes) return *feed->max_frame_bytes;
+    return v == feeds::venue::generic ? cfg.engine.max_frame_bytes
+                                      : cfg.engine.max_venue_frame_bytes;
 }
 
 namespace {
@@ -267,10 +267,9 @@ void read_feeds(const toml::table& root, config& cfg) {
         if (!valid_name(f.name)) r.fail("name", "feed name must use letters, digits, '_' or '-'");
         if (!names.insert(f.name).second) r.fail("name", "duplicate feed name '" + f.name + "'");
         f.venue = r.required_str("venue");
-        const auto& venues = known_venues();
-        if (std::find(venues.begin(), venues.end(), f.venue) == venues.end()) {
-            r.fail("venue",
-                   "unknown venue '" + f.venue + "' (expected one of: " + join(venues) + ")");
+        if (feeds::venue v{}; !feeds::parse_venue(f.venue, v)) {
+            r.fail("venue", "unknown venue '" + f.venue +
+                                "' (expected one of: " + feeds::venue_names() + ")");
         }
         f.url = r.required_str("url");
         if (!f.url.starts_with("ws://") && !f.url.starts_with("wss://")) {

@@ -7,6 +7,7 @@
 #include "engine/core/tick.hpp"
 #include "engine/core/time.hpp"
 #include "feeds/frame.hpp"
+#include "feeds/venue.hpp"
 #include "signals/spec.hpp"
 
 #include <cstdint>
@@ -38,7 +39,7 @@ struct engine_config {
     std::size_t max_frame_bytes = feeds::k_default_max_frame; ///< generic protocol frames
     /// Venue frames: real venues send legitimately large frames on channels seismo ignores
     /// (a Kraken book-1000 snapshot is ~80 KB), so their limit is higher.
-    std::size_t max_venue_frame_bytes = 1 << 20;
+    std::size_t max_venue_frame_bytes = feeds::k_default_max_venue_frame;
     std::size_t max_instruments = core::instrument_registry::k_default_capacity;
     bool busy_poll = false;             ///< signal thread spins instead of sleeping when idle
     int pin_cpu = -1;                   ///< pin the signal thread to this CPU (-1: don't)
@@ -100,8 +101,10 @@ struct config {
     std::uint64_t digest = 0;         ///< FNV-1a of the config text (journal headers)
 };
 
-/// Venue names a [[feed]] may use.
-[[nodiscard]] const std::vector<std::string>& known_venues();
+/// The one frame size rule: a feed's own `max_frame_bytes`, else [engine] max_frame_bytes for
+/// the generic protocol and max_venue_frame_bytes for venue adapters.
+[[nodiscard]] std::size_t max_frame_for(const config& cfg, feeds::venue v,
+                                        const feed_config* feed = nullptr);
 
 /// Parses and validates a config. Throws config_error.
 [[nodiscard]] config load_config_file(const std::string& path);

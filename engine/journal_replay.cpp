@@ -2,13 +2,9 @@
 
 #include "engine/core/json_writer.hpp"
 #include "engine/core/time.hpp"
-#include "engine/dead_letter.hpp"
-#include "engine/journal.hpp"
-#include "engine/output.hpp"
-#include "engine/plot.hpp"
-#include "engine/signal_core.hpp"
-#include "engine/trigger_json.hpp"
-#include "feeds/generic.hpp"
+#include "engine/journal/output.hpp"
+#include "engine/journal/reader.hpp"
+#include "engine/signal_stage.hpp"
 #include "feeds/pipeline.hpp"
 
 #include <cstdio>
@@ -21,22 +17,51 @@
 namespace seismo::engine {
 namespace {
 
-/// Everything a journal replay drives.
-struct replayer final : signals::trigger_sink, feeds::session_sink {
-    const config& cfg;
-    const journal_replay_options& o;
-    std::vector<std::string> feed_names;
-    core::instrument_registry registry;
-    signals::graph graph;
-    signal_core core;
-    std::vector<std::unique_ptr<feeds::session_stats>> stats;
+std::vector<std::string> feed_names(const journal::meta& m) {
+    std::vector<std::string> n;
+    for (const auto& f : m.feeds)
+        n.push_back(f.name);
+    return n;
+}
+
+std::unique_ptr<core::instrument_registry> make_registry(const config& c) {
+    auto reg = std::make_unique<core::instrument_registry>(c.engine.max_instruments);
+    populate_registry(c, *reg);
+    return reg;
+}
+
+/// Everything a journal replay drives: per recorded feed, a frame_pipeline like the live
+/// feed's; the ticks of each frame held until the recorded consumption order names them, then
+/// into the signal stage in that order; the recorded health events at their place.
+struct replayer final : feeds::frame_sink {
+    replayer(const config& c, const journal_replay_options& opts, const journal::meta& m)
+        : registry(make_registry(c)), out(c, *registry, opts.base, feed_names(m)),
+          stage(c, *registry, std::max<std::size_t>(m.feeds.size(), 1), out) {
+        out.plot_graph(&stage.graph());
+        for (std::size_t i = 0; i < m.feeds.size(); ++i) {
+            feeds::venue v = feeds::venue::generic;
+            if (!feeds::parse_venue(m.feeds[i].venue, v)) {
+                throw std::runtime_error("journal feed '" + m.feeds[i].name + "': unknown venue " +
+                                         m.feeds[i].venue);
+            }
+            const feed_config* fc = nullptr;
+            for (const auto& f : c.feeds) {
+                if (f.name == m.feeds[i].name) fc = &f;
+            }
+            stats.push_back(std::make_unique<feeds::feed_stats>());
+            pipes.push_back(std::make_unique<feeds::frame_pipeline>(
+                v, *registry, max_frame_for(c, v, fc), *this, static_cast<std::uint16_t>(i),
+                *stats.back()));
+        }
+        pending.resize(pipes.size());
+    }
+
+    std::unique_ptr<core::instrument_registry> registry;
+    replay_outputs out;
+    signal_stage stage;
+    std::vector<std::unique_ptr<feeds::feed_stats>> stats;
     std::vector<std::unique_ptr<feeds::frame_pipeline>> pipes;
-    output_file out, ticks_out;
-    dead_letter dead;
-    std::string buf;
-    replay_stats st;
-    std::unique_ptr<plot_recorder> plot;
-    bool triggered = false;
+    std::uint64_t frames = 0; // frame records read
 
     // Per feed, the ticks of recorded frames not yet all consumed, in frame-number order (frame
     // numbers count a feed's frames from 1; the signal thread consumes them nearly in order, so
@@ -57,79 +82,47 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
     std::uint64_t lost = 0; // order entries whose frame was lost or never consumed
     std::uint16_t current_feed = 0;
 
-    replayer(const config& c, const journal_replay_options& opts, const journal::meta& m)
-        : cfg(c), o(opts), registry(c.engine.max_instruments), graph(make_graph(c, registry)),
-          core(graph, std::max<std::size_t>(m.feeds.size(), 1)), dead(opts.base.dead_letter) {
-        for (std::size_t i = 0; i < m.feeds.size(); ++i) {
-            feed_names.push_back(m.feeds[i].name);
-            feeds::venue v = feeds::venue::generic;
-            if (!feeds::parse_venue(m.feeds[i].venue, v)) {
-                throw std::runtime_error("journal feed '" + m.feeds[i].name + "': unknown venue " +
-                                         m.feeds[i].venue);
-            }
-            stats.push_back(std::make_unique<feeds::session_stats>());
-            std::size_t max_frame = v == feeds::venue::generic ? c.engine.max_frame_bytes
-                                                               : c.engine.max_venue_frame_bytes;
-            for (const auto& f : c.feeds) {
-                if (f.name == m.feeds[i].name && f.max_frame_bytes) max_frame = *f.max_frame_bytes;
-            }
-            pipes.push_back(std::make_unique<feeds::frame_pipeline>(
-                v, registry, max_frame, *this, static_cast<std::uint16_t>(i), *stats.back()));
-        }
-        if (!o.base.out.empty()) out = output_file(o.base.out);
-        if (!o.base.ticks.empty()) ticks_out = output_file(o.base.ticks);
-        if (!o.plot.empty()) plot = std::make_unique<plot_recorder>();
-        pending.resize(pipes.size());
-    }
-
-    static signals::graph make_graph(const config& c, core::instrument_registry& reg) {
-        populate_registry(c, reg);
-        return signals::graph(c.signals, reg, signals::graph_options{c.engine.lateness});
-    }
-
-    // session_sink: the pipelines' output
-    void on_ticks(std::uint16_t, const core::tick* t, std::size_t n) override {
+    // frame_sink: the pipelines' output
+    void on_ticks(std::uint16_t, std::uint32_t, const core::tick* t, std::size_t n) override {
         feed_frames& ff = pending[current_feed];
         slot& s = ff.slots.back();
         ff.ticks.insert(ff.ticks.end(), t, t + n);
         s.count = static_cast<std::uint16_t>(s.count + n);
     }
-    void on_health(std::uint16_t, const feeds::health_event&) override {
-    } // the journal's own health records drive
-    void on_reject(std::uint16_t feed, feeds::reject_reason why, std::string_view detail,
-                   std::string_view frame, core::nanos recv_ts) override {
-        ++st.rejected[static_cast<std::size_t>(why)];
-        dead.write(recv_ts, feed < feed_names.size() ? std::string_view(feed_names[feed]) : "?", 0,
-                   why, detail, frame);
+    // The journal's own health records drive (they hold what the live signal thread consumed).
+    void on_health(std::uint16_t, const core::health_event&) override {}
+    void on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,
+                   std::string_view detail, std::string_view frame, core::nanos recv_ts) override {
+        out.on_reject(feed, frame_no, why, detail, frame, recv_ts);
     }
 
-    // trigger_sink
-    void on_trigger(const signals::trigger& t) override {
-        ++st.triggers;
-        triggered = true;
-        buf.clear();
-        append_trigger_json(buf, t, cfg.signals, registry, o.base.deterministic, -1, &feed_names);
-        buf += '\n';
-        if (out.is_open()) out.write(buf);
-        if (plot) plot->on_trigger(t, registry);
-    }
-
-    void write_tick(const core::tick& t) {
-        buf.clear();
-        append_tick_json(buf, t, registry);
-        buf += '\n';
-        ticks_out.write(buf);
+    [[nodiscard]] replay_stats figures() const {
+        replay_stats s;
+        s.frames = frames;
+        for (const auto& st : stats) {
+            s.ignored +=
+                st->frames[static_cast<std::size_t>(feeds::frame_outcome::ignored)].value() +
+                st->frames[static_cast<std::size_t>(feeds::frame_outcome::control)].value();
+            for (std::size_t r = 0; r < core::k_reject_reasons; ++r)
+                s.rejected[r] += st->rejected[r].value();
+        }
+        const stage_stats& ss = stage.stats();
+        s.rejected[static_cast<std::size_t>(core::reject_reason::late)] += ss.late.value();
+        s.applied = ss.applied.value();
+        s.references = ss.references.value();
+        s.triggers = ss.triggers.value();
+        return s;
     }
 
     void frame_record(const journal::record& r) {
+        ++frames;
         if (r.feed >= pipes.size() || r.payload.size() < 4) {
-            ++st.rejected[static_cast<std::size_t>(feeds::reject_reason::malformed)];
+            ++bad_records;
             return;
         }
         std::uint32_t frame_no = 0;
         std::memcpy(&frame_no, r.payload.data(), 4);
         const std::string_view bytes = r.payload.substr(4);
-        ++st.frames;
         current_feed = r.feed;
         feed_frames& ff = pending[r.feed];
         if (ff.slots.empty()) ff.base = frame_no;
@@ -145,10 +138,8 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
             ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
         ff.slots.push_back({ff.tick_base + ff.ticks.size(), 0, 0});
         // The reader guarantees readable padding after each payload, as the parsers need.
-        const auto before = stats[r.feed]->ignored.load() + stats[r.feed]->control.load();
         (void)pipes[r.feed]->handle(bytes.data(), bytes.size(),
-                                    bytes.size() + journal::k_read_padding, r.recv_ts);
-        st.ignored += stats[r.feed]->ignored.load() + stats[r.feed]->control.load() - before;
+                                    bytes.size() + journal::k_read_padding, r.recv_ts, frame_no);
         retire(ff);
         while (ff.slots.size() > k_max_pending) { // a frame never consumed: give up on it
             lost += static_cast<std::uint64_t>(ff.slots.front().count - ff.slots.front().consumed);
@@ -185,32 +176,9 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
                 continue;
             }
             slot& s = ff.slots[k];
-            const core::tick& t = ff.ticks[s.first - ff.tick_base + e.index];
+            const core::tick t = ff.ticks[s.first - ff.tick_base + e.index];
             ++s.consumed;
-            triggered = false;
-            switch (core.tick(e.feed, t, *this)) {
-            case signals::apply_status::late: {
-                ++st.rejected[static_cast<std::size_t>(feeds::reject_reason::late)];
-                std::string j = R"({"sym":)";
-                core::append_json_string(j, registry.info(t.inst).symbol);
-                j += R"(,"px":)";
-                core::append_double(j, t.px);
-                j += '}';
-                dead.write(t.recv_ts, feed_names[e.feed], 0, feeds::reject_reason::late,
-                           "older than the instrument's last event time (same stream) by more than "
-                           "the allowed lateness",
-                           j);
-                break;
-            }
-            case signals::apply_status::reference:
-                ++st.references;
-                break;
-            case signals::apply_status::applied:
-                ++st.applied;
-                break;
-            }
-            if (ticks_out.is_open()) write_tick(t);
-            if (plot) plot->after_step(graph, registry, triggered);
+            stage.tick(e.feed, e.frame, e.index, t);
         }
         for (auto& ff : pending)
             retire(ff);
@@ -218,16 +186,16 @@ struct replayer final : signals::trigger_sink, feeds::session_sink {
 
     void health_record(const journal::record& r) {
         if (r.payload.size() < 16) return;
-        const auto kind = static_cast<feeds::health_kind>(r.payload[0]);
-        std::uint64_t value = 0;
-        std::memcpy(&value, r.payload.data() + 8, 8);
+        core::health_event e;
+        e.kind = static_cast<core::health_kind>(r.payload[0]);
+        std::memcpy(&e.value, r.payload.data() + 8, 8);
+        e.at = r.recv_ts;
         const std::string_view symbol = r.payload.substr(16);
-        core::instrument_id inst = core::k_no_instrument;
-        if (!symbol.empty()) inst = registry.resolve(registry.venue("generic"), symbol);
-        triggered = false;
-        core.health(r.feed, kind, r.recv_ts, value, inst, *this);
-        if (plot && triggered) plot->after_step(graph, registry, true);
+        if (!symbol.empty()) e.inst = registry->resolve(registry->venue("generic"), symbol);
+        stage.health(r.feed, e);
     }
+
+    std::uint64_t bad_records = 0; // frame records that name no recorded feed
 };
 
 } // namespace
@@ -292,13 +260,14 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
                 const double secs = static_cast<double>(now - started) / 1e9;
                 char line[160];
                 const int bar = static_cast<int>(done * 30);
-                std::snprintf(line, sizeof line,
-                              "[%.*s%.*s] %5.1f%%  %llu frames  %llu triggers  %.2f M ticks/s", bar,
-                              "##############################", 30 - bar,
-                              "                              ", done * 100,
-                              static_cast<unsigned long long>(rp.st.frames),
-                              static_cast<unsigned long long>(rp.st.triggers),
-                              secs > 0 ? static_cast<double>(rp.st.applied) / secs / 1e6 : 0.0);
+                std::snprintf(
+                    line, sizeof line,
+                    "[%.*s%.*s] %5.1f%%  %llu frames  %llu triggers  %.2f M ticks/s", bar,
+                    "##############################", 30 - bar, "                              ",
+                    done * 100, static_cast<unsigned long long>(rp.frames),
+                    static_cast<unsigned long long>(rp.stage.stats().triggers.value()),
+                    secs > 0 ? static_cast<double>(rp.stage.stats().applied.value()) / secs / 1e6
+                             : 0.0);
                 std::cerr << (tty ? "\r\033[K" : "seismo: ") << line << (tty ? "" : "\n")
                           << std::flush;
             }
@@ -307,12 +276,12 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
     if (tty && opts.progress) std::cerr << "\r\033[K" << std::flush;
     res.stopped = rd.stopped();
     res.lost_ticks = rp.lost;
-    rp.st.seconds = static_cast<double>(core::monotonic_now() - started) / 1e9;
-    rp.out.flush();
-    rp.ticks_out.flush();
-    rp.dead.flush();
+    replay_stats st = rp.figures();
+    st.rejected[static_cast<std::size_t>(core::reject_reason::malformed)] += rp.bad_records;
+    st.seconds = static_cast<double>(core::monotonic_now() - started) / 1e9;
+    rp.out.finish("seismo replay of " + path);
     if (!opts.base.summary.empty()) {
-        std::string s = summary_json(rp.st);
+        std::string s = summary_json(st);
         s.pop_back(); // the newline
         s.pop_back(); // the closing brace
         s += R"(,"journal":{"dropped_bytes":)";
@@ -324,12 +293,11 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
         s += R"(,"stopped":)";
         s += res.stopped ? "true" : "false";
         s += "}}\n";
-        output_file f(opts.base.summary);
+        journal::output_file f(opts.base.summary);
         f.write(s);
         f.close();
     }
-    if (rp.plot) rp.plot->write(opts.plot, rp.graph, rp.feed_names, "seismo replay of " + path);
-    res.stats = rp.st;
+    res.stats = st;
     return res;
 }
 
@@ -350,8 +318,8 @@ journal_inspection inspect_journal(const std::string& path, const std::string& f
                  << "\n";
         return true;
     });
-    output_file out;
-    if (!frames_out.empty()) out = output_file(frames_out);
+    journal::output_file out;
+    if (!frames_out.empty()) out = journal::output_file(frames_out);
     std::string line;
     journal::record r;
     while (rd.next(r)) {

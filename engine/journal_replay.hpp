@@ -20,7 +20,6 @@ struct journal_replay_options {
     double speed = 0;                ///< 0 = as fast as possible; else event time per real time
     bool stop_on_corruption = false; ///< stop (and fail) at the first damaged record
     bool progress = true;            ///< a progress bar on a TTY, periodic lines otherwise
-    std::string plot;                ///< write an HTML plot here
 };
 
 struct journal_replay_result {

@@ -2,7 +2,7 @@
 
 #include "engine/core/json_writer.hpp"
 #include "engine/core/time.hpp"
-#include "engine/output.hpp"
+#include "engine/journal/output.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -490,7 +490,7 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
              "</td><td>" + esc(num(m.threshold)) + "</td></tr>\n";
     }
     o += "</table>\n</body></html>\n";
-    output_file f(path);
+    journal::output_file f(path);
     f.write(o);
     f.close();
 }

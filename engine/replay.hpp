@@ -1,16 +1,20 @@
 #pragma once
-// Offline replay (DESIGN §7, §9): frames from files (or memory) through the same parsers and the
-// same signal graph as live, with the clock taken from the data, triggers out in seq order.
+// Offline replay (DESIGN §7, §9) through the one path every input takes (DESIGN §2): each
+// line of a file is a frame of its feed, handed to that feed's frame_pipeline (the venue's
+// adapter or the Tardis CSV reader, refusals, duplicates, gaps) and its ticks and health events
+// to a signal_stage, exactly as the live runtime and the journal replay do — only the source
+// and the clock differ. The clock is the data's: a Tardis capture's receive times, else the
+// greatest event time applied so far.
 
 #include "engine/config.hpp"
 #include "engine/core/instrument_registry.hpp"
-#include "engine/dead_letter.hpp"
-#include "engine/line_reader.hpp"
-#include "engine/output.hpp"
+#include "engine/journal/dead_letter.hpp"
+#include "engine/journal/line_reader.hpp"
+#include "engine/journal/output.hpp"
+#include "engine/signal_stage.hpp"
 #include "feeds/frame.hpp"
-#include "feeds/sequence.hpp"
-#include "feeds/venues.hpp"
-#include "signals/graph.hpp"
+#include "feeds/pipeline.hpp"
+#include "feeds/venue.hpp"
 
 #include <array>
 #include <cstdint>
@@ -21,6 +25,8 @@
 
 namespace seismo::engine {
 
+class plot_recorder;
+
 /// Input formats `seismo replay` reads (DESIGN §9).
 enum class input_format : std::uint8_t { jsonl, tardis, tardis_csv };
 
@@ -28,11 +34,15 @@ struct replay_options {
     std::vector<std::string> inputs;
     std::string format = "auto"; ///< auto | jsonl | tardis | tardis-csv
     std::string venue;           ///< adapter for tardis frames (binance, coinbase, ...)
-    std::string out = "-";       ///< triggers, JSON lines ("-" = stdout, "" = nowhere)
-    std::string ticks;           ///< applied normalized ticks as generic-protocol lines
-    std::string summary;         ///< run figures as JSON
-    std::string dead_letter;     ///< refused input as JSON lines
-    std::string plot;            ///< an HTML plot of the replay ("" = none)
+    /// The feed every input plays as (its name in dead letters and feed-health triggers; when
+    /// it names a [[feed]], that feed's venue and frame limit apply). Empty: each input is a
+    /// feed of its own, named by its path.
+    std::string feed;
+    std::string out = "-";   ///< triggers, JSON lines ("-" = stdout, "" = nowhere)
+    std::string ticks;       ///< applied normalized ticks as generic-protocol lines
+    std::string summary;     ///< run figures as JSON
+    std::string dead_letter; ///< refused input as JSON lines
+    std::string plot;        ///< an HTML plot of the replay ("" = none)
     bool deterministic = false;
 };
 
@@ -42,7 +52,7 @@ struct replay_stats {
     std::uint64_t references = 0; ///< previous-close updates applied
     std::uint64_t ignored = 0;    ///< valid input seismo has no use for (incl. control frames)
     std::uint64_t triggers = 0;
-    std::array<std::uint64_t, feeds::k_reject_reasons> rejected{};
+    std::array<std::uint64_t, core::k_reject_reasons> rejected{};
     double seconds = 0;
 
     [[nodiscard]] std::uint64_t rejected_total() const noexcept;
@@ -53,62 +63,101 @@ struct replay_stats {
 /// One human line: counts, triggers, ticks/s.
 [[nodiscard]] std::string summary_text(const replay_stats& s);
 
-class replay_session final : public signals::trigger_sink {
+/// What both replays write: triggers (stdout or --out), normalized ticks (--ticks), dead
+/// letters, the plot. The signal stage's sink, on the replay's thread.
+class replay_outputs : public stage_sink {
   public:
-    replay_session(const config& cfg, const replay_options& opts);
+    replay_outputs(const config& cfg, const core::instrument_registry& reg,
+                   const replay_options& opts, std::vector<std::string> feed_names);
+    ~replay_outputs() override;
+
+    void on_trigger(const signals::trigger& t) override;
+    void on_late(std::uint16_t feed, std::uint32_t frame_no, const core::tick& t) override;
+    void on_applied(const core::tick& t, bool triggered) override;
+    /// A frame a pipeline refused.
+    void on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,
+                   std::string_view detail, std::string_view frame, core::nanos recv_ts);
+
+    /// The plot samples the graph after each step (set once the stage exists).
+    void plot_graph(const signals::graph* g) noexcept { graph_ = g; }
+    void on_each_trigger(std::function<void(const signals::trigger&, std::string_view)> f) {
+        observer_ = std::move(f);
+    }
+    /// Flushes the files and writes the plot (titled `title`).
+    void finish(const std::string& title);
+
+    [[nodiscard]] const std::vector<std::string>& feed_names() const noexcept { return names_; }
+
+  private:
+    const config& cfg_;
+    const core::instrument_registry& reg_;
+    bool deterministic_;
+    std::string plot_path_;
+    std::vector<std::string> names_;
+    journal::output_file out_, ticks_out_;
+    journal::dead_letter dead_;
+    std::string buf_;
+    std::unique_ptr<plot_recorder> plot_;
+    const signals::graph* graph_ = nullptr;
+    std::function<void(const signals::trigger&, std::string_view)> observer_;
+};
+
+/// One feed of a file replay.
+struct replay_feed {
+    std::string name;
+    input_format format = input_format::jsonl;
+    feeds::venue venue = feeds::venue::generic;
+    std::size_t max_frame = feeds::k_default_max_frame;
+};
+
+class replay_session final : public feeds::frame_sink {
+  public:
+    /// A session with the given feeds.
+    replay_session(const config& cfg, const replay_options& opts, std::vector<replay_feed> feeds);
+    /// A session of one generic-protocol feed named `feed` (benchmarks, tests).
+    replay_session(const config& cfg, const replay_options& opts, std::string feed = "input");
     ~replay_session() override;
 
-    /// Processes one line of the given format; its text has k_line_padding readable bytes after
-    /// it. (`process` alone: a generic-protocol line.)
-    void process(std::string_view feed, const line_reader::line& l,
-                 input_format fmt = input_format::jsonl);
-    /// Processes every line of a buffer that has k_line_padding readable bytes past `size`.
-    void process_buffer(std::string_view feed, const char* data, std::size_t size);
+    /// Processes line `l` of `feed` (k_line_padding readable bytes after its text);
+    /// `line_base` is added to its number to make the frame number (several files as one feed).
+    void process(std::size_t feed, const journal::line_reader::line& l,
+                 std::uint64_t line_base = 0);
+    /// Processes every line of a buffer that has k_line_padding readable bytes past `size`, as
+    /// lines of feed 0.
+    void process_buffer(const char* data, std::size_t size);
 
     /// Optional observer of every trigger as it is produced (after it is written).
     void on_each_trigger(std::function<void(const signals::trigger&, std::string_view json)> f) {
-        observer_ = std::move(f);
+        out_.on_each_trigger(std::move(f));
     }
 
     /// Flushes outputs, writes the summary file, and returns the figures.
     replay_stats finish();
+    /// The figures so far.
+    [[nodiscard]] replay_stats stats() const;
 
-    [[nodiscard]] const signals::graph& graph() const noexcept { return graph_; }
+    [[nodiscard]] const signals::graph& graph() const noexcept { return stage_->graph(); }
     [[nodiscard]] const core::instrument_registry& registry() const noexcept { return *registry_; }
-    [[nodiscard]] const replay_stats& stats() const noexcept { return stats_; }
 
   private:
-    void on_trigger(const signals::trigger& t) override;
-    void reject(std::string_view feed, std::uint64_t pos, core::nanos recv_ts,
-                feeds::reject_reason r, std::string_view detail, std::string_view frame);
-    void write_tick(const core::tick& t);
-    void apply_frame(std::string_view feed, std::uint64_t pos, const char* data, std::size_t len,
-                     std::size_t capacity, core::nanos recv_ts, std::string_view raw_line);
-    void apply_ticks(std::string_view feed, std::uint64_t pos, core::nanos recv_ts,
-                     std::string_view raw_line);
-    void process_csv(std::string_view feed, const line_reader::line& l);
-    core::symbol_cache& csv_symbols(std::string_view exchange);
+    // frame_sink
+    void on_ticks(std::uint16_t feed, std::uint32_t frame_no, const core::tick* t,
+                  std::size_t n) override;
+    void on_health(std::uint16_t feed, const core::health_event& e) override;
+    void on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,
+                   std::string_view detail, std::string_view frame, core::nanos recv_ts) override;
+
+    [[nodiscard]] core::nanos clock() const noexcept;
 
     const config* cfg_;
     replay_options opts_;
+    std::vector<replay_feed> feeds_;
     std::unique_ptr<core::instrument_registry> registry_;
-    signals::graph graph_;
-    core::symbol_cache symbols_;
-    feeds::venue_parser parser_;
-    std::vector<std::pair<std::string, std::unique_ptr<core::symbol_cache>>> csv_symbols_;
-    std::vector<int>
-        csv_columns_; // price, amount, timestamp, local_timestamp, id, symbol, exchange
-    feeds::sequence_tracker seqs_;
-    std::vector<core::tick> ticks_;
-    output_file out_;
-    output_file ticks_out_;
-    dead_letter dead_;
-    std::string buf_;
-    replay_stats stats_;
+    replay_outputs out_;
+    std::unique_ptr<signal_stage> stage_;
+    std::vector<std::unique_ptr<feeds::feed_stats>> stats_;
+    std::vector<std::unique_ptr<feeds::frame_pipeline>> pipes_;
     core::nanos started_ = 0;
-    std::function<void(const signals::trigger&, std::string_view)> observer_;
-    std::unique_ptr<class plot_recorder> plot_;
-    bool triggered_ = false;
 };
 
 /// The format of a file, judged from its first non-empty line: a Tardis raw capture

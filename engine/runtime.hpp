@@ -1,21 +1,17 @@
 #pragma once
-// The live engine (DESIGN §1): feed I/O thread -> lock-free queue -> one signal thread ->
-// trigger queue -> I/O thread (serialise, WS pub-sub fan-out) -> publisher thread (triggers
-// log, standard output).
+// The live engine (DESIGN §1), composed of three units with one job each:
+//  - the feed host (feed_host.hpp): every feed's session and pipeline, on the I/O thread,
+//    queueing ticks and health events for the signal thread through a lock-free queue;
+//  - the signal stage (signal_stage.hpp) on the signal thread: the signal step over every
+//    event, triggers into the publisher's queue, the consumption order into the journal, and a
+//    state snapshot every 250 ms for /v1/state and /metrics;
+//  - the trigger publisher (trigger_publisher.hpp): with the server on, the I/O thread
+//    serialises each trigger once and fans it out to subscribers; the writer thread writes the
+//    audit log, standard output and the dead-letter file.
+// Plus the server (engine/publish), the metrics registry every unit's probe is registered with,
+// and the journal writer's thread with --record. No allocation, lock or log line per tick on
+// the signal thread; it may busy-poll and be pinned ([engine] busy_poll, pin_cpu).
 //
-// Threads and ownership:
-//  - I/O thread: an io_context running every feed session (and the demo feed), and the HTTP /
-//    WS pub-sub server. Feeds parse frames and enqueue ticks and health events with their own
-//    producer token (moodycamel ConcurrentQueue).
-//  - signal thread: owns the signal graph; applies ticks, turns health events into feed_health
-//    triggers and instrument staleness, enqueues triggers, and every 250 ms publishes a state
-//    snapshot (values, levels) for /v1/state and /metrics. No allocation, lock or log line per
-//    tick; optionally busy-polls and is pinned to a CPU ([engine] busy_poll, pin_cpu).
-//  - triggers, with the server on: the signal thread wakes the I/O thread (one wake-up in
-//    flight), which serialises each trigger once (a shared WebSocket frame) and hands it to the
-//    hub, which fans it out to the sessions on the same thread; the message then goes to the
-//    publisher thread, which writes the audit log and standard output (a slow disk or terminal
-//    never holds up the I/O thread). Without the server the publisher thread does all of it.
 // request_stop() may be called from any thread; wait() then drains every queue, flushes the
 // outputs and returns.
 
@@ -92,7 +88,7 @@ class runtime {
     [[nodiscard]] std::vector<std::int64_t> latency_samples() const;
 
     /// Called with every trigger and its JSON as it is serialised (the I/O thread with the server
-    /// on, else the publisher thread; tests).
+    /// on, else the writer thread; tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);
 
   private:

@@ -1,38 +1,19 @@
 #pragma once
-// What a parser makes of one frame, and the reasons a frame or tick is refused (DESIGN §4).
+// What a parser makes of one frame (DESIGN §4): ticks, control, ignored, or a refusal with its
+// reason (core::reject_reason, shared with the signal step and the dead-letter file).
 
+#include "engine/core/reject.hpp"
 #include "engine/core/tick.hpp"
 
-#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 namespace seismo::feeds {
 
-/// Why input was not applied. Each is a label of seismo_feed_rejected_total{reason} and a
-/// dead-letter reason.
-enum class reject_reason : std::uint8_t {
-    malformed,     ///< not JSON, or not the shape the venue sends
-    missing_field, ///< a required field is absent
-    bad_field,     ///< a field has the wrong type or an impossible value
-    non_finite,    ///< NaN or infinite number
-    non_positive,  ///< price <= 0 for a `price` instrument
-    oversize,      ///< larger than the frame size limit
-    bad_timestamp, ///< timestamp unparseable or negative
-    late,          ///< older than its instrument's last event time by more than the lateness
-    duplicate,     ///< venue sequence number not after the last one applied
-    registry_full, ///< a new symbol and no room in the instrument registry
-    count_
-};
-
-inline constexpr std::size_t k_reject_reasons = static_cast<std::size_t>(reject_reason::count_);
-
-[[nodiscard]] constexpr std::string_view to_string(reject_reason r) noexcept {
-    constexpr std::array<std::string_view, k_reject_reasons> k_names{
-        "malformed", "missing_field", "bad_field", "non_finite", "non_positive",
-        "oversize",  "bad_timestamp", "late",      "duplicate",  "registry_full"};
-    return k_names[static_cast<std::size_t>(r)];
-}
+using core::k_reject_reasons;
+using core::reject_reason;
+using core::to_string;
 
 enum class frame_status : std::uint8_t {
     ticks,    ///< produced one or more ticks (appended to the caller's buffer)
@@ -57,7 +38,14 @@ struct parse_result {
     }
 };
 
-/// Default frame size limit (DESIGN §4).
+/// Bytes that must be readable past the end of every frame handed to a parser (simdjson's
+/// SIMDJSON_PADDING; checked where simdjson is included).
+inline constexpr std::size_t k_padding = 64;
+
+/// Default frame size limit of the generic protocol (DESIGN §4).
 inline constexpr std::size_t k_default_max_frame = 64 * 1024;
+/// Default frame size limit of venue adapters: real venues send legitimately large frames on
+/// channels seismo ignores (a Kraken book-1000 snapshot is ~80 KB).
+inline constexpr std::size_t k_default_max_venue_frame = 1 << 20;
 
 } // namespace seismo::feeds

@@ -11,6 +11,7 @@
 // with one bad element is rejected whole, so a frame is applied all or nothing.
 //
 // One parser per feed thread; parse() allocates nothing once `out` has grown to its working size.
+// Implemented with the generic venue's description in feeds/venues/generic.cpp.
 
 #include "engine/core/instrument_registry.hpp"
 #include "engine/core/tick.hpp"
@@ -21,10 +22,6 @@
 #include <vector>
 
 namespace seismo::feeds {
-
-/// Bytes that must be readable past the end of every frame handed to a parser (simdjson's
-/// SIMDJSON_PADDING; checked in the .cpp).
-inline constexpr std::size_t k_padding = 64;
 
 class generic_parser {
   public:

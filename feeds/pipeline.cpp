@@ -1,59 +1,88 @@
 #include "feeds/pipeline.hpp"
 
-#include "engine/core/time.hpp"
+#include "feeds/tardis.hpp"
 
 namespace seismo::feeds {
 
+frame_pipeline::frame_pipeline(venue v, core::instrument_registry& reg, std::size_t max_frame,
+                               frame_sink& sink, std::uint16_t feed, feed_stats& stats)
+    : syms_(std::make_unique<core::symbol_cache>(reg, reg.venue(to_string(v)))),
+      parser_(std::make_unique<venue_parser>(v, *syms_, max_frame)), sink_(sink), feed_(feed),
+      stats_(stats) {
+    ticks_.reserve(256);
+}
+
+frame_pipeline::frame_pipeline(std::unique_ptr<tardis_csv_parser> csv,
+                               core::instrument_registry& /*reg*/, frame_sink& sink,
+                               std::uint16_t feed, feed_stats& stats)
+    : csv_(std::move(csv)), sink_(sink), feed_(feed), stats_(stats) {
+    ticks_.reserve(16);
+}
+
+frame_pipeline::~frame_pipeline() = default;
+
 frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len,
-                                               std::size_t capacity, core::nanos recv) {
-    const outcome o = process(data, len, capacity, recv);
-    sink_.on_frame_done(feed_, std::string_view(data, len),
-                        recv); // the journal: off the ticks' path
+                                               std::size_t capacity, core::nanos recv,
+                                               std::uint32_t frame_no) {
+    last_frame_no_ = frame_no;
+    const outcome o = process(data, len, capacity, recv, frame_no);
+    // The journal, off the ticks' path.
+    sink_.on_frame_done(feed_, frame_no, std::string_view(data, len), recv);
     return o;
 }
 
+void frame_pipeline::refuse(reject_reason why, std::string_view detail, std::string_view frame,
+                            core::nanos recv, std::uint32_t frame_no) {
+    last_frame_no_ = frame_no;
+    count(frame_outcome::rejected);
+    stats_.rejected[static_cast<std::size_t>(why)].add();
+    sink_.on_reject(feed_, frame_no, why, detail, frame, recv);
+}
+
 frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t len,
-                                                std::size_t capacity, core::nanos recv) {
+                                                std::size_t capacity, core::nanos recv,
+                                                std::uint32_t frame_no) {
     outcome o;
     const std::string_view frame(data, len);
-    sink_.on_frame(feed_, frame, recv);
     ticks_.clear();
-    const parse_result r = parser_.parse(data, len, capacity, recv, ticks_);
+    const parse_result r =
+        csv_ ? csv_->parse(frame, ticks_) : parser_->parse(data, len, capacity, recv, ticks_);
     switch (r.status) {
     case frame_status::rejected:
-        stats_.rejected[static_cast<std::size_t>(r.reason)].fetch_add(1, std::memory_order_relaxed);
-        sink_.on_reject(feed_, r.reason, r.detail, frame, recv);
+        count(frame_outcome::rejected);
+        stats_.rejected[static_cast<std::size_t>(r.reason)].add();
+        sink_.on_reject(feed_, frame_no, r.reason, r.detail, frame, recv);
         return o;
     case frame_status::ignored:
-        stats_.ignored.fetch_add(1, std::memory_order_relaxed);
+        count(frame_outcome::ignored);
         return o;
     case frame_status::control:
-        stats_.control.fetch_add(1, std::memory_order_relaxed);
+        count(frame_outcome::control);
         return o;
     case frame_status::ticks:
         break;
     }
+    count(frame_outcome::data);
     o.data = true;
     o.connection_seq = r.connection_seq;
-    stats_.frames.fetch_add(1, std::memory_order_relaxed);
-    stats_.last_frame.store(recv, std::memory_order_relaxed);
+    stats_.last_data.set(recv);
     std::size_t kept = 0;
     for (std::size_t i = 0; i < ticks_.size(); ++i) {
         const core::tick& t = ticks_[i];
         if (t.kind != core::tick_kind::reference &&
             seqs_.check(t) == sequence_tracker::verdict::duplicate) {
-            stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].fetch_add(
-                1, std::memory_order_relaxed);
-            sink_.on_reject(feed_, reject_reason::duplicate,
-                            "seq: not after the last one applied for this instrument", frame, recv);
+            stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].add();
+            sink_.on_reject(feed_, frame_no, reject_reason::duplicate,
+                            "seq: not after the last one applied for this instrument", frame,
+                            t.recv_ts);
             continue;
         }
         if (const std::uint64_t miss = seqs_.missing(t); miss != 0) {
-            stats_.gaps.fetch_add(1, std::memory_order_relaxed);
-            stats_.missing.fetch_add(miss, std::memory_order_relaxed);
-            health_event e;
-            e.kind = health_kind::gap;
-            e.at = core::realtime_now();
+            stats_.gaps.add();
+            stats_.missing.add(miss);
+            core::health_event e;
+            e.kind = core::health_kind::gap;
+            e.at = t.recv_ts;
             e.value = miss;
             e.inst = t.inst;
             sink_.on_health(feed_, e);
@@ -62,18 +91,18 @@ frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t le
         ticks_[kept++] = t;
     }
     if (kept != 0) {
-        stats_.ticks.fetch_add(kept, std::memory_order_relaxed);
-        sink_.on_ticks(feed_, ticks_.data(), kept);
+        stats_.ticks.add(kept);
+        sink_.on_ticks(feed_, frame_no, ticks_.data(), kept);
     }
     return o;
 }
 
-void frame_pipeline::connection_gap(std::uint64_t missing) {
-    stats_.gaps.fetch_add(1, std::memory_order_relaxed);
-    stats_.missing.fetch_add(missing, std::memory_order_relaxed);
-    health_event e;
-    e.kind = health_kind::gap;
-    e.at = core::realtime_now();
+void frame_pipeline::connection_gap(std::uint64_t missing, core::nanos at) {
+    stats_.gaps.add();
+    stats_.missing.add(missing);
+    core::health_event e;
+    e.kind = core::health_kind::gap;
+    e.at = at;
     e.value = missing;
     sink_.on_health(feed_, e);
 }

@@ -131,3 +131,25 @@ class GenericFeed(Feed):
     async def send(self, sym, px, **extra):
         self.seq[sym] = self.seq.get(sym, 0) + 1
         await self.broadcast(json.dumps({"sym": sym, "px": px, "seq": self.seq[sym], **extra}))
+
+
+class Binance(Feed):
+    """Binance combined-stream trade frames; answers SUBSCRIBE like the venue does."""
+
+    def __init__(self):
+        super().__init__(greet=self._ack)
+        self.trade_id = {}
+
+    @staticmethod
+    def _ack(msg):
+        try:
+            m = json.loads(msg)
+        except ValueError:
+            return None
+        return json.dumps({"result": None, "id": m.get("id")}) if m.get("method") == "SUBSCRIBE" else None
+
+    async def trade(self, sym, px, t_ms, skip=0):
+        self.trade_id[sym] = self.trade_id.get(sym, 1000) + 1 + skip
+        await self.broadcast(json.dumps({"stream": sym.lower() + "@trade", "data": {
+            "e": "trade", "E": t_ms + 3, "s": sym, "t": self.trade_id[sym], "p": f"{px:.2f}",
+            "q": "0.01500", "T": t_ms, "m": True, "M": True}}))

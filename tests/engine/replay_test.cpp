@@ -167,10 +167,10 @@ TEST_F(replay_test, memory_and_file_replays_agree) {
     o.deterministic = true;
     std::string buf = *clean_;
     const std::size_t n = buf.size();
-    buf.append(k_line_padding, '\0');
+    buf.append(journal::k_line_padding, '\0');
     {
-        replay_session s(cfg, o);
-        s.process_buffer("mem", buf.data(), n);
+        replay_session s(cfg, o, "mem");
+        s.process_buffer(buf.data(), n);
         (void)s.finish();
     }
     const std::string mem = slurp(o.out);

@@ -3,7 +3,7 @@
 // an instrument out of a breadth denominator (degraded), and a clean drain on stop.
 #include "engine/config.hpp"
 #include "engine/runtime.hpp"
-#include "tests/feeds/test_feed_server.hpp"
+#include "tests/feeds/live/test_feed_server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,105 @@
+#pragma once
+// The journal writer (format: format.hpp, docs/journal.md): records frames, the signal thread's
+// consumption order and health events on its own thread, in blocks, rotating segments by size.
+
+#include "engine/core/health.hpp"
+#include "engine/core/spsc_ring.hpp"
+#include "engine/core/tick.hpp"
+#include "engine/journal/format.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace seismo::journal {
+
+using core::spsc_ring;
+
+struct options {
+    std::string dir;
+    std::size_t segment_bytes = 256u << 20;
+    core::nanos flush_interval = 100'000'000; ///< 100 ms
+    bool compress = false;                    ///< zstd per block
+    std::size_t ring_bytes = 16u << 20;       ///< per producer (each feed, the signal thread)
+    std::size_t block_bytes = 1u << 20;
+};
+
+/// Writes a journal on its own thread. Producers (feed threads, the signal thread) append
+/// formatted records to their own lock-free rings; they never block on I/O (a full ring makes
+/// the producer wait and is counted, which is backpressure, not loss).
+class writer {
+  public:
+    writer(options o, meta m, std::size_t feeds);
+    ~writer();
+    writer(const writer&) = delete;
+    writer& operator=(const writer&) = delete;
+
+    void start();
+    /// Drains the rings, writes the last block and closes the segment.
+    void stop();
+
+    // ---- a feed's thread
+    void frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts,
+               std::string_view bytes) noexcept;
+    // ---- the signal thread
+    void order(const order_entry* entries, std::size_t n) noexcept;
+    void health(std::uint16_t feed, core::health_kind kind, core::nanos at, std::uint64_t value,
+                std::string_view symbol) noexcept;
+
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept {
+        return bytes_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t frames() const noexcept;
+    /// Bytes in the rings not yet taken by the writer thread (its backlog).
+    [[nodiscard]] std::uint64_t backlog_bytes() const noexcept;
+    [[nodiscard]] std::uint64_t ring_waits() const noexcept {
+        return waits_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t segments() const noexcept {
+        return segments_.load(std::memory_order_relaxed);
+    }
+
+  private:
+    void put(spsc_ring& ring, record_type type, std::uint16_t feed, core::nanos recv_ts,
+             const void* a, std::size_t na, const void* b, std::size_t nb) noexcept;
+    void run();
+    void seal_records(std::size_t from) noexcept;
+    void seal();
+    void write_block(std::string_view raw_block);
+    void open_segment();
+
+    options o_;
+    meta meta_;
+    struct feed_ring {
+        explicit feed_ring(std::size_t bytes) : ring(bytes) {}
+        spsc_ring ring;
+        std::atomic<std::uint64_t> frames{0};     // written by its feed thread only (no locked add)
+        std::atomic<std::uint32_t> last_frame{0}; // the newest frame number in the ring (release)
+    };
+    /// Moves the signal thread's records that can go now from sig_pending_ to block_: all of
+    /// them, up to the first order record naming a frame not yet taken from its feed ring
+    /// (a feed thread records a frame after handing its ticks on, so the signal thread can
+    /// consume a tick before its frame is in the ring; on disk the frame always comes first).
+    void release_signal_records(bool all);
+    std::vector<std::unique_ptr<feed_ring>> feed_rings_;
+    std::unique_ptr<spsc_ring> signal_ring_;
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    int fd_ = -1;
+    std::size_t segment_no_ = 0;
+    std::size_t segment_size_ = 0;
+    std::string block_;
+    std::string sig_pending_; // signal-ring records held back (release_signal_records)
+    std::vector<std::uint32_t>
+        seen_; // per feed: every frame up to this number is in block_ or on disk
+    std::string stored_;
+    std::string header_;
+    core::nanos last_flush_ = 0;
+    std::atomic<std::uint64_t> bytes_{0}, waits_{0}, segments_{0};
+};
+
+} // namespace seismo::journal

@@ -1,0 +1,192 @@
+// The server's HTTP side (DESIGN §6): reads requests with limits, checks tokens, serves
+// /metrics, /healthz, /readyz, /v1/state and the dashboard from their hooks, and upgrades
+// /v1/stream to a pub-sub session (ws_session.cpp).
+#include "engine/core/json_writer.hpp"
+#include "engine/publish/server_impl.hpp"
+#include "engine/publish/ws_codec.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include <chrono>
+
+namespace seismo::publish {
+
+namespace detail {
+
+std::string error_json(std::string_view code, std::string_view message) {
+    std::string s = R"({"type":"error","code":)";
+    core::append_json_string(s, code);
+    s += R"(,"message":)";
+    core::append_json_string(s, message);
+    s += '}';
+    return s;
+}
+
+std::string text_frame(std::string_view json) {
+    std::string f;
+    ws::append_frame(f, ws::opcode::text, json);
+    return f;
+}
+
+std::string_view query_param(std::string_view target, std::string_view name) {
+    const auto q = target.find('?');
+    if (q == std::string_view::npos) return {};
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view kv = rest.substr(0, amp);
+        if (kv.size() > name.size() && kv.substr(0, name.size()) == name &&
+            kv[name.size()] == '=') {
+            return kv.substr(name.size() + 1);
+        }
+        if (amp == std::string_view::npos) break;
+        rest.remove_prefix(amp + 1);
+    }
+    return {};
+}
+
+} // namespace detail
+
+using namespace detail; // this file's own names; the header keeps them in detail
+
+namespace {
+
+namespace http = beast::http;
+constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
+
+template <class Stream>
+net::awaitable<void> respond(Stream& stream, const http::request<http::string_body>& req,
+                             http::status st, std::string_view type, std::string body,
+                             bool close = false) {
+    http::response<http::string_body> res{st, req.version()};
+    res.set(http::field::server, "seismo");
+    res.set(http::field::content_type, type);
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive() && !close);
+    if (req.method() != http::verb::head) res.body() = std::move(body);
+    res.prepare_payload();
+    auto [ec, n] = co_await http::async_write(stream, res, k_tuple);
+    (void)ec;
+    (void)n;
+}
+
+} // namespace
+
+const token* server::impl::find_token(std::string_view tok) const {
+    for (const auto& t : opts.tokens) {
+        if (t.token == tok) return &t;
+    }
+    return nullptr;
+}
+
+template <class Stream>
+net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stream stream) {
+    beast::flat_buffer buf;
+    for (;;) {
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(16 * 1024);
+        parser.body_limit(64 * 1024);
+        auto [ec, n] = co_await http::async_read(stream, buf, parser, k_tuple);
+        (void)n;
+        if (ec) break;
+        beast::get_lowest_layer(stream).expires_never();
+        stats.http_requests.fetch_add(1, std::memory_order_relaxed);
+        http::request<http::string_body> req = parser.release();
+        const std::string_view target = req.target();
+        const std::string_view path = target.substr(0, target.find('?'));
+
+        if (path == "/v1/stream") {
+            if (!beast::websocket::is_upgrade(req)) {
+                std::string body =
+                    error_json("upgrade_required", "connect with a WebSocket client");
+                co_await respond(stream, req, http::status::upgrade_required, "application/json",
+                                 std::move(body));
+                continue;
+            }
+            // Auth: a bearer token in the header or ?token=, when tokens are configured.
+            std::vector<std::string> allowed;
+            if (!opts.tokens.empty()) {
+                std::string_view tok = query_param(target, "token");
+                const auto auth = req[http::field::authorization];
+                if (auth.starts_with("Bearer ")) tok = auth.substr(7);
+                const token* t = find_token(tok);
+                if (t == nullptr) {
+                    stats.refused.fetch_add(1, std::memory_order_relaxed);
+                    std::string body =
+                        error_json("unauthorized",
+                                   tok.empty() ? "a bearer token is required" : "unknown token");
+                    co_await respond(stream, req, http::status::unauthorized, "application/json",
+                                     std::move(body), true);
+                    break;
+                }
+                allowed = t->topics;
+            }
+            const auto key = req[http::field::sec_websocket_key];
+            if (key.empty()) {
+                std::string body = error_json("bad_request", "missing Sec-WebSocket-Key");
+                co_await respond(stream, req, http::status::bad_request, "application/json",
+                                 std::move(body), true);
+                break;
+            }
+            http::response<http::empty_body> res{http::status::switching_protocols, req.version()};
+            res.set(http::field::upgrade, "websocket");
+            res.set(http::field::connection, "Upgrade");
+            res.set(http::field::sec_websocket_accept, ws::accept_key(key));
+            res.set(http::field::server, "seismo");
+            auto [wec, m] = co_await http::async_write(stream, res, k_tuple);
+            (void)m;
+            if (wec) break;
+            const auto data = buf.cdata();
+            std::string leftover(static_cast<const char*>(data.data()), data.size());
+            co_await detail::run_pubsub(self, std::move(stream), std::move(leftover),
+                                        std::move(allowed));
+            co_return;
+        }
+        // Compute the response first, then one co_await: GCC 12 mis-destroys temporaries
+        // built inside a co_await expression (a conditional operator there double-frees).
+        http::status status = http::status::ok;
+        std::string type = "application/json";
+        std::string body;
+        if (req.method() != http::verb::get && req.method() != http::verb::head) {
+            status = http::status::method_not_allowed;
+            body = error_json("method_not_allowed", "only GET");
+        } else if (path == "/metrics") {
+            type = "text/plain; version=0.0.4; charset=utf-8";
+            if (hooks.metrics) body = hooks.metrics();
+        } else if (path == "/healthz") {
+            type = "text/plain";
+            body = "ok\n";
+        } else if (path == "/readyz") {
+            const bool ok = hooks.ready ? hooks.ready(body) : true;
+            if (!ok) status = http::status::service_unavailable;
+        } else if (path == "/v1/state") {
+            body = hooks.state ? hooks.state() : std::string("{}");
+        } else if (path == "/" || path == "/index.html") {
+            type = "text/html; charset=utf-8";
+            body = std::string(dashboard_html());
+        } else {
+            status = http::status::not_found;
+            body = error_json(
+                "not_found",
+                "no such path; try /, /metrics, /healthz, /readyz, /v1/state, /v1/stream");
+        }
+        co_await respond(stream, req, status, type, std::move(body));
+        if (!req.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    co_return;
+}
+
+template net::awaitable<void> server::impl::http_session<plain_stream>(std::shared_ptr<impl>,
+                                                                       plain_stream);
+template net::awaitable<void> server::impl::http_session<tls_stream>(std::shared_ptr<impl>,
+                                                                     tls_stream);
+
+} // namespace seismo::publish

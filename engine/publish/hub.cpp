@@ -1,0 +1,126 @@
+#include "engine/publish/hub.hpp"
+
+#include "engine/core/string_map.hpp"
+#include "engine/publish/ws_codec.hpp"
+
+#include <algorithm>
+
+namespace seismo::publish {
+
+message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view json,
+                         std::string state_key, bool fired, bool transient) {
+    auto m = std::make_shared<message>();
+    m->seq = seq;
+    m->topic = std::move(topic);
+    m->signal = m->topic.substr(0, m->topic.find('/'));
+    ws::append_frame(m->frame, ws::opcode::text, json);
+    m->json_offset = m->frame.size() - json.size();
+    m->state_key = std::move(state_key);
+    m->fired = fired;
+    m->transient = transient;
+    return m;
+}
+
+bool topic_matches(std::string_view pattern, const message& m) noexcept {
+    if (core::glob_match(pattern, m.topic)) return true;
+    return pattern.find('/') == std::string_view::npos && core::glob_match(pattern, m.signal);
+}
+
+void hub::publish(const std::vector<message_ptr>& batch) {
+    std::vector<std::shared_ptr<hub_subscriber>> touched;
+    {
+        std::lock_guard lock(mu_);
+        std::vector<std::shared_ptr<hub_subscriber>> live;
+        live.reserve(subs_.size());
+        for (auto& w : subs_) {
+            if (auto s = w.lock()) live.push_back(std::move(s));
+        }
+        std::vector<bool> got(live.size(), false);
+        for (const auto& m : batch) {
+            ring_.push_back(m);
+            if (ring_.size() > ring_size_) ring_.pop_front();
+            if (!m->transient) {
+                if (m->fired)
+                    active_[m->state_key] = m;
+                else
+                    active_.erase(m->state_key);
+            }
+            for (std::size_t i = 0; i < live.size(); ++i) {
+                if (live[i]->wants(*m)) {
+                    live[i]->push(m);
+                    got[i] = true;
+                    deliveries_.fetch_add(1, std::memory_order_relaxed);
+                }
+            }
+        }
+        published_.fetch_add(batch.size(), std::memory_order_relaxed);
+        for (std::size_t i = 0; i < live.size(); ++i) {
+            if (got[i]) touched.push_back(live[i]);
+        }
+        std::erase_if(subs_, [](const std::weak_ptr<hub_subscriber>& w) { return w.expired(); });
+    }
+    for (auto& s : touched)
+        s->flush();
+}
+
+void hub::subscribe(const std::shared_ptr<hub_subscriber>& s,
+                    const std::function<bool(const message&)>& matches,
+                    std::optional<std::uint64_t> since,
+                    const std::function<void(subscription&)>& deliver) {
+    subscription r;
+    std::lock_guard lock(mu_);
+    bool known = false;
+    for (const auto& w : subs_)
+        known = known || w.lock().get() == s.get();
+    if (!known) subs_.push_back(s);
+    for (const auto& [key, m] : active_) {
+        if (matches(*m)) r.active.push_back(m);
+    }
+    std::sort(r.active.begin(), r.active.end(),
+              [](const auto& a, const auto& b) { return a->seq < b->seq; });
+    if (since) {
+        const std::uint64_t oldest = ring_.empty() ? 0 : ring_.front()->seq;
+        if (!ring_.empty() && *since + 1 < oldest) r.gap = std::make_pair(*since + 1, oldest - 1);
+        for (const auto& m : ring_) {
+            if (m->seq > *since && matches(*m)) r.replay.push_back(m);
+        }
+    }
+    deliver(r);
+}
+
+void hub::locked(const std::function<void()>& f) {
+    std::lock_guard lock(mu_);
+    f();
+}
+
+void hub::remove(const hub_subscriber* s) {
+    std::lock_guard lock(mu_);
+    std::erase_if(subs_, [s](const std::weak_ptr<hub_subscriber>& w) {
+        auto p = w.lock();
+        return !p || p.get() == s;
+    });
+}
+
+std::size_t hub::subscribers() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& w : subs_)
+        n += w.expired() ? 0 : 1;
+    return n;
+}
+
+std::uint64_t hub::last_seq() const {
+    std::lock_guard lock(mu_);
+    return ring_.empty() ? 0 : ring_.back()->seq;
+}
+
+std::vector<message_ptr> hub::active() const {
+    std::lock_guard lock(mu_);
+    std::vector<message_ptr> v;
+    for (const auto& [k, m] : active_)
+        v.push_back(m);
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
+    return v;
+}
+
+} // namespace seismo::publish

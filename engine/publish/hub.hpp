@@ -1,0 +1,108 @@
+#pragma once
+// The trigger hub between whoever publishes triggers (the I/O thread, live) and the pub-sub
+// sessions (DESIGN §6): each trigger is serialised once into a shared, ready-to-send WebSocket
+// frame (make_message); the hub keeps a bounded replay ring for `since` resumption and the set
+// of currently fired triggers for snapshots, and hands each message to every session whose
+// topics match. The signal thread never comes here; the publisher never waits on a subscriber
+// (sessions queue, and cut themselves off when their bounded queue overflows).
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seismo::publish {
+
+/// One published trigger, shared by every subscriber.
+struct message {
+    std::uint64_t seq = 0;
+    std::string topic;  ///< "signal/instrument", "signal", "feed_health/feed"
+    std::string signal; ///< the topic's first part
+    std::string frame;  ///< a complete unmasked WebSocket text frame holding the JSON
+    std::size_t json_offset = 0;
+    /// Key of the (signal, instrument, level) state this trigger changes; `fired` says how.
+    std::string state_key;
+    bool fired = false;
+    bool transient = false; ///< never "active" (feed gaps are events, not states)
+
+    [[nodiscard]] std::string_view json() const noexcept {
+        return std::string_view(frame).substr(json_offset);
+    }
+};
+using message_ptr = std::shared_ptr<const message>;
+
+/// A message for a trigger's `json`, framed once as a WebSocket text frame for every subscriber.
+/// `state_key` names the (signal, instrument, level) state it changes; `fired` says how;
+/// `transient` messages (feed gaps) are events, never active.
+[[nodiscard]] message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view json,
+                                       std::string state_key, bool fired, bool transient);
+
+/// A topic pattern: a glob over the whole topic ("silver_crash/XAG/USD", "crypto_*/*"), or,
+/// without '/', over the signal name (so "silver_crash" covers every instrument).
+[[nodiscard]] bool topic_matches(std::string_view pattern, const message& m) noexcept;
+
+/// What the hub needs of a subscriber session. push() and wants() are called with the hub's
+/// lock held, on the publisher thread or the session's own thread: they must not block.
+class hub_subscriber {
+  public:
+    virtual ~hub_subscriber() = default;
+    [[nodiscard]] virtual bool wants(const message& m) const = 0;
+    virtual void push(const message_ptr& m) = 0;
+    /// After a batch of push()es: wake the session's writer.
+    virtual void flush() = 0;
+};
+
+class hub {
+  public:
+    explicit hub(std::size_t ring_size) : ring_size_(ring_size) {}
+
+    /// Publishes a batch (publisher thread).
+    void publish(const std::vector<message_ptr>& batch);
+
+    struct subscription {
+        std::vector<message_ptr> active; ///< currently fired triggers the new patterns match
+        std::vector<message_ptr> replay; ///< seq > since, matching, oldest first
+        std::optional<std::pair<std::uint64_t, std::uint64_t>> gap; ///< [from, to] no longer kept
+    };
+    /// Registers (or keeps) `s` and, atomically with respect to publish(), returns the snapshot
+    /// for `matches` and, with `since`, the replay. Messages published after this call reach
+    /// `s` through push().
+    /// `deliver` runs with the hub's lock held (so nothing published can overtake what it
+    /// queues): it receives the subscription, and is where the session updates its patterns.
+    void subscribe(const std::shared_ptr<hub_subscriber>& s,
+                   const std::function<bool(const message&)>& matches,
+                   std::optional<std::uint64_t> since,
+                   const std::function<void(subscription&)>& deliver);
+    /// Runs `f` with the hub's lock held (sessions change their patterns this way).
+    void locked(const std::function<void()>& f);
+    void remove(const hub_subscriber* s);
+
+    [[nodiscard]] std::size_t subscribers() const;
+    [[nodiscard]] std::uint64_t published() const noexcept {
+        return published_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t deliveries() const noexcept {
+        return deliveries_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t last_seq() const;
+    /// Currently fired triggers (for /v1/state and the dashboard).
+    [[nodiscard]] std::vector<message_ptr> active() const;
+
+  private:
+    mutable std::mutex mu_;
+    std::size_t ring_size_;
+    std::deque<message_ptr> ring_;
+    std::map<std::string, message_ptr> active_;
+    std::vector<std::weak_ptr<hub_subscriber>> subs_;
+    std::atomic<std::uint64_t> published_{0};
+    std::atomic<std::uint64_t> deliveries_{0};
+};
+
+} // namespace seismo::publish

@@ -1,0 +1,154 @@
+// The server's listener (DESIGN §6): binds, accepts, enforces the connection limit, and runs
+// each connection — through a TLS handshake when the listener has a certificate — as an HTTP
+// session (http_routes.cpp).
+#include "engine/publish/server_impl.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace seismo::publish {
+
+const char* to_string(drop_reason r) noexcept {
+    switch (r) {
+    case drop_reason::slow_consumer:
+        return "slow_consumer";
+    case drop_reason::protocol_error:
+        return "protocol_error";
+    case drop_reason::message_too_big:
+        return "message_too_big";
+    case drop_reason::count_:
+        break;
+    }
+    return "?";
+}
+
+using namespace detail; // this file's own names; the header keeps them in detail
+
+namespace {
+
+constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
+
+} // namespace
+
+server::impl::impl(net::io_context& i, server_options o, hub& h, server_hooks hk)
+    : io(i), opts(std::move(o)), trigger_hub(h), hooks(std::move(hk)),
+      acceptor(net::make_strand(i)) {}
+
+void server::impl::register_closer(const std::shared_ptr<void>& owner, std::function<void()> f) {
+    std::lock_guard lock(conns_mu);
+    closers.remove_if([](const auto& c) { return c.first.expired(); });
+    closers.emplace_back(owner, std::move(f));
+}
+
+net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::socket sock) {
+    stats.connections.fetch_add(1, std::memory_order_relaxed);
+    beast::tcp_stream stream(std::move(sock));
+    if (tls) {
+        beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *tls);
+        beast::get_lowest_layer(s).expires_after(std::chrono::seconds(10));
+        auto [ec] = co_await s.async_handshake(net::ssl::stream_base::server, k_tuple);
+        if (!ec) co_await http_session(self, std::move(s));
+    } else {
+        co_await http_session(self, std::move(stream));
+    }
+    stats.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
+    while (!stopping) {
+        auto [ec, sock] = co_await acceptor.async_accept(net::make_strand(io), k_tuple);
+        if (ec) {
+            if (stopping || ec == net::error::operation_aborted) break;
+            continue;
+        }
+        if (stats.connections.load(std::memory_order_relaxed) >= opts.max_connections) {
+            // Over the limit: a plain HTTP 503, whatever was asked.
+            stats.refused.fetch_add(1, std::memory_order_relaxed);
+            static const std::string k_busy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                "application/json\r\nConnection: close\r\n"
+                "Content-Length: "
+                "78\r\n\r\n{\"type\":\"error\",\"code\":\"too_many_connections\",\"message\":"
+                "\"connection limit\"}\n";
+            beast::error_code wec;
+            net::write(sock, net::buffer(k_busy), wec);
+            sock.close(wec);
+            continue;
+        }
+        // Small frames must go out at once: without TCP_NODELAY, Nagle's algorithm and the
+        // peer's delayed ACK hold a trigger back ~40 ms.
+        beast::error_code nec;
+        sock.set_option(tcp::no_delay(true), nec);
+        auto ex = sock.get_executor();
+        net::co_spawn(ex, connection(self, std::move(sock)), net::detached);
+    }
+}
+
+server::server(net::io_context& io, server_options opts, hub& h, server_hooks hooks)
+    : p_(std::make_shared<impl>(io, std::move(opts), h, std::move(hooks))) {
+    const server_options& cfg = p_->opts;
+    if (!cfg.tls_cert.empty()) {
+        p_->tls = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+        beast::error_code ec;
+        p_->tls->use_certificate_chain_file(cfg.tls_cert, ec);
+        if (ec) throw std::runtime_error("tls_cert " + cfg.tls_cert + ": " + ec.message());
+        p_->tls->use_private_key_file(cfg.tls_key, net::ssl::context::pem, ec);
+        if (ec) throw std::runtime_error("tls_key " + cfg.tls_key + ": " + ec.message());
+    }
+}
+
+server::~server() {
+    stop();
+}
+
+void server::start() {
+    const auto colon = p_->opts.listen.rfind(':');
+    std::string host = p_->opts.listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    const auto port = static_cast<std::uint16_t>(std::stoul(p_->opts.listen.substr(colon + 1)));
+    beast::error_code ec;
+    const auto addr = net::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+    if (ec)
+        throw std::runtime_error("listen " + p_->opts.listen + ": bad address: " + ec.message());
+    const tcp::endpoint ep(addr, port);
+    p_->acceptor.open(ep.protocol(), ec);
+    if (!ec) p_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) p_->acceptor.bind(ep, ec);
+    if (!ec) p_->acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("listen " + p_->opts.listen + ": " + ec.message());
+    p_->bound_port = p_->acceptor.local_endpoint().port();
+    net::co_spawn(p_->acceptor.get_executor(), p_->accept_loop(p_), net::detached);
+}
+
+void server::stop() {
+    if (p_->stopping.exchange(true)) return;
+    auto self = p_;
+    net::post(p_->acceptor.get_executor(), [self] {
+        beast::error_code ec;
+        self->acceptor.close(ec);
+    });
+    std::lock_guard lock(p_->conns_mu);
+    for (auto& c : p_->closers)
+        c.second();
+    p_->closers.clear();
+}
+
+std::uint16_t server::port() const {
+    return p_->bound_port;
+}
+const server_stats& server::stats() const noexcept {
+    return p_->stats;
+}
+
+} // namespace seismo::publish

@@ -1,0 +1,103 @@
+#pragma once
+// The WS pub-sub and HTTP server on one listener (DESIGN §6): /v1/stream (subscribe with topic
+// globs, snapshot, resume by seq, gap, ping/pong, bearer tokens with topic globs, limits, clear
+// errors), /metrics, /healthz, /readyz, /v1/state and the dashboard at /. The routes serve what
+// their hooks produce; the server builds no other module's output.
+//
+// Three files: listener.cpp (accepting, the connection limit, TLS), http_routes.cpp (requests,
+// auth, routes, the upgrade), ws_session.cpp (a subscriber's session). Beast parses HTTP; after
+// the upgrade sessions speak frames through ws_codec, so one serialised trigger frame is shared
+// by every subscriber and many frames go out in one gather write.
+//
+// Threads: runs on the io_context it is given; each connection on its own strand. Deliveries
+// come from the hub into each session's bounded queue; a session whose queue overflows is
+// closed with a reason and counted, so no subscriber can slow the engine.
+
+#include "engine/publish/hub.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+namespace prometheus {
+class Collectable;
+}
+
+namespace seismo::publish {
+
+/// A bearer token and the topic globs it may see (empty: all).
+struct token {
+    std::string token;
+    std::vector<std::string> topics;
+};
+
+struct server_options {
+    std::string listen = "127.0.0.1:8080"; ///< HOST:PORT (port 0: any free one)
+    std::vector<token> tokens;             ///< none: no auth
+    std::size_t max_connections = 1024;
+    std::size_t max_subscriptions = 256;  ///< topic patterns per client
+    std::size_t max_message_bytes = 4096; ///< inbound WS message limit
+    std::size_t session_queue = 4096;     ///< outbound messages queued per subscriber
+    std::string tls_cert;                 ///< PEM; with tls_key enables TLS on the listener
+    std::string tls_key;
+};
+
+struct server_hooks {
+    std::function<std::string()> metrics;           ///< Prometheus text exposition
+    std::function<std::string()> state;             ///< /v1/state JSON
+    std::function<bool(std::string& detail)> ready; ///< /readyz; detail: JSON explaining
+};
+
+/// Why subscribers were cut off (labels of seismo_subscriber_dropped_total).
+enum class drop_reason : std::uint8_t { slow_consumer, protocol_error, message_too_big, count_ };
+[[nodiscard]] const char* to_string(drop_reason r) noexcept;
+
+/// The server's counters (updated by connection strands, read by the probe).
+struct server_stats {
+    std::atomic<std::uint64_t> connections{0}; ///< open TCP connections (gauge)
+    std::atomic<std::uint64_t> subscribers{0}; ///< open /v1/stream sessions (gauge)
+    std::atomic<std::uint64_t> http_requests{0};
+    std::atomic<std::uint64_t> refused{0};       ///< over max_connections or unauthorized
+    std::atomic<std::uint64_t> client_errors{0}; ///< error messages sent for bad requests
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(drop_reason::count_)> dropped{};
+};
+
+class server {
+  public:
+    /// Throws std::runtime_error naming the file when TLS files cannot be loaded.
+    server(boost::asio::io_context& io, server_options opts, hub& h, server_hooks hooks);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Binds and starts accepting. Throws std::runtime_error naming the address on failure.
+    void start();
+    /// Stops accepting and closes every connection; safe from any thread.
+    void stop();
+    [[nodiscard]] std::uint16_t port() const;
+    [[nodiscard]] const server_stats& stats() const noexcept;
+
+    struct impl;
+
+  private:
+    std::shared_ptr<impl> p_;
+};
+
+/// The server's and the hub's metrics: seismo_subscribers, seismo_connections,
+/// seismo_subscriber_dropped_total{reason}, seismo_http_requests_total,
+/// seismo_client_errors_total, seismo_connections_refused_total, seismo_deliveries_total.
+/// `srv` may be null (no server: zeros); both must outlive the probe.
+[[nodiscard]] std::shared_ptr<prometheus::Collectable> make_server_probe(const server* srv,
+                                                                         const hub& h);
+
+/// The dashboard page (engine/publish/dashboard.html, compiled in).
+[[nodiscard]] std::string_view dashboard_html();
+
+} // namespace seismo::publish

@@ -1,0 +1,92 @@
+#pragma once
+// Internal to engine/publish: the server's shared state, and what its three files implement for
+// each other — listener.cpp (accepting, limits, TLS), http_routes.cpp (requests, auth, routes,
+// the WebSocket upgrade), ws_session.cpp (a subscriber's session).
+
+#include "engine/publish/server.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <atomic>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seismo::publish {
+
+namespace detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+/// `{"type":"error","code":…,"message":…}`
+[[nodiscard]] std::string error_json(std::string_view code, std::string_view message);
+/// A complete server (unmasked) WebSocket text frame holding `json`.
+[[nodiscard]] std::string text_frame(std::string_view json);
+/// The value of `name` in the target's query string ("" when absent).
+[[nodiscard]] std::string_view query_param(std::string_view target, std::string_view name);
+
+} // namespace detail
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+    impl(detail::net::io_context& i, server_options o, hub& h, server_hooks hk);
+
+    detail::net::io_context& io;
+    server_options opts;
+    hub& trigger_hub;
+    server_hooks hooks;
+    server_stats stats;
+    std::unique_ptr<detail::net::ssl::context> tls;
+    detail::tcp::acceptor acceptor;
+    std::atomic<bool> stopping{false};
+    std::mutex conns_mu;
+    /// Open sessions, closed on stop (entries whose session is gone are trimmed).
+    std::list<std::pair<std::weak_ptr<void>, std::function<void()>>> closers;
+    std::uint16_t bound_port = 0;
+
+    [[nodiscard]] const token* find_token(std::string_view tok) const;
+    void register_closer(const std::shared_ptr<void>& owner, std::function<void()> f);
+
+    // listener.cpp
+    detail::net::awaitable<void> accept_loop(std::shared_ptr<impl> self);
+    detail::net::awaitable<void> connection(std::shared_ptr<impl> self, detail::tcp::socket sock);
+
+    // http_routes.cpp: serves requests until the connection closes or upgrades.
+    template <class Stream>
+    detail::net::awaitable<void> http_session(std::shared_ptr<impl> self, Stream stream);
+};
+
+extern template detail::net::awaitable<void>
+    server::impl::http_session<detail::plain_stream>(std::shared_ptr<impl>, detail::plain_stream);
+extern template detail::net::awaitable<void>
+    server::impl::http_session<detail::tls_stream>(std::shared_ptr<impl>, detail::tls_stream);
+
+namespace detail {
+
+/// ws_session.cpp: runs an upgraded /v1/stream connection as a pub-sub session until it ends.
+/// `leftover`: bytes read past the upgrade request; `allowed`: the token's topic globs.
+template <class Stream>
+net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv, Stream stream,
+                                std::string leftover, std::vector<std::string> allowed);
+
+extern template net::awaitable<void> run_pubsub<plain_stream>(std::shared_ptr<server::impl>,
+                                                              plain_stream, std::string,
+                                                              std::vector<std::string>);
+extern template net::awaitable<void> run_pubsub<tls_stream>(std::shared_ptr<server::impl>,
+                                                            tls_stream, std::string,
+                                                            std::vector<std::string>);
+
+} // namespace detail
+} // namespace seismo::publish

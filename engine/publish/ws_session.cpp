@@ -1,0 +1,375 @@
+// A /v1/stream subscriber's session (DESIGN §6), after the upgrade: reads client frames
+// through ws_codec's parser, answers ops (client_op.hpp), takes deliveries from the hub into a
+// bounded queue, and writes its own frames and shared trigger frames with gather writes. One
+// strand per session; the hub calls wants()/push()/flush() with its lock held.
+#include "engine/core/json_writer.hpp"
+#include "engine/core/string_map.hpp"
+#include "engine/publish/client_op.hpp"
+#include "engine/publish/server_impl.hpp"
+#include "engine/publish/ws_codec.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <algorithm>
+#include <deque>
+
+namespace seismo::publish::detail {
+namespace {
+
+constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t k_write_batch = 64;
+
+template <class Stream>
+class pubsub_session final : public hub_subscriber,
+                             public std::enable_shared_from_this<pubsub_session<Stream>> {
+    using awaitable_void = net::awaitable<void>;
+
+  public:
+    pubsub_session(std::shared_ptr<server::impl> srv, Stream stream,
+                   std::vector<std::string> allowed)
+        : srv_(std::move(srv)), stream_(std::move(stream)), parser_(srv_->opts.max_message_bytes),
+          allowed_(std::move(allowed)) {}
+
+    // hub_subscriber (hub lock held)
+    [[nodiscard]] bool wants(const message& m) const override {
+        if (!allowed_topic(m)) return false;
+        for (const auto& p : patterns_) {
+            if (topic_matches(p, m)) return true;
+        }
+        return false;
+    }
+    void push(const message_ptr& m) override {
+        std::lock_guard lock(qmu_);
+        if (overflow_) return;
+        if (queue_.size() >= srv_->opts.session_queue) {
+            overflow_ = true;
+            return;
+        }
+        queue_.push_back(m);
+    }
+    void flush() override {
+        // One wake-up in flight per session: pushes that find one pending ride on it.
+        if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+        auto self = this->shared_from_this();
+        net::post(stream_.get_executor(), [self] {
+            self->wake_pending_.store(false, std::memory_order_release);
+            bool overflow = false;
+            {
+                std::lock_guard lock(self->qmu_);
+                overflow = self->overflow_;
+            }
+            if (overflow)
+                self->on_overflow();
+            else
+                self->kick();
+        });
+    }
+
+    awaitable_void run(std::shared_ptr<pubsub_session> keep, std::string leftover) {
+        srv_->stats.subscribers.fetch_add(1, std::memory_order_relaxed);
+        if (!leftover.empty()) parser_.feed(leftover.data(), leftover.size());
+        co_await handle_messages();
+        std::array<char, 16 * 1024> buf{};
+        while (!closing_) {
+            auto [ec, n] = co_await stream_.async_read_some(net::buffer(buf), k_tuple);
+            if (ec) break;
+            parser_.feed(buf.data(), n);
+            co_await handle_messages();
+        }
+        srv_->trigger_hub.remove(this);
+        srv_->stats.subscribers.fetch_sub(1, std::memory_order_relaxed);
+        (void)keep;
+    }
+
+    void close_now() {
+        auto self = this->shared_from_this();
+        net::post(stream_.get_executor(), [self] {
+            self->closing_ = true;
+            beast::get_lowest_layer(self->stream_).close();
+        });
+    }
+
+  private:
+    [[nodiscard]] bool allowed_topic(const message& m) const {
+        if (allowed_.empty()) return true;
+        for (const auto& a : allowed_) {
+            if (topic_matches(a, m)) return true;
+        }
+        return false;
+    }
+    [[nodiscard]] bool pattern_allowed(std::string_view p) const {
+        if (allowed_.empty()) return true;
+        for (const auto& a : allowed_) {
+            if (core::glob_match(a, p)) return true;
+        }
+        return false;
+    }
+
+    /// Queues a frame of our own (pong, error, snapshot, gap, close).
+    void send_own(std::string frame) {
+        {
+            std::lock_guard lock(qmu_);
+            own_.push_back(std::move(frame));
+        }
+        kick();
+    }
+    void send_error(std::string_view code, std::string_view msg) {
+        srv_->stats.client_errors.fetch_add(1, std::memory_order_relaxed);
+        send_own(text_frame(error_json(code, msg)));
+    }
+    void fail(drop_reason why, std::uint16_t code, std::string_view reason) {
+        if (closing_after_write_) return;
+        srv_->stats.dropped[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+        std::string f;
+        ws::append_frame(f, ws::opcode::close, ws::close_payload(code, reason));
+        closing_after_write_ = true;
+        send_own(std::move(f));
+    }
+
+    awaitable_void handle_messages() {
+        ws::frame_parser::message m;
+        while (parser_.next(m)) {
+            switch (m.op) {
+            case ws::opcode::text:
+                on_text(m.payload);
+                break;
+            case ws::opcode::binary:
+                send_error("binary_unsupported", "send JSON text messages");
+                break;
+            case ws::opcode::ping: {
+                std::string f;
+                ws::append_frame(f, ws::opcode::pong, m.payload);
+                send_own(std::move(f));
+                break;
+            }
+            case ws::opcode::pong:
+                break;
+            case ws::opcode::close: {
+                std::string f;
+                ws::append_frame(f, ws::opcode::close, ws::close_payload(1000, "bye"));
+                closing_after_write_ = true;
+                send_own(std::move(f));
+                co_return;
+            }
+            case ws::opcode::continuation:
+                break;
+            }
+        }
+        if (parser_.failure() != ws::frame_parser::error::none) {
+            const bool big = parser_.failure() == ws::frame_parser::error::too_big;
+            if (big) {
+                send_error("message_too_big", "inbound messages are limited to " +
+                                                  std::to_string(srv_->opts.max_message_bytes) +
+                                                  " bytes");
+            }
+            fail(big ? drop_reason::message_too_big : drop_reason::protocol_error,
+                 parser_.close_code(), ws::to_string(parser_.failure()));
+        }
+        co_return;
+    }
+
+    void on_text(std::string_view text) {
+        client_op op;
+        client_error err;
+        if (!ops_.parse(text, op, err)) {
+            send_error(err.code, err.message);
+            return;
+        }
+        switch (op.kind) {
+        case client_op_kind::ping:
+            send_own(text_frame(R"({"type":"pong"})"));
+            break;
+        case client_op_kind::subscribe:
+            subscribe(op.topics, op.since);
+            break;
+        case client_op_kind::unsubscribe:
+            unsubscribe(op.topics);
+            break;
+        }
+    }
+
+    void subscribe(const std::vector<std::string>& topics, std::optional<std::uint64_t> since) {
+        for (const auto& t : topics) {
+            if (!pattern_allowed(t)) {
+                send_error("forbidden",
+                           "this token may not subscribe to '" + t.substr(0, 64) + "'");
+                return;
+            }
+        }
+        std::vector<std::string> fresh;
+        for (const auto& t : topics) {
+            if (std::find(patterns_.begin(), patterns_.end(), t) == patterns_.end() &&
+                std::find(fresh.begin(), fresh.end(), t) == fresh.end()) {
+                fresh.push_back(t);
+            }
+        }
+        if (patterns_.size() + fresh.size() > srv_->opts.max_subscriptions) {
+            send_error("too_many_subscriptions", "at most " +
+                                                     std::to_string(srv_->opts.max_subscriptions) +
+                                                     " topic patterns per connection");
+            return;
+        }
+        auto self = this->shared_from_this();
+        auto matches = [this, &fresh](const message& m) {
+            if (!allowed_topic(m)) return false;
+            for (const auto& p : fresh) {
+                if (topic_matches(p, m)) return true;
+            }
+            return false;
+        };
+        srv_->trigger_hub.subscribe(self, matches, since, [&](hub::subscription& sub) {
+            // Under the hub lock: nothing published can overtake what is queued here.
+            patterns_.insert(patterns_.end(), fresh.begin(), fresh.end());
+            std::string snap = R"({"type":"snapshot","active":[)";
+            for (std::size_t i = 0; i < sub.active.size(); ++i) {
+                if (i != 0) snap += ',';
+                snap += sub.active[i]->json();
+            }
+            snap += "]}";
+            std::lock_guard lock(qmu_);
+            own_.push_back(text_frame(snap));
+            if (sub.gap) {
+                std::string g = R"({"type":"gap","from":)";
+                core::append_uint(g, sub.gap->first);
+                g += R"(,"to":)";
+                core::append_uint(g, sub.gap->second);
+                g += '}';
+                own_.push_back(text_frame(g));
+            }
+            // Replayed triggers go out after the snapshot and gap (own_ first, then queue_).
+            for (auto& m : sub.replay)
+                queue_.push_back(m);
+        });
+        kick();
+    }
+
+    void unsubscribe(const std::vector<std::string>& topics) {
+        srv_->trigger_hub.locked([&] {
+            std::erase_if(patterns_, [&](const std::string& p) {
+                return std::find(topics.begin(), topics.end(), p) != topics.end();
+            });
+        });
+        send_own(text_frame(R"({"type":"unsubscribed"})"));
+    }
+
+    /// The subscriber fell more than session_queue messages behind: drop what is queued, say
+    /// why in a close frame, and cut the connection if even that cannot be written soon.
+    void on_overflow() {
+        if (closing_after_write_) return;
+        {
+            std::lock_guard lock(qmu_);
+            queue_.clear();
+        }
+        fail(drop_reason::slow_consumer, 1008,
+             "slow consumer: more than " + std::to_string(srv_->opts.session_queue) +
+                 " messages queued");
+        auto self = this->shared_from_this();
+        auto timer = std::make_shared<net::steady_timer>(stream_.get_executor());
+        timer->expires_after(std::chrono::seconds(2));
+        timer->async_wait([self, timer](beast::error_code) {
+            self->closing_ = true;
+            self->dead_ = true;
+            beast::get_lowest_layer(self->stream_).close();
+        });
+    }
+
+    /// Starts the writer if it is idle (session strand).
+    void kick() {
+        if (writing_ || dead_) return;
+        writing_ = true;
+        net::co_spawn(stream_.get_executor(), write_loop(this->shared_from_this()), net::detached);
+    }
+
+    awaitable_void write_loop(std::shared_ptr<pubsub_session> keep) {
+        std::vector<message_ptr> batch;
+        std::vector<std::string> own;
+        std::vector<net::const_buffer> bufs;
+        for (;;) {
+            batch.clear();
+            own.clear();
+            {
+                std::lock_guard lock(qmu_);
+                // Our own frames go first (snapshot before replay, pongs and errors promptly).
+                while (!own_.empty() && own.size() < k_write_batch) {
+                    own.push_back(std::move(own_.front()));
+                    own_.pop_front();
+                }
+                while (!queue_.empty() && batch.size() + own.size() < k_write_batch) {
+                    batch.push_back(std::move(queue_.front()));
+                    queue_.pop_front();
+                }
+            }
+            if (own.empty() && batch.empty()) break;
+            bufs.clear();
+            for (const auto& f : own)
+                bufs.emplace_back(net::buffer(f));
+            for (const auto& m : batch)
+                bufs.emplace_back(net::buffer(m->frame));
+            auto [ec, n] = co_await net::async_write(stream_, bufs, k_tuple);
+            (void)n;
+            if (ec) {
+                dead_ = true;
+                break;
+            }
+            if (closing_after_write_ && own_drained()) {
+                dead_ = true;
+                closing_ = true;
+                beast::error_code ignored;
+                beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both,
+                                                                   ignored);
+                beast::get_lowest_layer(stream_).close();
+                break;
+            }
+        }
+        writing_ = false;
+        (void)keep;
+    }
+
+    bool own_drained() {
+        std::lock_guard lock(qmu_);
+        return own_.empty();
+    }
+
+    std::shared_ptr<server::impl> srv_;
+    Stream stream_;
+    ws::frame_parser parser_;
+    client_op_parser ops_;
+    std::vector<std::string> allowed_;
+    std::vector<std::string> patterns_; // changed only under the hub lock
+    std::mutex qmu_;
+    std::deque<message_ptr> queue_;
+    std::deque<std::string> own_;
+    bool overflow_ = false;
+    std::atomic<bool> wake_pending_{false};
+    bool writing_ = false;
+    bool dead_ = false;
+    bool closing_ = false;
+    bool closing_after_write_ = false;
+};
+} // namespace
+
+template <class Stream>
+net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv, Stream stream,
+                                std::string leftover, std::vector<std::string> allowed) {
+    auto session =
+        std::make_shared<pubsub_session<Stream>>(srv, std::move(stream), std::move(allowed));
+    srv->register_closer(session, [w = std::weak_ptr<pubsub_session<Stream>>(session)] {
+        if (auto s = w.lock()) s->close_now();
+    });
+    co_await session->run(session, std::move(leftover));
+}
+
+template net::awaitable<void> run_pubsub<plain_stream>(std::shared_ptr<server::impl>, plain_stream,
+                                                       std::string, std::vector<std::string>);
+template net::awaitable<void> run_pubsub<tls_stream>(std::shared_ptr<server::impl>, tls_stream,
+                                                     std::string, std::vector<std::string>);
+
+} // namespace seismo::publish::detail

@@ -1,0 +1,131 @@
+#pragma once
+// The signal stage: the tick -> trigger half of the one path every input takes (DESIGN §2; the
+// frame -> tick half is feeds::frame_pipeline). It owns the signal graph and the signal step,
+// applies ticks and health events in the order it is given them, counts what it applied and
+// refused, hands late ticks back for the dead-letter file, records the consumption order when
+// a journal is kept, and publishes snapshots of every signal's state for /v1/state and
+// /metrics. Live runs it on the signal thread; journal and file replay on their own thread.
+//
+// One thread calls everything but the snapshot and probe readers (any thread).
+
+#include "engine/config.hpp"
+#include "engine/core/counter.hpp"
+#include "engine/core/health.hpp"
+#include "engine/core/instrument_registry.hpp"
+#include "engine/journal/format.hpp"
+#include "signals/graph.hpp"
+#include "signals/step.hpp"
+#include "signals/trigger.hpp"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Collectable;
+}
+
+namespace seismo::journal {
+class writer;
+}
+
+namespace seismo::engine {
+
+/// What a signal stage hands out, on its thread.
+class stage_sink : public signals::trigger_sink {
+  public:
+    /// A tick the step refused as late (the dead-letter file).
+    virtual void on_late(std::uint16_t feed, std::uint32_t frame_no, const core::tick& t) = 0;
+    /// After every tick applied (or previous close stored): --ticks, the plot. `triggered`:
+    /// the step produced a trigger. Default: nothing.
+    virtual void on_applied(const core::tick& /*t*/, bool /*triggered*/) {}
+};
+
+/// The stage's counters: one writer (the stage's thread), read by scrapes.
+struct alignas(64) stage_stats {
+    core::counter applied;    ///< price and value ticks through the signals
+    core::counter references; ///< previous closes stored
+    core::counter late;       ///< refused as late
+    core::counter triggers;   ///< produced (signal and feed-health)
+    std::array<core::counter, signals::k_max_feeds> late_per_feed{};
+    core::latency_histogram tick_to_trigger; ///< measured only when asked (live)
+};
+
+/// Every signal's state at one moment, for /v1/state and seismo_signal_value.
+struct stage_snapshot {
+    struct value {
+        std::uint32_t signal;
+        std::string instrument; ///< empty for breadth and composites
+        double v;
+    };
+    std::string signals_json;  ///< the "signals" array of /v1/state
+    std::vector<value> values; ///< one per signal and instrument
+    core::nanos watermark = 0; ///< 0: nothing applied yet
+    core::nanos taken = 0;     ///< wall clock
+};
+
+class signal_stage final : signals::trigger_sink {
+  public:
+    /// `feeds`: how many feeds will deliver (at most 64). `measure_latency`: observe each
+    /// trigger's frame-receipt-to-trigger time on the wall clock (live only: replay's times are
+    /// the data's).
+    signal_stage(const config& cfg, core::instrument_registry& reg, std::size_t feeds,
+                 stage_sink& out, bool measure_latency = false);
+    ~signal_stage() override;
+    signal_stage(const signal_stage&) = delete;
+    signal_stage& operator=(const signal_stage&) = delete;
+
+    /// Applies tick `index` of frame `frame_no` of `feed`.
+    void tick(std::uint16_t feed, std::uint32_t frame_no, std::uint16_t index, const core::tick& t);
+    /// Applies a health event of `feed` (journaled first, when recording).
+    void health(std::uint16_t feed, const core::health_event& e);
+
+    /// Records the consumption order and health events to `w` from now on (live --record).
+    void record_to(journal::writer* w) noexcept { journal_ = w; }
+    /// Writes the consumption order gathered so far (when recording).
+    void flush_order();
+    /// Flushes the order when `k_order_batch` entries have gathered or `k_order_every` has
+    /// passed since the last flush (the bound on what a crash can lose of it); `now` is the
+    /// monotonic clock, or 0 to judge by size alone.
+    void maybe_flush_order(core::nanos now_monotonic);
+    static constexpr std::size_t k_order_batch = 256;
+    static constexpr core::nanos k_order_every = 5'000'000;
+
+    /// Builds a snapshot of every signal's state (allocates; the live signal thread does it four
+    /// times a second) and makes it the current one.
+    void publish_snapshot();
+    /// The latest published snapshot (any thread); never null after construction.
+    [[nodiscard]] std::shared_ptr<const stage_snapshot> snapshot() const;
+
+    [[nodiscard]] const stage_stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] signals::graph& graph() noexcept { return graph_; }
+    [[nodiscard]] const signals::graph& graph() const noexcept { return graph_; }
+
+    /// The stage's metrics: seismo_ticks_applied_total, seismo_ticks_late_total,
+    /// seismo_tick_to_trigger_seconds, seismo_signal_value{signal,instrument},
+    /// seismo_breadth_ratio{signal}, seismo_composite_active_inputs{signal}. The stage must
+    /// outlive it.
+    [[nodiscard]] std::shared_ptr<prometheus::Collectable> make_probe() const;
+
+  private:
+    void on_trigger(const signals::trigger& t) override;
+
+    const config& cfg_;
+    core::instrument_registry& reg_;
+    signals::graph graph_;
+    signals::step step_;
+    stage_sink& out_;
+    bool measure_latency_;
+    bool triggered_ = false;
+    stage_stats stats_;
+    journal::writer* journal_ = nullptr;
+    std::vector<journal::order_entry> order_buf_;
+    core::nanos last_order_flush_ = 0;
+    mutable std::mutex snapshot_mu_;
+    std::shared_ptr<const stage_snapshot> snapshot_;
+};
+
+} // namespace seismo::engine

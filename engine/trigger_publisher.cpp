@@ -1,0 +1,345 @@
+#include "engine/trigger_publisher.hpp"
+
+#include "engine/core/time.hpp"
+#include "engine/journal/dead_letter.hpp"
+#include "engine/journal/output.hpp"
+#include "engine/publish/metrics.hpp"
+#include "engine/trigger_json.hpp"
+
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <concurrentqueue/lightweightsemaphore.h>
+
+#include <array>
+#include <cstddef>
+
+namespace seismo::engine {
+namespace {
+
+/// Memory for the one wake-up of the I/O thread that can be in flight (the signal thread posts
+/// it only when none is pending): posting then never allocates on the signal thread. Asio frees
+/// a handler's memory before running it, and the handler clears the in-flight flag after that,
+/// so the slot is always free when the next post comes; should it not be, the heap serves.
+struct wake_slot {
+    alignas(std::max_align_t) unsigned char bytes[512];
+    std::atomic<bool> used{false};
+};
+
+template <class T>
+struct wake_allocator {
+    using value_type = T;
+    wake_slot* slot;
+    explicit wake_allocator(wake_slot* s) noexcept : slot(s) {}
+    template <class U>
+    wake_allocator(const wake_allocator<U>& o) noexcept : slot(o.slot) {} // NOLINT: rebinding
+    T* allocate(std::size_t n) {
+        if (n * sizeof(T) <= sizeof slot->bytes &&
+            !slot->used.exchange(true, std::memory_order_acquire)) {
+            return reinterpret_cast<T*>(slot->bytes);
+        }
+        return std::allocator<T>{}.allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        if (reinterpret_cast<unsigned char*>(p) == slot->bytes) {
+            slot->used.store(false, std::memory_order_release);
+            return;
+        }
+        std::allocator<T>{}.deallocate(p, n);
+    }
+    template <class U>
+    bool operator==(const wake_allocator<U>& o) const noexcept {
+        return slot == o.slot;
+    }
+};
+
+constexpr std::size_t k_batch = 64;
+
+} // namespace
+
+struct trigger_publisher::impl {
+    impl(const config& c, const core::instrument_registry& r, std::vector<std::string> names,
+         publisher_options o, publish::hub& h, dead_queue& d)
+        : cfg(c), reg(r), feed_names(std::move(names)), opts(std::move(o)), hub(h), dead(d),
+          triggers(4096), signal_token(triggers), counts(c.signals.size() + 1) {}
+
+    const config& cfg;
+    const core::instrument_registry& reg;
+    const std::vector<std::string> feed_names;
+    const publisher_options opts;
+    publish::hub& hub;
+    dead_queue& dead;
+
+    // The signal thread's queue. A plain queue plus a semaphore, so a trigger's latency is
+    // taken when it is in the queue, before the writer thread's wake-up (a futex) is issued.
+    moodycamel::ConcurrentQueue<signals::trigger> triggers;
+    moodycamel::ProducerToken signal_token;
+    moodycamel::LightweightSemaphore ready;
+
+    // With the server on, the I/O thread's share.
+    boost::asio::io_context* io = nullptr;
+    std::atomic<bool> io_posted{false};
+    wake_slot io_wake;
+    std::unique_ptr<moodycamel::ConsumerToken> io_token;
+    std::vector<publish::message_ptr> io_batch;
+    std::string io_json;
+    moodycamel::ConcurrentQueue<publish::message_ptr> to_files; // I/O thread -> writer thread
+    std::atomic<bool> io_done{false};
+    std::atomic<bool> signal_done{false};
+
+    // Written by whoever serialises (the I/O thread; the writer thread without a server or
+    // after the I/O thread has ended): one writer at a time.
+    std::vector<std::array<core::counter, 3>> counts; // per signal (feed health last), severity
+    core::counter written;                            // the writer thread's
+    std::function<void(const signals::trigger&, std::string_view)> observer;
+    std::thread writer;
+
+    [[nodiscard]] publish::message_ptr message_for(const signals::trigger& t,
+                                                   std::string_view json) const {
+        std::string key = std::to_string(t.signal) + "/" + std::to_string(core::index(t.inst)) +
+                          "/" + std::to_string(t.level) + "/" + std::to_string(t.feed) + "/" +
+                          std::to_string(static_cast<int>(t.condition));
+        return publish::make_message(t.seq, trigger_topic(t, cfg.signals, reg, &feed_names), json,
+                                     std::move(key), t.state == signals::trigger_state::fired,
+                                     t.signal == signals::k_feed_health &&
+                                         t.condition == signals::feed_condition::gap);
+    }
+
+    /// Serialises triggers once each: counts them, tells the observer, and appends their
+    /// messages to `batch`.
+    void serialise(const signals::trigger* t, std::size_t n, std::string& json,
+                   std::vector<publish::message_ptr>& batch) {
+        for (std::size_t k = 0; k < n; ++k) {
+            json.clear();
+            append_trigger_json(json, t[k], cfg.signals, reg, opts.deterministic,
+                                core::realtime_now() - t[k].recv_ts, &feed_names);
+            const std::size_t sig =
+                t[k].signal == signals::k_feed_health ? cfg.signals.size() : t[k].signal;
+            counts[sig][static_cast<std::size_t>(t[k].sev)].add();
+            batch.push_back(message_for(t[k], json));
+            if (observer) observer(t[k], json);
+        }
+    }
+
+    /// The I/O thread: everything queued, to the hub at once; the files after, on the writer.
+    void io_publish() {
+        io_posted.exchange(false, std::memory_order_seq_cst);
+        std::array<signals::trigger, k_batch> buf;
+        for (;;) {
+            const std::size_t n = triggers.try_dequeue_bulk(*io_token, buf.begin(), buf.size());
+            if (n == 0) break;
+            io_batch.clear();
+            serialise(buf.data(), n, io_json, io_batch);
+            hub.publish(io_batch); // posts each touched session's write, to run next
+            to_files.enqueue_bulk(std::make_move_iterator(io_batch.begin()), io_batch.size());
+            if (n < buf.size()) break;
+        }
+        io_batch.clear();
+        // Wake the writer after the sessions' writes queued above have run.
+        boost::asio::post(*io, [this] { ready.signal(); });
+    }
+
+    void write_dead(journal::dead_letter& dl, std::string& scratch) {
+        dead_record r;
+        while (dead.pop(r)) {
+            const std::string_view feed =
+                r.feed < feed_names.size() ? std::string_view(feed_names[r.feed]) : "?";
+            if (r.has_tick) {
+                scratch.clear();
+                append_tick_json(scratch, r.tick, reg);
+                dl.tick(r.recv_ts, feed, r.frame_no, r.reason, r.detail, scratch);
+            } else {
+                dl.frame(r.recv_ts, feed, r.frame_no, r.reason, r.detail, r.frame);
+            }
+        }
+    }
+
+    void writer_loop() {
+        journal::output_file out;
+        if (!opts.out.empty()) out = journal::output_file(opts.out, true);
+        journal::output_file stdout_file;
+        if (opts.print) stdout_file = journal::output_file("-");
+        journal::dead_letter dl(opts.dead_letter);
+        std::array<signals::trigger, k_batch> buf;
+        std::array<publish::message_ptr, k_batch> msgs;
+        std::vector<publish::message_ptr> batch;
+        std::string json, scratch;
+        json.reserve(1024);
+        moodycamel::ConsumerToken ctok(triggers);
+        moodycamel::ConsumerToken ftok(to_files);
+        auto write = [&](const publish::message& m) {
+            const std::string_view j = m.json();
+            if (out.is_open()) {
+                out.write(j);
+                out.write("\n");
+            }
+            if (stdout_file.is_open()) {
+                stdout_file.write(j);
+                stdout_file.write("\n");
+            }
+            written.add();
+        };
+        // Triggers this thread serialises itself: all of them without the I/O route, and with
+        // it, those still queued when the I/O thread has ended (at shutdown).
+        auto take_triggers = [&] {
+            const std::size_t n = triggers.try_dequeue_bulk(ctok, buf.begin(), buf.size());
+            batch.clear();
+            serialise(buf.data(), n, json, batch);
+            if (!batch.empty()) hub.publish(batch);
+            for (const auto& m : batch)
+                write(*m);
+            return n;
+        };
+        auto take_messages = [&] {
+            const std::size_t n = to_files.try_dequeue_bulk(ftok, msgs.begin(), msgs.size());
+            for (std::size_t k = 0; k < n; ++k) {
+                write(*msgs[k]);
+                msgs[k].reset();
+            }
+            return n;
+        };
+        const bool on_io = io != nullptr;
+        auto take = [&] {
+            std::size_t n = take_messages();
+            // Once the I/O thread has ended nothing more reaches to_files; what is still in the
+            // trigger queue comes after all of it, so it is taken only when to_files is empty.
+            if (n == 0 && (!on_io || (io_done.load(std::memory_order_acquire) &&
+                                      to_files.size_approx() == 0))) {
+                n = take_triggers();
+            }
+            return n;
+        };
+        for (;;) {
+            std::size_t n = take();
+            if (n == 0) {
+                (void)ready.wait(20'000); // woken by the signal or I/O thread, or 20 ms
+                n = take();
+            }
+            write_dead(dl, scratch);
+            if (n < buf.size()) {
+                // Idle or nearly: push what we have to the files and the terminal.
+                out.flush();
+                stdout_file.flush();
+                dl.flush();
+            }
+            if (n == 0 && signal_done.load(std::memory_order_acquire) &&
+                (!on_io || io_done.load(std::memory_order_acquire)) &&
+                triggers.size_approx() == 0 && to_files.size_approx() == 0) {
+                break;
+            }
+        }
+        write_dead(dl, scratch);
+        out.flush();
+        stdout_file.flush();
+        dl.flush();
+    }
+};
+
+trigger_publisher::trigger_publisher(const config& cfg, const core::instrument_registry& reg,
+                                     std::vector<std::string> feed_names, publisher_options o,
+                                     publish::hub& hub, dead_queue& dead)
+    : p_(std::make_unique<impl>(cfg, reg, std::move(feed_names), std::move(o), hub, dead)) {}
+
+trigger_publisher::~trigger_publisher() {
+    if (p_->writer.joinable()) {
+        io_ended();
+        signal_ended();
+        join();
+    }
+}
+
+void trigger_publisher::serve_on(boost::asio::io_context& io) {
+    p_->io = &io;
+    p_->io_token = std::make_unique<moodycamel::ConsumerToken>(p_->triggers);
+    p_->io_batch.reserve(k_batch);
+    p_->io_json.reserve(1024);
+}
+
+void trigger_publisher::start() {
+    p_->writer = std::thread([p = p_.get()] { p->writer_loop(); });
+}
+
+void trigger_publisher::enqueue(const signals::trigger& t) {
+    impl& p = *p_;
+    p.triggers.enqueue(p.signal_token, t);
+    if (p.io == nullptr) {
+        p.ready.signal();
+    } else if (!p.io_posted.exchange(true, std::memory_order_seq_cst)) {
+        // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it (the
+        // handler clears the flag before it drains, so none is left behind).
+        boost::asio::post(*p.io, boost::asio::bind_allocator(wake_allocator<void>(&p.io_wake),
+                                                             [&p] { p.io_publish(); }));
+    }
+}
+
+void trigger_publisher::io_ended() {
+    p_->io_done.store(true, std::memory_order_release);
+    p_->ready.signal();
+}
+
+void trigger_publisher::signal_ended() {
+    p_->signal_done.store(true, std::memory_order_release);
+    p_->ready.signal();
+}
+
+void trigger_publisher::join() {
+    if (p_->writer.joinable()) p_->writer.join();
+}
+
+std::uint64_t trigger_publisher::published() const noexcept {
+    return p_->written.value();
+}
+
+void trigger_publisher::on_published(
+    std::function<void(const signals::trigger&, std::string_view)> f) {
+    p_->observer = std::move(f);
+}
+
+namespace {
+
+class publisher_probe final : public prometheus::Collectable {
+  public:
+    explicit publisher_probe(const trigger_publisher::impl& p) : p_(p) {}
+
+    [[nodiscard]] std::vector<prometheus::MetricFamily> Collect() const override {
+        using prometheus::MetricType;
+        std::vector<prometheus::MetricFamily> out;
+        auto triggers = publish::make_family("seismo_triggers_total",
+                                             "Triggers published per signal and severity.",
+                                             MetricType::Counter);
+        for (std::size_t i = 0; i < p_.counts.size(); ++i) {
+            const std::string name =
+                i < p_.cfg.signals.size() ? p_.cfg.signals[i].name : std::string("feed_health");
+            for (std::size_t sev = 0; sev < 3; ++sev) {
+                publish::add_sample(
+                    triggers,
+                    {{"signal", name},
+                     {"severity", signals::to_string(static_cast<signals::severity>(sev))}},
+                    static_cast<double>(p_.counts[i][sev].value()));
+            }
+        }
+        out.push_back(std::move(triggers));
+        auto depth = publish::make_family("seismo_queue_depth", "Items waiting in an engine queue.",
+                                          MetricType::Gauge);
+        publish::add_sample(depth, {{"queue", "triggers"}},
+                            static_cast<double>(p_.triggers.size_approx()));
+        publish::add_sample(depth, {{"queue", "dead_letters"}},
+                            static_cast<double>(p_.dead.pending()));
+        out.push_back(std::move(depth));
+        publish::add_single(out, "seismo_dead_letters_dropped_total",
+                            "Dead letters not written because too many were pending.",
+                            MetricType::Counter, static_cast<double>(p_.dead.dropped()));
+        return out;
+    }
+
+  private:
+    const trigger_publisher::impl& p_;
+};
+
+} // namespace
+
+std::shared_ptr<prometheus::Collectable> trigger_publisher::make_probe() const {
+    return std::make_shared<publisher_probe>(*p_);
+}
+
+} // namespace seismo::engine

@@ -1,0 +1,70 @@
+#include "signals/step.hpp"
+
+#include <stdexcept>
+
+namespace seismo::signals {
+
+step::step(graph& g, std::size_t feeds) : graph_(&g), down_(feeds, false), stale_(feeds, false) {
+    if (feeds > k_max_feeds) throw std::invalid_argument("at most 64 feeds");
+}
+
+void step::emit(std::uint16_t feed, feed_condition c, trigger_state st, severity sev,
+                const core::health_event& e, trigger_sink& out) {
+    trigger t;
+    t.seq = graph_->next_seq();
+    t.signal = k_feed_health;
+    t.feed = feed;
+    t.condition = c;
+    t.state = st;
+    t.sev = sev;
+    t.value = static_cast<double>(e.value);
+    t.event_ts = e.at;
+    t.recv_ts = e.at;
+    t.inst = e.inst;
+    out.on_trigger(t);
+}
+
+void step::refresh(std::uint16_t f, core::nanos now, trigger_sink& out) {
+    const std::uint64_t bit = std::uint64_t{1} << f;
+    if (down_[f] || stale_[f])
+        unhealthy_ |= bit;
+    else
+        unhealthy_ &= ~bit;
+    for (std::size_t i = 0; i < inst_feeds_.size(); ++i) {
+        if ((inst_feeds_[i] & bit) == 0) continue;
+        const bool stale = (inst_feeds_[i] & ~unhealthy_) == 0;
+        graph_->set_stale(core::instrument_id{static_cast<std::uint32_t>(i)}, stale, now, out);
+    }
+}
+
+void step::health(std::uint16_t f, const core::health_event& e, trigger_sink& out) {
+    using core::health_kind;
+    switch (e.kind) {
+    case health_kind::down:
+        if (down_[f]) return;
+        down_[f] = true;
+        emit(f, feed_condition::down, trigger_state::fired, severity::critical, e, out);
+        break;
+    case health_kind::up:
+        if (!down_[f]) return;
+        down_[f] = false;
+        emit(f, feed_condition::down, trigger_state::cleared, severity::critical, e, out);
+        break;
+    case health_kind::stale:
+        if (stale_[f]) return;
+        stale_[f] = true;
+        emit(f, feed_condition::stale, trigger_state::fired, severity::warning, e, out);
+        break;
+    case health_kind::fresh:
+        if (!stale_[f]) return;
+        stale_[f] = false;
+        emit(f, feed_condition::stale, trigger_state::cleared, severity::warning, e, out);
+        break;
+    case health_kind::gap:
+        emit(f, feed_condition::gap, trigger_state::fired, severity::warning, e, out);
+        return;
+    }
+    refresh(f, e.at, out);
+}
+
+} // namespace seismo::signals

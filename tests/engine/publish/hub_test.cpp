@@ -1,0 +1,122 @@
+#include "engine/publish/hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace seismo::publish {
+namespace {
+
+/// A subscriber with fixed patterns that records what it is handed.
+struct sub final : hub_subscriber {
+    std::vector<std::string> patterns;
+    std::vector<std::uint64_t> got;
+    int flushes = 0;
+    explicit sub(std::vector<std::string> p) : patterns(std::move(p)) {}
+    [[nodiscard]] bool wants(const message& m) const override {
+        for (const auto& p : patterns) {
+            if (topic_matches(p, m)) return true;
+        }
+        return false;
+    }
+    void push(const message_ptr& m) override { got.push_back(m->seq); }
+    void flush() override { ++flushes; }
+};
+
+message_ptr msg(std::uint64_t seq, std::string topic, bool fired = true, bool transient = false,
+                std::string key = {}) {
+    return make_message(seq, std::move(topic), R"({"seq":)" + std::to_string(seq) + "}",
+                        key.empty() ? std::to_string(seq) : std::move(key), fired, transient);
+}
+
+TEST(hub, messages_are_framed_once_as_websocket_text) {
+    const auto m = msg(7, "silver_crash/XAG/USD");
+    EXPECT_EQ(m->signal, "silver_crash");
+    EXPECT_EQ(m->json(), R"({"seq":7})");
+    ASSERT_EQ(m->frame.size(), 2 + m->json().size());
+    EXPECT_EQ(static_cast<unsigned char>(m->frame[0]), 0x81);             // FIN, text
+    EXPECT_EQ(static_cast<unsigned char>(m->frame[1]), m->json().size()); // unmasked, short
+}
+
+TEST(hub, topics_match_whole_topics_or_signal_names) {
+    const auto m = msg(1, "silver_crash/XAG/USD");
+    EXPECT_TRUE(topic_matches("silver_crash", *m));
+    EXPECT_TRUE(topic_matches("silver_*", *m));
+    EXPECT_TRUE(topic_matches("*", *m));
+    EXPECT_TRUE(topic_matches("silver_crash/XAG/USD", *m));
+    EXPECT_TRUE(topic_matches("*/XAG/*", *m));
+    EXPECT_FALSE(topic_matches("silver_crash/XAU/*", *m));
+    EXPECT_FALSE(topic_matches("gold*", *m));
+}
+
+TEST(hub, publishes_to_matching_subscribers_and_flushes_each_once_per_batch) {
+    hub h(16);
+    auto a = std::make_shared<sub>(std::vector<std::string>{"crypto_*"});
+    auto b = std::make_shared<sub>(std::vector<std::string>{"*"});
+    h.subscribe(
+        a, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    h.subscribe(
+        b, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    h.publish({msg(1, "crypto_crash/BTC"), msg(2, "silver_crash/XAG"), msg(3, "crypto_crash/ETH")});
+    EXPECT_EQ(a->got, (std::vector<std::uint64_t>{1, 3}));
+    EXPECT_EQ(b->got, (std::vector<std::uint64_t>{1, 2, 3}));
+    EXPECT_EQ(a->flushes, 1);
+    EXPECT_EQ(b->flushes, 1);
+    EXPECT_EQ(h.deliveries(), 5u);
+    EXPECT_EQ(h.published(), 3u);
+    EXPECT_EQ(h.last_seq(), 3u);
+    h.remove(a.get());
+    h.publish({msg(4, "crypto_crash/BTC")});
+    EXPECT_EQ(a->got.size(), 2u);
+    EXPECT_EQ(h.subscribers(), 1u);
+}
+
+TEST(hub, snapshots_hold_what_is_fired_until_it_clears) {
+    hub h(16);
+    h.publish({msg(1, "x/A", true, false, "x/A/0"), msg(2, "x/B", true, false, "x/B/0"),
+               msg(3, "feed_health/f", true, true, "gap")});
+    h.publish({msg(4, "x/A", false, false, "x/A/0")}); // A cleared
+    const auto act = h.active();
+    ASSERT_EQ(act.size(), 1u);
+    EXPECT_EQ(act[0]->seq, 2u); // gaps are events, never active
+    auto s = std::make_shared<sub>(std::vector<std::string>{});
+    std::vector<std::uint64_t> snap;
+    h.subscribe(
+        s, [](const message& m) { return topic_matches("x", m); }, std::nullopt,
+        [&](hub::subscription& r) {
+            for (const auto& m : r.active)
+                snap.push_back(m->seq);
+            EXPECT_TRUE(r.replay.empty());
+            EXPECT_FALSE(r.gap);
+        });
+    EXPECT_EQ(snap, (std::vector<std::uint64_t>{2}));
+}
+
+TEST(hub, resumes_from_the_ring_and_reports_what_it_no_longer_holds) {
+    hub h(4);
+    for (std::uint64_t i = 1; i <= 10; ++i)
+        h.publish({msg(i, "x/A")});
+    auto s = std::make_shared<sub>(std::vector<std::string>{});
+    auto resume = [&](std::uint64_t since) {
+        hub::subscription got;
+        h.subscribe(
+            s, [](const message&) { return true; }, since, [&](hub::subscription& r) { got = r; });
+        return got;
+    };
+    auto r = resume(8); // 9 and 10 are kept
+    ASSERT_EQ(r.replay.size(), 2u);
+    EXPECT_EQ(r.replay[0]->seq, 9u);
+    EXPECT_FALSE(r.gap);
+    r = resume(2); // the ring holds 7..10: 3..6 are gone
+    ASSERT_TRUE(r.gap);
+    EXPECT_EQ(r.gap->first, 3u);
+    EXPECT_EQ(r.gap->second, 6u);
+    EXPECT_EQ(r.replay.size(), 4u);
+    r = resume(6); // exactly the ring's start: no gap
+    EXPECT_FALSE(r.gap);
+    EXPECT_EQ(r.replay.size(), 4u);
+}
+
+} // namespace
+} // namespace seismo::publish

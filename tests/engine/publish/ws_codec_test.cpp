@@ -1,0 +1,118 @@
+#include "engine/publish/ws_codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace seismo::publish::ws {
+namespace {
+
+/// A client frame: masked with `mask`, FIN as given.
+std::string client_frame(opcode op, std::string_view payload, bool fin = true,
+                         std::uint8_t extra_bits = 0) {
+    std::string f;
+    f += static_cast<char>((fin ? 0x80 : 0) | extra_bits | static_cast<std::uint8_t>(op));
+    const std::size_t n = payload.size();
+    if (n < 126) {
+        f += static_cast<char>(0x80 | n);
+    } else if (n <= 0xffff) {
+        f += static_cast<char>(0x80 | 126);
+        f += static_cast<char>(n >> 8);
+        f += static_cast<char>(n & 0xff);
+    } else {
+        f += static_cast<char>(0x80 | 127);
+        for (int s = 56; s >= 0; s -= 8)
+            f += static_cast<char>((static_cast<std::uint64_t>(n) >> s) & 0xff);
+    }
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    f.append(mask, 4);
+    for (std::size_t i = 0; i < n; ++i)
+        f += static_cast<char>(payload[i] ^ mask[i % 4]);
+    return f;
+}
+
+TEST(ws_codec, server_frames_use_the_shortest_length_form) {
+    for (std::size_t n : {0u, 125u, 126u, 65535u, 65536u}) {
+        std::string f;
+        append_frame(f, opcode::text, std::string(n, 'x'));
+        const std::size_t header = n < 126 ? 2 : n <= 0xffff ? 4 : 10;
+        ASSERT_EQ(f.size(), header + n) << n;
+        EXPECT_EQ(static_cast<unsigned char>(f[0]), 0x81);
+        EXPECT_EQ(static_cast<unsigned char>(f[1]) & 0x80, 0) << "server frames are unmasked";
+        // and our own parser reads them back once masked the way a client would
+        frame_parser p(1 << 20);
+        const std::string c = client_frame(opcode::text, std::string(n, 'x'));
+        p.feed(c.data(), c.size());
+        frame_parser::message m;
+        ASSERT_TRUE(p.next(m)) << n;
+        EXPECT_EQ(m.payload.size(), n);
+    }
+}
+
+TEST(ws_codec, accept_key_is_rfc_6455s_example) {
+    EXPECT_EQ(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+TEST(ws_codec, close_payload_is_code_then_reason_within_125_bytes) {
+    const std::string p = close_payload(1008, std::string(300, 'r'));
+    ASSERT_EQ(p.size(), 125u);
+    EXPECT_EQ(static_cast<unsigned char>(p[0]), 1008 >> 8);
+    EXPECT_EQ(static_cast<unsigned char>(p[1]), 1008 & 0xff);
+}
+
+TEST(ws_codec, reassembles_fragments_with_control_frames_between_and_bytes_fed_one_at_a_time) {
+    const std::string in = client_frame(opcode::text, "hel", false) +
+                           client_frame(opcode::ping, "p") +
+                           client_frame(opcode::continuation, "lo", true);
+    frame_parser p(64);
+    std::vector<std::pair<opcode, std::string>> got;
+    for (char c : in) {
+        p.feed(&c, 1);
+        frame_parser::message m;
+        while (p.next(m))
+            got.emplace_back(m.op, std::string(m.payload));
+    }
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], (std::pair<opcode, std::string>{opcode::ping, "p"}));
+    EXPECT_EQ(got[1], (std::pair<opcode, std::string>{opcode::text, "hello"}));
+    EXPECT_EQ(p.failure(), frame_parser::error::none);
+}
+
+struct bad_case {
+    std::string bytes;
+    frame_parser::error err;
+    std::uint16_t close;
+};
+
+TEST(ws_codec, protocol_violations_fail_with_their_close_codes) {
+    std::string unmasked;
+    append_frame(unmasked, opcode::text, "x");
+    const std::vector<bad_case> cases{
+        {unmasked, frame_parser::error::unmasked, 1002},
+        {client_frame(opcode::text, "x", true, 0x40), frame_parser::error::reserved_bits, 1002},
+        {client_frame(static_cast<opcode>(3), "x"), frame_parser::error::bad_opcode, 1002},
+        {client_frame(static_cast<opcode>(11), "x"), frame_parser::error::bad_opcode, 1002},
+        {client_frame(opcode::ping, "x", false), frame_parser::error::bad_control, 1002},
+        {client_frame(opcode::ping, std::string(126, 'x')), frame_parser::error::bad_control, 1002},
+        {client_frame(opcode::continuation, "x"), frame_parser::error::bad_continuation, 1002},
+        {client_frame(opcode::text, "a", false) + client_frame(opcode::text, "b"),
+         frame_parser::error::bad_continuation, 1002},
+        {client_frame(opcode::text, std::string(65, 'x')), frame_parser::error::too_big, 1009},
+        {client_frame(opcode::text, std::string(40, 'x'), false) +
+             client_frame(opcode::continuation, std::string(40, 'x')),
+         frame_parser::error::too_big, 1009},
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        frame_parser p(64);
+        p.feed(cases[i].bytes.data(), cases[i].bytes.size());
+        frame_parser::message m;
+        while (p.next(m)) {
+        }
+        EXPECT_EQ(p.failure(), cases[i].err) << "case " << i;
+        EXPECT_EQ(p.close_code(), cases[i].close) << "case " << i;
+        EXPECT_FALSE(p.next(m)) << "a failed parser stays failed";
+    }
+}
+
+} // namespace
+} // namespace seismo::publish::ws

@@ -10,6 +10,8 @@ libboost1.81-dev libssl-dev ca-certificates
 libsimdjson-dev libconcurrentqueue-dev libtomlplusplus-dev libcli11-dev
 libzstd-dev zstd zlib1g-dev gzip
 libgtest-dev libgmock-dev libbenchmark-dev
+prometheus-cpp-dev libnats-dev nats-server
+clang-format clang libclang-rt-14-dev
 python3 python3-websockets prometheus chromium curl
 "
 

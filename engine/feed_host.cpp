@@ -148,9 +148,19 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
             *e.own_stats);
     }
     if (feeds_.size() > signals::k_max_feeds) throw std::invalid_argument("at most 64 feeds");
+    if (names_ != names_for(cfg, o)) throw std::logic_error("feed_host: names_for disagrees");
 }
 
 feed_host::~feed_host() = default;
+
+std::vector<std::string> feed_host::names_for(const config& cfg, const feed_host_options& o) {
+    std::vector<std::string> n;
+    for (const auto& f : cfg.feeds)
+        n.push_back(f.name);
+    if (o.demo) n.emplace_back("demo");
+    if (o.inproc) n.emplace_back("inproc");
+    return n;
+}
 
 void feed_host::record_to(journal::writer* w) noexcept {
     for (auto& f : feeds_)

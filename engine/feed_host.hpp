@@ -50,6 +50,11 @@ class feed_host {
               core::instrument_registry& reg, event_queue& events, dead_queue& dead);
     ~feed_host();
     feed_host(const feed_host&) = delete;
+
+    /// The names the feeds of (cfg, o) get, in feed id order: the config's, then "demo", then
+    /// "inproc" — known before the host is built (the publisher needs them first).
+    [[nodiscard]] static std::vector<std::string> names_for(const config& cfg,
+                                                            const feed_host_options& o);
     feed_host& operator=(const feed_host&) = delete;
 
     /// Records every frame to `w` (before start()).

@@ -127,7 +127,7 @@ std::vector<std::string> subscribe(const subscription& s) {
 
 } // namespace
 
-parse_result parse_binance(venue_context& c, od::document& doc, std::string_view raw) {
+parse_result parse_binance(venue_context& c, od::document& doc, std::string_view /*raw*/) {
     binance_parser p{c};
     const parse_result r = p.binance(doc);
     c = p; // the per-call state it changed (connection_seq)

@@ -142,7 +142,7 @@ std::vector<std::string> subscribe(const subscription& s) {
 
 } // namespace
 
-parse_result parse_bybit(venue_context& c, od::document& doc, std::string_view raw) {
+parse_result parse_bybit(venue_context& c, od::document& doc, std::string_view /*raw*/) {
     bybit_parser p{c};
     const parse_result r = p.bybit(doc);
     c = p; // the per-call state it changed (connection_seq)

@@ -171,7 +171,7 @@ std::vector<std::string> subscribe(const subscription& s) {
 
 } // namespace
 
-parse_result parse_coinbase(venue_context& c, od::document& doc, std::string_view raw) {
+parse_result parse_coinbase(venue_context& c, od::document& doc, std::string_view /*raw*/) {
     coinbase_parser p{c};
     const parse_result r = p.coinbase(doc);
     c = p; // the per-call state it changed (connection_seq)

@@ -268,7 +268,7 @@ struct kraken_parser : venue_context {
 
 } // namespace
 
-parse_result parse_kraken(venue_context& c, od::document& doc, std::string_view raw) {
+parse_result parse_kraken(venue_context& c, od::document& doc, std::string_view /*raw*/) {
     kraken_parser p{c};
     const parse_result r = p.kraken(doc);
     c = p; // the per-call state it changed (connection_seq)

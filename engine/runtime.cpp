@@ -88,22 +88,28 @@ class queue_probe final : public prometheus::Collectable {
 struct runtime::impl final : stage_sink {
     impl(const config& c, run_options o)
         : cfg(c), opts(std::move(o)), registry(make_registry(c)), events(c.engine.queue_capacity),
-          hub(c.server.replay_ring), feeds(c, host_options(opts), io, *registry, events, dead),
-          stage(c, *registry, feeds.size(), *this, true),
-          publisher(c, *registry, feeds.names(), publisher_options_of(opts), hub, dead) {
+          hub(c.server.replay_ring),
+          publisher(c, *registry, feed_host::names_for(c, host_options(opts)),
+                    publisher_options_of(opts), hub, dead),
+          feeds(c, host_options(opts), io, *registry, events, dead),
+          stage(c, *registry, feeds.size(), *this, true) {
         samples.resize(opts.latency_samples);
     }
 
+    // Declaration order is destruction order reversed, and it matters: the publisher outlives
+    // the io_context (a wake-up still queued there lives in the publisher's memory), and the
+    // io_context outlives the feed host and the server (their sessions and timers use its
+    // services).
     const config& cfg;
     run_options opts;
     std::unique_ptr<core::instrument_registry> registry;
-    boost::asio::io_context io;
     event_queue events;
     dead_queue dead;
     publish::hub hub;
+    trigger_publisher publisher;
+    boost::asio::io_context io;
     feed_host feeds;
     signal_stage stage;
-    trigger_publisher publisher;
     std::unique_ptr<publish::server> srv;
     publish::metrics_registry metrics;
     std::unique_ptr<journal::writer> journal;

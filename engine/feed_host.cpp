@@ -146,6 +146,7 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
         e.pipeline = std::make_unique<feeds::frame_pipeline>(
             feeds::venue::generic, reg, max_frame_for(cfg, feeds::venue::generic), e, e.id,
             *e.own_stats);
+        inproc_ = &e;
     }
     if (feeds_.size() > signals::k_max_feeds) throw std::invalid_argument("at most 64 feeds");
     if (names_ != names_for(cfg, o)) throw std::logic_error("feed_host: names_for disagrees");
@@ -190,14 +191,10 @@ const feeds::feed_stats& feed_host::stats(std::size_t i) const {
 }
 
 void feed_host::inject(std::string_view frame, core::nanos recv_ts) {
-    feed* in = nullptr;
-    for (auto& f : feeds_) {
-        if (f->pipeline) in = f.get();
-    }
-    if (in == nullptr) throw std::logic_error("inject() needs the inproc feed");
+    if (inproc_ == nullptr) throw std::logic_error("inject() needs the inproc feed");
     inject_buf_.assign(frame.begin(), frame.end());
     inject_buf_.resize(frame.size() + feeds::k_padding, '\0');
-    (void)in->pipeline->handle(inject_buf_.data(), frame.size(), inject_buf_.size(), recv_ts);
+    (void)inproc_->pipeline->handle(inject_buf_.data(), frame.size(), inject_buf_.size(), recv_ts);
 }
 
 std::string feed_host::state_json(core::nanos now) const {

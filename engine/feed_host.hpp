@@ -89,6 +89,7 @@ class feed_host {
     std::vector<std::string> names_, venues_;
     std::vector<std::unique_ptr<boost::asio::ssl::context>> tls_;
     std::vector<char> inject_buf_;
+    feed* inproc_ = nullptr;
 };
 
 } // namespace seismo::engine

@@ -107,6 +107,7 @@ replay_outputs::replay_outputs(const config& cfg, const core::instrument_registr
     if (!opts.out.empty()) out_ = journal::output_file(opts.out);
     if (!opts.ticks.empty()) ticks_out_ = journal::output_file(opts.ticks);
     if (!opts.plot.empty()) plot_ = std::make_unique<plot_recorder>();
+    wants_applied = ticks_out_.is_open() || plot_ != nullptr;
     buf_.reserve(4096);
 }
 
@@ -197,8 +198,7 @@ core::nanos replay_session::clock() const noexcept {
 
 void replay_session::on_ticks(std::uint16_t feed, std::uint32_t frame_no, const core::tick* t,
                               std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i)
-        stage_->tick(feed, frame_no, static_cast<std::uint16_t>(i), t[i]);
+    stage_->ticks(feed, frame_no, t, n);
 }
 
 void replay_session::on_health(std::uint16_t feed, const core::health_event& e) {

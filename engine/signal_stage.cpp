@@ -46,7 +46,7 @@ void signal_stage::tick(std::uint16_t feed, std::uint32_t frame_no, std::uint16_
         stats_.applied.add();
         break;
     }
-    out_.on_applied(t, triggered_);
+    if (out_.wants_applied) out_.on_applied(t, triggered_);
 }
 
 void signal_stage::health(std::uint16_t feed, const core::health_event& e) {

@@ -37,6 +37,9 @@ namespace seismo::engine {
 /// What a signal stage hands out, on its thread.
 class stage_sink : public signals::trigger_sink {
   public:
+    /// Set by a sink that overrides on_applied (it is not called otherwise: it runs per tick).
+    bool wants_applied = false;
+
     /// A tick the step refused as late (the dead-letter file).
     virtual void on_late(std::uint16_t feed, std::uint32_t frame_no, const core::tick& t) = 0;
     /// After every tick applied (or previous close stored): --ticks, the plot. `triggered`:
@@ -80,6 +83,11 @@ class signal_stage final : signals::trigger_sink {
 
     /// Applies tick `index` of frame `frame_no` of `feed`.
     void tick(std::uint16_t feed, std::uint32_t frame_no, std::uint16_t index, const core::tick& t);
+    /// Applies the `n` ticks of frame `frame_no` of `feed`, in order (a frame's ticks at once).
+    void ticks(std::uint16_t feed, std::uint32_t frame_no, const core::tick* t, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i)
+            tick(feed, frame_no, static_cast<std::uint16_t>(i), t[i]);
+    }
     /// Applies a health event of `feed` (journaled first, when recording).
     void health(std::uint16_t feed, const core::health_event& e);
 

@@ -1,14 +1,19 @@
 #include "feeds/pipeline.hpp"
 
+#include "feeds/generic.hpp"
 #include "feeds/tardis.hpp"
 
 namespace seismo::feeds {
 
 frame_pipeline::frame_pipeline(venue v, core::instrument_registry& reg, std::size_t max_frame,
                                frame_sink& sink, std::uint16_t feed, feed_stats& stats)
-    : syms_(std::make_unique<core::symbol_cache>(reg, reg.venue(to_string(v)))),
-      parser_(std::make_unique<venue_parser>(v, *syms_, max_frame)), sink_(sink), feed_(feed),
-      stats_(stats) {
+    : syms_(std::make_unique<core::symbol_cache>(reg, reg.venue(to_string(v)))), sink_(sink),
+      feed_(feed), stats_(stats) {
+    // The generic protocol's parser directly: the venue dispatch would only forward to it.
+    if (v == venue::generic)
+        generic_ = std::make_unique<generic_parser>(*syms_, max_frame);
+    else
+        parser_ = std::make_unique<venue_parser>(v, *syms_, max_frame);
     ticks_.reserve(256);
 }
 
@@ -25,9 +30,64 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
                                                std::size_t capacity, core::nanos recv,
                                                std::uint32_t frame_no) {
     last_frame_no_ = frame_no;
-    const outcome o = process(data, len, capacity, recv, frame_no);
-    // The journal, off the ticks' path.
-    sink_.on_frame_done(feed_, frame_no, std::string_view(data, len), recv);
+    outcome o;
+    const std::string_view frame(data, len);
+    ticks_.clear();
+    const parse_result r = generic_ ? generic_->parse(data, len, capacity, recv, ticks_)
+                           : csv_   ? csv_->parse(frame, ticks_)
+                                    : parser_->parse(data, len, capacity, recv, ticks_);
+    switch (r.status) {
+    case frame_status::rejected:
+        count(frame_outcome::rejected);
+        stats_.rejected[static_cast<std::size_t>(r.reason)].add();
+        sink_.on_reject(feed_, frame_no, r.reason, r.detail, frame, recv);
+        break;
+    case frame_status::ignored:
+        count(frame_outcome::ignored);
+        break;
+    case frame_status::control:
+        count(frame_outcome::control);
+        break;
+    case frame_status::ticks: {
+        count(frame_outcome::data);
+        o.data = true;
+        o.connection_seq = r.connection_seq;
+        stats_.last_data.set(recv);
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < ticks_.size(); ++i) {
+            const core::tick& t = ticks_[i];
+            const sequence_tracker::judgement j = t.kind == core::tick_kind::reference
+                                                      ? sequence_tracker::judgement{}
+                                                      : seqs_.judge(t);
+            if (j.duplicate) {
+                stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].add();
+                sink_.on_reject(feed_, frame_no, reject_reason::duplicate,
+                                "seq: not after the last one applied for this instrument", frame,
+                                t.recv_ts);
+                continue;
+            }
+            if (j.missing != 0) {
+                stats_.gaps.add();
+                stats_.missing.add(j.missing);
+                core::health_event e;
+                e.kind = core::health_kind::gap;
+                e.at = t.recv_ts;
+                e.value = j.missing;
+                e.inst = t.inst;
+                sink_.on_health(feed_, e);
+            }
+            if (kept != i) ticks_[kept] = t;
+            ++kept;
+        }
+        if (kept != 0) {
+            stats_.ticks.add(kept);
+            sink_.on_ticks(feed_, frame_no, ticks_.data(), kept);
+        }
+        break;
+    }
+    }
+    // Every frame, after its ticks: the journal, off the ticks' path.
+    sink_.on_frame_done(feed_, frame_no, frame, recv);
     return o;
 }
 
@@ -37,64 +97,6 @@ void frame_pipeline::refuse(reject_reason why, std::string_view detail, std::str
     count(frame_outcome::rejected);
     stats_.rejected[static_cast<std::size_t>(why)].add();
     sink_.on_reject(feed_, frame_no, why, detail, frame, recv);
-}
-
-frame_pipeline::outcome frame_pipeline::process(const char* data, std::size_t len,
-                                                std::size_t capacity, core::nanos recv,
-                                                std::uint32_t frame_no) {
-    outcome o;
-    const std::string_view frame(data, len);
-    ticks_.clear();
-    const parse_result r =
-        csv_ ? csv_->parse(frame, ticks_) : parser_->parse(data, len, capacity, recv, ticks_);
-    switch (r.status) {
-    case frame_status::rejected:
-        count(frame_outcome::rejected);
-        stats_.rejected[static_cast<std::size_t>(r.reason)].add();
-        sink_.on_reject(feed_, frame_no, r.reason, r.detail, frame, recv);
-        return o;
-    case frame_status::ignored:
-        count(frame_outcome::ignored);
-        return o;
-    case frame_status::control:
-        count(frame_outcome::control);
-        return o;
-    case frame_status::ticks:
-        break;
-    }
-    count(frame_outcome::data);
-    o.data = true;
-    o.connection_seq = r.connection_seq;
-    stats_.last_data.set(recv);
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < ticks_.size(); ++i) {
-        const core::tick& t = ticks_[i];
-        if (t.kind != core::tick_kind::reference &&
-            seqs_.check(t) == sequence_tracker::verdict::duplicate) {
-            stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].add();
-            sink_.on_reject(feed_, frame_no, reject_reason::duplicate,
-                            "seq: not after the last one applied for this instrument", frame,
-                            t.recv_ts);
-            continue;
-        }
-        if (const std::uint64_t miss = seqs_.missing(t); miss != 0) {
-            stats_.gaps.add();
-            stats_.missing.add(miss);
-            core::health_event e;
-            e.kind = core::health_kind::gap;
-            e.at = t.recv_ts;
-            e.value = miss;
-            e.inst = t.inst;
-            sink_.on_health(feed_, e);
-        }
-        seqs_.record(t);
-        ticks_[kept++] = t;
-    }
-    if (kept != 0) {
-        stats_.ticks.add(kept);
-        sink_.on_ticks(feed_, frame_no, ticks_.data(), kept);
-    }
-    return o;
 }
 
 void frame_pipeline::connection_gap(std::uint64_t missing, core::nanos at) {

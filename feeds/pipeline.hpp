@@ -23,6 +23,7 @@
 
 namespace seismo::feeds {
 
+class generic_parser;
 class tardis_csv_parser;
 
 /// The outcome labels of seismo_feed_frames_total: their sum is every frame the feed delivered.
@@ -125,13 +126,12 @@ class frame_pipeline {
     [[nodiscard]] std::uint16_t feed() const noexcept { return feed_; }
 
   private:
-    outcome process(const char* data, std::size_t len, std::size_t capacity, core::nanos recv,
-                    std::uint32_t frame_no);
     void count(frame_outcome o) noexcept { stats_.frames[static_cast<std::size_t>(o)].add(); }
 
     std::unique_ptr<core::symbol_cache> syms_;
-    std::unique_ptr<venue_parser> parser_;
-    std::unique_ptr<tardis_csv_parser> csv_;
+    std::unique_ptr<venue_parser> parser_;    // a venue's adapter, or
+    std::unique_ptr<generic_parser> generic_; // the generic protocol's parser, or
+    std::unique_ptr<tardis_csv_parser> csv_;  // the Tardis CSV reader
     sequence_tracker seqs_;
     frame_sink& sink_;
     std::uint16_t feed_;

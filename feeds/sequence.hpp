@@ -36,6 +36,26 @@ class sequence_tracker {
         if (i >= last_.size()) last_.resize(i + 1, 0);
         last_[i] = t.seq;
     }
+    /// What judge() found.
+    struct judgement {
+        bool duplicate = false;
+        std::uint64_t missing = 0; ///< numbers skipped (contiguous spaces only)
+    };
+    /// check(), missing() and record() in one slot lookup: judges `t.seq` and, unless it is a
+    /// duplicate, records it. Allocates only when an instrument id is first seen.
+    [[nodiscard]] judgement judge(const core::tick& t) {
+        if (t.seq == 0) return {};
+        const std::size_t i = slot(t);
+        if (i >= last_.size()) last_.resize(i + 1, 0);
+        std::uint64_t& last = last_[i];
+        if (last != 0 && t.seq <= last) return {true, 0};
+        judgement j;
+        if (last != 0 && (t.flags & core::k_seq_contiguous) != 0 && t.seq > last + 1) {
+            j.missing = t.seq - last - 1;
+        }
+        last = t.seq;
+        return j;
+    }
     /// Forget everything (venues that renumber per connection).
     void reset() noexcept { std::fill(last_.begin(), last_.end(), 0); }
 

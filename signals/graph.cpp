@@ -28,6 +28,7 @@ struct inst_state {
     double last_px = k_nan;
     double prev_close = k_nan;
     double session_open = k_nan;
+    std::uint64_t feeds = 0; // bit f: feed f has delivered this instrument
     bool has_tick = false;
     bool stale = false;
 };
@@ -429,10 +430,11 @@ struct graph::impl {
         composite_dirty = false;
     }
 
-    apply_status apply(const core::tick& t, trigger_sink& out) {
+    apply_status apply(const core::tick& t, trigger_sink& out, std::uint16_t feed) {
         const std::uint32_t i = core::index(t.inst);
         if (i >= inst.size()) ensure_instrument(i);
         inst_state& is = inst[i];
+        is.feeds |= std::uint64_t{1} << feed;
         if (t.kind == core::tick_kind::reference) {
             is.prev_close = t.px;
             return apply_status::reference;
@@ -505,6 +507,17 @@ struct graph::impl {
     }
 };
 
+void graph::restale(std::uint16_t feed, std::uint64_t unhealthy, core::nanos now,
+                    trigger_sink& sink) {
+    const std::uint64_t bit = std::uint64_t{1} << feed;
+    for (std::size_t i = 0; i < p_->inst.size(); ++i) {
+        const std::uint64_t feeds = p_->inst[i].feeds;
+        if ((feeds & bit) == 0) continue;
+        p_->set_stale(core::instrument_id{static_cast<std::uint32_t>(i)}, (feeds & ~unhealthy) == 0,
+                      now, sink);
+    }
+}
+
 graph::graph(std::vector<signal_spec> specs, const core::instrument_registry& registry,
              graph_options options)
     : p_(std::make_unique<impl>(std::move(specs), registry, options)) {}
@@ -512,8 +525,8 @@ graph::~graph() = default;
 graph::graph(graph&&) noexcept = default;
 graph& graph::operator=(graph&&) noexcept = default;
 
-apply_status graph::apply(const core::tick& t, trigger_sink& sink) {
-    return p_->apply(t, sink);
+apply_status graph::apply(const core::tick& t, trigger_sink& sink, std::uint16_t feed) {
+    return p_->apply(t, sink, feed);
 }
 
 void graph::set_stale(core::instrument_id inst, bool stale, core::nanos now, trigger_sink& sink) {

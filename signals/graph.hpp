@@ -62,11 +62,17 @@ class graph {
     graph& operator=(graph&&) noexcept;
 
     /// Applies one validated tick (finite price, known instrument id). Signal thread only.
-    apply_status apply(const core::tick& t, trigger_sink& sink);
+    apply_status apply(const core::tick& t, trigger_sink& sink) { return apply(t, sink, 0); }
+    /// The same, noting that the tick came from feed `feed` (< 64): an instrument is stale
+    /// while every feed that has delivered it is unhealthy (restale()).
+    apply_status apply(const core::tick& t, trigger_sink& sink, std::uint16_t feed);
 
     /// Marks an instrument stale or fresh again (feed health). Stale members leave breadth
     /// denominators and mark the signals that read them degraded.
     void set_stale(core::instrument_id inst, bool stale, core::nanos now, trigger_sink& sink);
+    /// Re-judges the staleness of every instrument feed `feed` has delivered, given the set of
+    /// unhealthy feeds (bit f: feed f is down or stale): stale when all its feeds are.
+    void restale(std::uint16_t feed, std::uint64_t unhealthy, core::nanos now, trigger_sink& sink);
 
     [[nodiscard]] const std::vector<signal_spec>& specs() const noexcept;
     /// Signal indices, inputs before the composites that use them.

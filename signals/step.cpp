@@ -30,11 +30,7 @@ void step::refresh(std::uint16_t f, core::nanos now, trigger_sink& out) {
         unhealthy_ |= bit;
     else
         unhealthy_ &= ~bit;
-    for (std::size_t i = 0; i < inst_feeds_.size(); ++i) {
-        if ((inst_feeds_[i] & bit) == 0) continue;
-        const bool stale = (inst_feeds_[i] & ~unhealthy_) == 0;
-        graph_->set_stale(core::instrument_id{static_cast<std::uint32_t>(i)}, stale, now, out);
-    }
+    graph_->restale(f, unhealthy_, now, out);
 }
 
 void step::health(std::uint16_t f, const core::health_event& e, trigger_sink& out) {

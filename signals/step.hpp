@@ -28,10 +28,7 @@ class step {
 
     /// Applies a tick that came from `feed`.
     apply_status tick(std::uint16_t feed, const core::tick& t, trigger_sink& out) {
-        const std::uint32_t i = core::index(t.inst);
-        if (i >= inst_feeds_.size()) inst_feeds_.resize(i + 1u, 0); // first sight only
-        inst_feeds_[i] |= std::uint64_t{1} << feed;
-        return graph_->apply(t, out);
+        return graph_->apply(t, out, feed);
     }
 
     /// Applies a health event of `feed`.
@@ -49,8 +46,7 @@ class step {
     void refresh(std::uint16_t feed, core::nanos now, trigger_sink& out);
 
     graph* graph_;
-    std::vector<std::uint64_t> inst_feeds_; // bit f: feed f has delivered this instrument
-    std::uint64_t unhealthy_ = 0;           // bit f: feed f is down or stale
+    std::uint64_t unhealthy_ = 0; // bit f: feed f is down or stale
     std::vector<bool> down_, stale_;
 };
 

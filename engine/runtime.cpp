@@ -92,7 +92,7 @@ struct runtime::impl final : stage_sink {
           publisher(c, *registry, feed_host::names_for(c, host_options(opts)),
                     publisher_options_of(opts), hub, dead),
           feeds(c, host_options(opts), io, *registry, events, dead),
-          stage(c, *registry, feeds.size(), *this, true) {
+          stage(c, *registry, feeds.size(), *this) {
         samples.resize(opts.latency_samples);
     }
 
@@ -126,10 +126,15 @@ struct runtime::impl final : stage_sink {
 
     // ------------------------------------------------------------ the signal stage's output
     void on_trigger(const signals::trigger& t) override {
-        publisher.enqueue(t);
-        if (n_samples < samples.size() && t.recv_ts != 0 && t.signal != signals::k_feed_health) {
-            samples[n_samples++] = core::realtime_now() - t.recv_ts;
+        // Measured once the trigger is in the queue, before the wake-up is issued (a futex when
+        // the writer sleeps): the wake-up is the consumer's cost, not the tick path's.
+        publisher.push(t);
+        if (t.recv_ts != 0 && t.signal != signals::k_feed_health) {
+            const core::nanos lat = core::realtime_now() - t.recv_ts;
+            stage.observe_latency(lat);
+            if (n_samples < samples.size()) samples[n_samples++] = lat;
         }
+        publisher.wake();
     }
     void on_late(std::uint16_t feed, std::uint32_t frame_no, const core::tick& t) override {
         dead_record r;

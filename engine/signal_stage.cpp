@@ -11,9 +11,9 @@
 namespace seismo::engine {
 
 signal_stage::signal_stage(const config& cfg, core::instrument_registry& reg, std::size_t feeds,
-                           stage_sink& out, bool measure_latency)
+                           stage_sink& out)
     : cfg_(cfg), reg_(reg), graph_(cfg.signals, reg, signals::graph_options{cfg.engine.lateness}),
-      step_(graph_, std::max<std::size_t>(feeds, 1)), out_(out), measure_latency_(measure_latency),
+      step_(graph_, std::max<std::size_t>(feeds, 1)), out_(out),
       snapshot_(std::make_shared<stage_snapshot>()) {
     order_buf_.reserve(k_order_batch + 512);
 }
@@ -23,9 +23,6 @@ signal_stage::~signal_stage() = default;
 void signal_stage::on_trigger(const signals::trigger& t) {
     triggered_ = true;
     stats_.triggers.add();
-    if (measure_latency_ && t.recv_ts != 0 && t.signal != signals::k_feed_health) {
-        stats_.tick_to_trigger.observe(static_cast<double>(core::realtime_now() - t.recv_ts) / 1e9);
-    }
     out_.on_trigger(t);
 }
 

@@ -54,7 +54,7 @@ struct alignas(64) stage_stats {
     core::counter late;       ///< refused as late
     core::counter triggers;   ///< produced (signal and feed-health)
     std::array<core::counter, signals::k_max_feeds> late_per_feed{};
-    core::latency_histogram tick_to_trigger; ///< measured only when asked (live)
+    core::latency_histogram tick_to_trigger; ///< observe_latency() (live)
 };
 
 /// Every signal's state at one moment, for /v1/state and seismo_signal_value.
@@ -72,11 +72,9 @@ struct stage_snapshot {
 
 class signal_stage final : signals::trigger_sink {
   public:
-    /// `feeds`: how many feeds will deliver (at most 64). `measure_latency`: observe each
-    /// trigger's frame-receipt-to-trigger time on the wall clock (live only: replay's times are
-    /// the data's).
+    /// `feeds`: how many feeds will deliver (at most 64).
     signal_stage(const config& cfg, core::instrument_registry& reg, std::size_t feeds,
-                 stage_sink& out, bool measure_latency = false);
+                 stage_sink& out);
     ~signal_stage() override;
     signal_stage(const signal_stage&) = delete;
     signal_stage& operator=(const signal_stage&) = delete;
@@ -109,6 +107,11 @@ class signal_stage final : signals::trigger_sink {
     [[nodiscard]] std::shared_ptr<const stage_snapshot> snapshot() const;
 
     [[nodiscard]] const stage_stats& stats() const noexcept { return stats_; }
+    /// Live: a trigger's wall-clock time from its frame's receipt to its being queued, observed
+    /// by the stage's sink (replay's times are the data's, so it observes none).
+    void observe_latency(core::nanos ns) noexcept {
+        stats_.tick_to_trigger.observe(static_cast<double>(ns) / 1e9);
+    }
     [[nodiscard]] signals::graph& graph() noexcept { return graph_; }
     [[nodiscard]] const signals::graph& graph() const noexcept { return graph_; }
 
@@ -126,7 +129,6 @@ class signal_stage final : signals::trigger_sink {
     signals::graph graph_;
     signals::step step_;
     stage_sink& out_;
-    bool measure_latency_;
     bool triggered_ = false;
     stage_stats stats_;
     journal::writer* journal_ = nullptr;

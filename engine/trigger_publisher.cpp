@@ -259,9 +259,12 @@ void trigger_publisher::start() {
     p_->writer = std::thread([p = p_.get()] { p->writer_loop(); });
 }
 
-void trigger_publisher::enqueue(const signals::trigger& t) {
+void trigger_publisher::push(const signals::trigger& t) {
+    p_->triggers.enqueue(p_->signal_token, t);
+}
+
+void trigger_publisher::wake() {
     impl& p = *p_;
-    p.triggers.enqueue(p.signal_token, t);
     if (p.io == nullptr) {
         p.ready.signal();
     } else if (!p.io_posted.exchange(true, std::memory_order_seq_cst)) {

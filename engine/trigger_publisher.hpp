@@ -59,7 +59,14 @@ class trigger_publisher {
     void start();
 
     /// Signal thread: queues a trigger and wakes whoever publishes it.
-    void enqueue(const signals::trigger& t);
+    void enqueue(const signals::trigger& t) {
+        push(t);
+        wake();
+    }
+    /// The two halves of enqueue(), for a caller that measures between them: a trigger is
+    /// "enqueued" once it is in the queue, before the wake-up (a futex or a post) is issued.
+    void push(const signals::trigger& t);
+    void wake();
 
     /// Shutdown, in order: the I/O thread has ended (the writer thread takes over the queue);
     /// the signal thread has ended (nothing more comes); then join() drains and flushes.

@@ -134,6 +134,11 @@ int cmd_run(const run_args& a) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    // A process started in the background by a shell without job control inherits SIGINT
+    // ignored, and an ignored signal is discarded before sigwait can take it: restore the
+    // default so that SIGINT stops seismo however it was started.
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_BLOCK, &set, nullptr); // every thread started below inherits the mask
     engine::run_options o;
     o.out = a.out;

@@ -133,8 +133,7 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
         d.day = [seed = o.demo_seed](std::uint64_t loop) {
             sim_options so;
             so.seed = seed;
-            so.shift_ms =
-                static_cast<std::int64_t>(loop) * (sim_span_ms(so) + 86'400'000); // a day apart
+            so.pass = loop;
             return simulate(so);
         };
         e.demo = feeds::live::demo_feed::create(io, std::move(d), reg, e, e.id);
@@ -197,6 +196,13 @@ void feed_host::inject(std::string_view frame, core::nanos recv_ts) {
     (void)inproc_->pipeline->handle(inject_buf_.data(), frame.size(), inject_buf_.size(), recv_ts);
 }
 
+std::uint64_t feed_host::demo_loops() const noexcept {
+    for (const auto& f : feeds_) {
+        if (f->demo) return f->demo->loops();
+    }
+    return 0;
+}
+
 std::string feed_host::state_json(core::nanos now) const {
     std::string o = "[";
     for (std::size_t i = 0; i < feeds_.size(); ++i) {
@@ -231,6 +237,10 @@ std::string feed_host::state_json(core::nanos now) const {
         core::append_uint(o, st.reconnects.value());
         o += R"(,"gaps":)";
         core::append_uint(o, st.gaps.value());
+        if (f.demo) {
+            o += R"(,"loops":)";
+            core::append_uint(o, f.demo->loops());
+        }
         o += '}';
     }
     return o + "]";

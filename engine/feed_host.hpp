@@ -68,6 +68,8 @@ class feed_host {
     [[nodiscard]] const std::vector<std::string>& names() const noexcept { return names_; }
     [[nodiscard]] const std::vector<std::string>& venues() const noexcept { return venues_; }
     [[nodiscard]] const feeds::feed_stats& stats(std::size_t feed) const;
+    /// Completed passes of the demo feed over its day (0 without one).
+    [[nodiscard]] std::uint64_t demo_loops() const noexcept;
 
     /// Hands a generic-protocol frame to the "inproc" feed, through its pipeline as a WebSocket
     /// frame would go. One calling thread at a time.

@@ -332,6 +332,7 @@ run_figures runtime::figures() const {
     f.triggers = p.publisher.published();
     f.health_events = p.health_events.value();
     f.deliveries = p.hub.deliveries();
+    f.demo_loops = p.feeds.demo_loops();
     return f;
 }
 

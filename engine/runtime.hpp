@@ -57,6 +57,7 @@ struct run_figures {
     std::uint64_t triggers = 0;
     std::uint64_t health_events = 0;
     std::uint64_t deliveries = 0; ///< trigger messages handed to subscribers
+    std::uint64_t demo_loops = 0; ///< completed passes of the demo day
 };
 
 class runtime {

@@ -373,19 +373,6 @@ std::vector<std::string> sim_scenarios() {
     return {"liquidity-shock"};
 }
 
-std::int64_t sim_span_ms(const sim_options& o) {
-    generator g(o.seed);
-    sim_options small = o;
-    small.stocks = std::min<std::size_t>(o.stocks, 10);
-    liquidity_shock(g, small);
-    std::int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (const auto& e : g.events) {
-        lo = std::min(lo, e.ts_ms);
-        hi = std::max(hi, e.ts_ms);
-    }
-    return g.events.empty() ? 0 : hi - lo;
-}
-
 std::string simulate(const sim_options& o) {
     if (o.scenario != "liquidity-shock") {
         throw std::invalid_argument("unknown scenario '" + o.scenario +
@@ -396,8 +383,15 @@ std::string simulate(const sim_options& o) {
     std::stable_sort(g.events.begin(), g.events.end(), [](const event& a, const event& b) {
         return a.ts_ms != b.ts_ms ? a.ts_ms < b.ts_ms : a.order < b.order;
     });
-    for (auto& e : g.events)
-        e.ts_ms += o.shift_ms;
+    // Every pass has the same events (same seed), so an instrument's sequence numbers in pass
+    // n start right after the count of its ticks times n.
+    const std::int64_t span = g.events.empty() ? 0 : g.events.back().ts_ms - g.events.front().ts_ms;
+    const auto pass = static_cast<std::int64_t>(o.pass);
+    const std::int64_t shift = o.shift_ms + pass * (span + k_ms_per_day);
+    for (auto& e : g.events) {
+        e.ts_ms += shift;
+        if (!e.prev_close) e.seq += o.pass * g.seqs[e.inst];
+    }
     std::string out;
     out.reserve(g.events.size() * 72);
     rng bad(o.seed ^ 0xbadbadbadULL);

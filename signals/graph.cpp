@@ -31,6 +31,9 @@ struct inst_state {
     std::uint64_t feeds = 0; // bit f: feed f has delivered this instrument
     bool has_tick = false;
     bool stale = false;
+    /// A previous close arrived after the last price tick: a new session, whose opening
+    /// price is the next tick.
+    bool new_session = false;
 };
 
 struct route {
@@ -430,13 +433,29 @@ struct graph::impl {
         composite_dirty = false;
     }
 
+    /// A previous close starts the instrument's next session: the last price belongs to the
+    /// one before, so breadth members judged against the close or the session's open stop
+    /// counting until they tick again (judged at the next tick of the universe).
+    void new_session(std::uint32_t i, inst_state& is, double prev_close) {
+        is.prev_close = prev_close;
+        if (!is.has_tick) return;
+        is.new_session = true;
+        for (const route& r : routes[i]) {
+            signal_rt& s = sigs[r.signal];
+            if (s.spec.kind != signal_kind::breadth || s.spec.ref == ref_kind::window) continue;
+            breadth_member& m = s.br[r.member];
+            m.value = k_nan;
+            breadth_member_update(s, m, is);
+        }
+    }
+
     apply_status apply(const core::tick& t, trigger_sink& out, std::uint16_t feed) {
         const std::uint32_t i = core::index(t.inst);
         if (i >= inst.size()) ensure_instrument(i);
         inst_state& is = inst[i];
         is.feeds |= std::uint64_t{1} << feed;
         if (t.kind == core::tick_kind::reference) {
-            is.prev_close = t.px;
+            new_session(i, is, t.px);
             return apply_status::reference;
         }
         core::nanos ts = t.event_ts();
@@ -450,6 +469,10 @@ struct graph::impl {
         } else {
             is.stream_ts[stream] = ts;
             is.has_tick = true;
+            is.session_open = t.px;
+        }
+        if (is.new_session) {
+            is.new_session = false;
             is.session_open = t.px;
         }
         is.last_ts = ts;

@@ -116,6 +116,7 @@ class Instrument:
         self.last_seq = 0
         self.stream_last = {}        # kind -> latest event time of that stream
         self.prev_close_seen = None  # the previous close as of the last price tick
+        self.new_session = False  # a previous close arrived after the last price tick
         self.buckets = {}            # resolution -> [observations folded in, {bucket: max}]
 
 
@@ -269,6 +270,7 @@ class Oracle:
         for what, ins, px, ts, seq, stream in ticks:
             if what == "ref":
                 ins.prev_close = px
+                ins.new_session = bool(ins.hist)  # the last price belongs to the session before
                 self.references += 1
                 continue
             if seq and ins.last_seq and seq <= ins.last_seq:
@@ -286,6 +288,9 @@ class Oracle:
             else:
                 ins.first_px = px
                 ins.stream_last[stream] = ts
+            if ins.new_session:
+                ins.first_px = px
+                ins.new_session = False
             if seq:
                 ins.last_seq = seq
             ins.hist.append((ts, px))
@@ -356,6 +361,8 @@ class Oracle:
                 for m in self.instruments.values():
                     if not m.hist or not self.member(s, m):
                         continue
+                    if m.new_session and "window" not in s:
+                        continue  # not ticked since its new previous close
                     v = self.ratio(m.hist[-1][1], self.reference(s, m))
                     if v is None:
                         continue

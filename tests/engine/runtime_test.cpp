@@ -3,6 +3,7 @@
 // an instrument out of a breadth denominator (degraded), and a clean drain on stop.
 #include "engine/config.hpp"
 #include "engine/runtime.hpp"
+#include "engine/sim.hpp"
 #include "tests/feeds/live/test_feed_server.hpp"
 
 #include <gtest/gtest.h>
@@ -11,9 +12,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace seismo::engine {
@@ -221,6 +225,69 @@ levels = [{ at = 95, severity = "warning" }]
     // A fire at every 90 and a clear at every 100 after the first tick.
     EXPECT_EQ(lines, static_cast<std::size_t>(k_ticks - 1));
     std::remove(audit.c_str());
+}
+
+// The embedded default: the demo day loops, and every pass must play like the first — no
+// duplicate or late refusals from sequence numbers or times that restart, the same signals
+// firing in every pass.
+TEST(runtime, the_demo_day_plays_like_the_first_pass_in_every_loop) {
+    // The span of one pass, from the generator itself.
+    const std::string day = simulate(sim_options{});
+    const auto ts_of = [](std::string_view line) {
+        const auto p = line.find(R"("ts":)");
+        return std::stoll(std::string(line.substr(p + 5, 16)));
+    };
+    const std::int64_t first_ms = ts_of(day);
+    const std::string_view body(day.data(), day.size() - 1);
+    const std::int64_t last_ms = ts_of(body.substr(body.rfind('\n') + 1));
+    const std::int64_t period_ns = (last_ms - first_ms + 86'400'000) * 1'000'000;
+
+    using key = std::tuple<std::uint32_t, core::instrument_id, int, int>;
+    std::mutex mu;
+    std::map<std::int64_t, std::multiset<key>> by_pass;
+    std::size_t health = 0;
+    {
+        const config cfg = load_playbook();
+        run_options o;
+        o.print = false;
+        o.serve = false;
+        o.deterministic = true;
+        o.demo = true;
+        o.demo_speed = 1e12; // no pacing: passes as fast as the engine takes them
+        runtime rt(cfg, o);
+        rt.on_published([&](const signals::trigger& t, std::string_view) {
+            std::lock_guard l(mu);
+            if (t.signal == signals::k_feed_health) {
+                ++health;
+                return;
+            }
+            const std::int64_t pass = (t.event_ts - first_ms * 1'000'000) / period_ns;
+            by_pass[pass].insert(
+                {t.signal, t.inst, static_cast<int>(t.state), static_cast<int>(t.sev)});
+        });
+        rt.start();
+        for (int i = 0; i < 600 && rt.figures().demo_loops < 3; ++i)
+            std::this_thread::sleep_for(100ms);
+        rt.request_stop();
+        rt.wait();
+        const run_figures f = rt.figures();
+        ASSERT_GE(f.demo_loops, 3u) << "three passes within a minute";
+        EXPECT_EQ(f.rejected, 0u) << "no refusal in any pass";
+    }
+    std::lock_guard l(mu);
+    EXPECT_EQ(health, 0u) << "no gap, no stale or down feed";
+    ASSERT_GE(by_pass.size(), 3u);
+    const auto fired = [&](std::int64_t pass) {
+        std::set<key> s;
+        for (const key& k : by_pass[pass]) {
+            if (std::get<2>(k) == static_cast<int>(signals::trigger_state::fired)) s.insert(k);
+        }
+        return s;
+    };
+    EXPECT_FALSE(fired(0).empty());
+    EXPECT_EQ(fired(1), fired(0)) << "the same signals fire in the second pass";
+    EXPECT_EQ(fired(2), fired(0)) << "and in the third";
+    EXPECT_EQ(by_pass[2], by_pass[1]) << "passes after the first are alike, trigger for trigger";
 }
 
 } // namespace

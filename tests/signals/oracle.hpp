@@ -57,6 +57,7 @@ class naive {
         // the reference each breadth/drawdown-by-ref saw at the last tick
         double prev_close_at_last_tick = std::numeric_limits<double>::quiet_NaN();
         std::map<int, nanos> stream_last; // latest event time per stream (trade, quote, value)
+        bool new_session = false;         // a previous close arrived after the last price tick
     };
 
     naive(std::vector<signals::signal_spec> specs, std::vector<instrument> instruments)
@@ -85,6 +86,7 @@ class naive {
         instrument& in = inst_[i];
         if (reference) {
             in.prev_close = px;
+            in.new_session = in.any; // the last price belongs to the session before
             return true;
         }
         if (in.any) {
@@ -98,6 +100,10 @@ class naive {
             in.first_px = px;
             in.any = true;
             in.stream_last[stream] = ts;
+        }
+        if (in.new_session) {
+            in.first_px = px;
+            in.new_session = false;
         }
         in.hist.push_back({ts, px});
         in.prev_close_at_last_tick = in.prev_close;
@@ -280,6 +286,7 @@ class naive {
         std::uint32_t eligible = 0, counting = 0;
         for (const auto& in : inst_) {
             if (!is_member(sp, in) || !in.any) continue;
+            if (in.new_session && sp.ref != signals::ref_kind::window) continue;
             const double v = ratio_value(in.hist.back().px, ref_of(sp, in, in.hist.back().t));
             if (std::isnan(v)) continue;
             ++eligible;

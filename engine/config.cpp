@@ -2,6 +2,7 @@
 
 #include "engine/core/string_map.hpp"
 #include "engine/core/time.hpp"
+#include "engine/publish/server.hpp"
 
 #include <toml++/toml.h>
 
@@ -224,8 +225,20 @@ void read_server(const toml::table& root, config& cfg) {
             reader t(as_table(el, cfg.file, "[server].tokens entry"), "[server].tokens", cfg.file);
             token_config tc;
             tc.token = t.required_str("token");
+            if (tc.token.empty()) t.fail("token", "'token' must not be empty");
+            for (const auto& other : cfg.server.tokens) {
+                if (other.token == tc.token) t.fail("token", "the same token is listed twice");
+            }
             if (auto topics = t.strings("topics")) tc.topics = *topics;
-            t.finish({"token", "topics"});
+            if (auto roles = t.strings("roles")) {
+                for (const auto& role : *roles) {
+                    if (publish::role_named(role) == 0) {
+                        t.fail("roles", "unknown role '" + role + "' (subscribe, metrics, admin)");
+                    }
+                }
+                tc.roles = *roles;
+            }
+            t.finish({"token", "topics", "roles"});
             cfg.server.tokens.push_back(std::move(tc));
         }
     }

@@ -51,7 +51,8 @@ struct engine_config {
 
 struct token_config {
     std::string token;
-    std::vector<std::string> topics; ///< globs this token may subscribe to; empty = all
+    std::vector<std::string> topics; ///< globs this token may see; empty = all
+    std::vector<std::string> roles;  ///< subscribe (the default), metrics, admin
 };
 
 struct server_config {

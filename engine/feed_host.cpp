@@ -203,12 +203,16 @@ std::uint64_t feed_host::demo_loops() const noexcept {
     return 0;
 }
 
-std::string feed_host::state_json(core::nanos now) const {
+std::string feed_host::state_json(core::nanos now,
+                                  const std::function<bool(std::string_view)>& visible) const {
     std::string o = "[";
+    bool first = true;
     for (std::size_t i = 0; i < feeds_.size(); ++i) {
         const feed& f = *feeds_[i];
+        if (!visible(f.name)) continue;
         const auto& st = f.stats();
-        if (i != 0) o += ',';
+        if (!first) o += ',';
+        first = false;
         o += R"({"name":)";
         core::append_json_string(o, f.name);
         o += R"(,"venue":)";

@@ -13,6 +13,7 @@
 #include "feeds/pipeline.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,8 +76,9 @@ class feed_host {
     /// frame would go. One calling thread at a time.
     void inject(std::string_view frame, core::nanos recv_ts);
 
-    /// The "feeds" array of /v1/state.
-    [[nodiscard]] std::string state_json(core::nanos now) const;
+    /// The "feeds" array of /v1/state, holding the feeds `visible(name)` accepts.
+    [[nodiscard]] std::string
+    state_json(core::nanos now, const std::function<bool(std::string_view)>& visible) const;
     /// /readyz: true when every feed is connected and fresh; `detail` says which are not.
     [[nodiscard]] bool ready(std::string& detail) const;
     /// seismo_feed_* per feed. `late` (the signal stage's, refusals by the step) counts under

@@ -24,6 +24,7 @@
 #include <limits>
 #include <mutex>
 #include <pthread.h>
+#include <random>
 #include <sched.h>
 #include <thread>
 
@@ -52,11 +53,30 @@ publisher_options publisher_options_of(const run_options& o) {
     return {o.out, o.print, o.dead_letter, o.deterministic};
 }
 
-publish::server_options server_options_of(const config& cfg, const run_options& o) {
+/// A random id for this run: snapshots carry it, so a client resuming with `since` can tell a
+/// restarted engine (whose seqs start again) from a gap.
+std::string make_epoch() {
+    std::random_device rd;
+    const std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+publish::server_options server_options_of(const config& cfg, const run_options& o,
+                                          std::string epoch) {
     publish::server_options s;
+    s.epoch = std::move(epoch);
     s.listen = o.listen.value_or(cfg.server.listen);
-    for (const auto& t : cfg.server.tokens)
-        s.tokens.push_back({t.token, t.topics});
+    for (const auto& t : cfg.server.tokens) {
+        unsigned roles = 0;
+        for (const auto& r : t.roles)
+            roles |= publish::role_named(r);
+        s.tokens.push_back({t.token, t.topics, roles == 0 ? publish::role_subscribe : roles});
+    }
+    s.signals.push_back("feed_health");
+    for (const auto& sp : cfg.signals)
+        s.signals.push_back(sp.name);
     s.max_connections = cfg.server.max_connections;
     s.max_subscriptions = cfg.server.max_subscriptions;
     s.max_message_bytes = cfg.server.max_message_bytes;
@@ -102,6 +122,7 @@ struct runtime::impl final : stage_sink {
     // services).
     const config& cfg;
     run_options opts;
+    std::string epoch = make_epoch();
     std::unique_ptr<core::instrument_registry> registry;
     event_queue events;
     dead_queue dead;
@@ -199,11 +220,13 @@ struct runtime::impl final : stage_sink {
     }
 
     // ------------------------------------------------------------ server hooks
-    std::string state_json() const {
+    std::string state_json(const publish::topic_limit& limit) const {
         const auto s = stage.snapshot();
         const core::nanos now = core::realtime_now();
         std::string o = R"({"time":)";
         core::append_json_time(o, now);
+        o += R"(,"epoch":)";
+        core::append_json_string(o, epoch);
         o += R"(,"watermark":)";
         if (s->watermark == 0)
             o += "null";
@@ -212,14 +235,23 @@ struct runtime::impl final : stage_sink {
         o += R"(,"last_seq":)";
         core::append_uint(o, hub.last_seq());
         o += R"(,"feeds":)";
-        o += feeds.state_json(now);
+        o += feeds.state_json(now, [&](std::string_view feed) {
+            return publish::topic_visible(limit, "feed_health", feed);
+        });
         o += R"(,"signals":)";
-        o += s->signals_json.empty() ? "[]" : s->signals_json;
+        o += signals_json(
+            *s,
+            [&](std::string_view sig, std::string_view inst) {
+                return publish::topic_visible(limit, sig, inst);
+            },
+            [&](std::string_view sig) { return publish::signal_visible(limit, sig); });
         o += R"(,"active":[)";
-        const auto act = hub.active();
-        for (std::size_t i = 0; i < act.size(); ++i) {
-            if (i != 0) o += ',';
-            o += act[i]->json();
+        bool first = true;
+        for (const auto& m : hub.active()) {
+            if (!publish::topic_visible(limit, *m)) continue;
+            if (!first) o += ',';
+            first = false;
+            o += m->json();
         }
         o += "]}\n";
         return o;
@@ -274,10 +306,10 @@ void runtime::start() {
         publish::server_hooks hooks;
         impl* ip = &p;
         hooks.metrics = [ip] { return ip->metrics.exposition(); };
-        hooks.state = [ip] { return ip->state_json(); };
+        hooks.state = [ip](const publish::topic_limit& limit) { return ip->state_json(limit); };
         hooks.ready = [ip](std::string& d) { return ip->feeds.ready(d); };
-        p.srv = std::make_unique<publish::server>(p.io, server_options_of(p.cfg, p.opts), p.hub,
-                                                  std::move(hooks));
+        p.srv = std::make_unique<publish::server>(p.io, server_options_of(p.cfg, p.opts, p.epoch),
+                                                  p.hub, std::move(hooks));
         p.publisher.serve_on(p.io);
         p.srv->start();
     }
@@ -352,7 +384,7 @@ std::string runtime::metrics_text() const {
     return p_->metrics.exposition();
 }
 std::string runtime::state_json() const {
-    return p_->state_json();
+    return p_->state_json({});
 }
 
 void runtime::on_published(std::function<void(const signals::trigger&, std::string_view)> f) {

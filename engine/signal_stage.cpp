@@ -83,11 +83,9 @@ void signal_stage::publish_snapshot() {
     s->watermark = wm == std::numeric_limits<core::nanos>::min() ? 0 : wm;
     s->taken = core::realtime_now();
     const auto& specs = graph_.specs();
-    std::vector<std::string> per_signal(specs.size());
+    s->signals.resize(specs.size());
     graph_.visit([&](const signals::value_view& v) {
-        std::string& o = per_signal[v.signal];
-        if (!o.empty()) o += ',';
-        o += '{';
+        std::string o = "{";
         const bool has_inst = v.inst != core::k_no_instrument;
         std::string inst;
         if (has_inst) {
@@ -129,13 +127,13 @@ void signal_stage::publish_snapshot() {
         o += R"(],"degraded":)";
         o += v.degraded ? "true" : "false";
         o += '}';
+        s->signals[v.signal].entries.emplace_back(inst, std::move(o));
         s->values.push_back({v.signal, std::move(inst), v.value});
     });
-    std::string& j = s->signals_json;
-    j = "[";
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& sp = specs[i];
-        if (i != 0) j += ',';
+        s->signals[i].name = sp.name;
+        std::string& j = s->signals[i].head;
         j += R"({"name":)";
         core::append_json_string(j, sp.name);
         j += R"(,"kind":")";
@@ -154,10 +152,7 @@ void signal_stage::publish_snapshot() {
         j += R"(],"rearm":)";
         core::append_double(j, sp.rearm);
         j += R"(,"values":[)";
-        j += per_signal[i];
-        j += "]}";
     }
-    j += ']';
     std::lock_guard lock(snapshot_mu_);
     snapshot_ = std::move(s);
 }

@@ -64,11 +64,42 @@ struct stage_snapshot {
         std::string instrument; ///< empty for breadth and composites
         double v;
     };
-    std::string signals_json;  ///< the "signals" array of /v1/state
+    /// One signal of /v1/state's "signals" array, in pieces so that a token limited to some
+    /// topics sees only those: `head` + the visible `entries` joined by ',' + "]}".
+    struct signal_entry {
+        std::string name;
+        std::string head;                                         ///< `{"name":…,…,"values":[`
+        std::vector<std::pair<std::string, std::string>> entries; ///< (instrument, JSON)
+    };
+    std::vector<signal_entry> signals;
     std::vector<value> values; ///< one per signal and instrument
     core::nanos watermark = 0; ///< 0: nothing applied yet
     core::nanos taken = 0;     ///< wall clock
 };
+
+/// The "signals" array of /v1/state for a client that may see topics `visible(signal,
+/// instrument)` accepts ("" instrument: breadth and composites) and signals `named(signal)`
+/// accepts.
+template <class Visible, class Named>
+[[nodiscard]] std::string signals_json(const stage_snapshot& s, Visible&& visible, Named&& named) {
+    std::string j = "[";
+    bool first_signal = true;
+    for (const auto& sig : s.signals) {
+        if (!named(sig.name)) continue;
+        if (!first_signal) j += ',';
+        first_signal = false;
+        j += sig.head;
+        bool first = true;
+        for (const auto& [inst, json] : sig.entries) {
+            if (!visible(sig.name, inst)) continue;
+            if (!first) j += ',';
+            first = false;
+            j += json;
+        }
+        j += "]}";
+    }
+    return j + ']';
+}
 
 class signal_stage final : signals::trigger_sink {
   public:

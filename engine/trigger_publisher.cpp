@@ -102,7 +102,8 @@ struct trigger_publisher::impl {
         return publish::make_message(t.seq, trigger_topic(t, cfg.signals, reg, &feed_names), json,
                                      std::move(key), t.state == signals::trigger_state::fired,
                                      t.signal == signals::k_feed_health &&
-                                         t.condition == signals::feed_condition::gap);
+                                         t.condition == signals::feed_condition::gap,
+                                     static_cast<std::uint8_t>(t.sev));
     }
 
     /// Serialises triggers once each: counts them, tells the observer, and appends their

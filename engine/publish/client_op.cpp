@@ -75,6 +75,18 @@ bool client_op_parser::parse(std::string_view text, client_op& op, client_error&
                             "'since' must be a non-negative integer (a trigger seq)");
             }
             op.since = s;
+        } else if (key == "min_severity") {
+            std::string_view v;
+            if (f.value().get_string().get(v) != simdjson::SUCCESS ||
+                (v != "info" && v != "warning" && v != "critical")) {
+                return fail(err, "bad_request",
+                            "'min_severity' must be \"info\", \"warning\" or \"critical\"");
+            }
+            op.min_severity = v == "info" ? 0 : v == "warning" ? 1 : 2;
+        } else {
+            return fail(err, "unknown_field",
+                        "unknown field '" + std::string(key.substr(0, 64)) +
+                            "' (op, topics, since, min_severity)");
         }
     }
     if (name == "ping") {

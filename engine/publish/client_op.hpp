@@ -2,7 +2,7 @@
 // What a /v1/stream client may send (DESIGN §6), parsed: a pure function of the message text,
 // unit-tested and fuzzed apart from any socket.
 //
-//   {"op":"subscribe","topics":["silver_crash","crypto_*"],"since":1000}
+//   {"op":"subscribe","topics":["silver_crash","crypto_*"],"since":1000,"min_severity":"warning"}
 //   {"op":"unsubscribe","topics":[...]}
 //   {"op":"ping"}
 //
@@ -24,10 +24,11 @@ struct client_op {
     client_op_kind kind = client_op_kind::ping;
     std::vector<std::string> topics;    ///< subscribe, unsubscribe: at least one valid pattern
     std::optional<std::uint64_t> since; ///< subscribe: resume after this seq
+    std::uint8_t min_severity = 0;      ///< subscribe: 0 info, 1 warning, 2 critical
 };
 
 struct client_error {
-    std::string code; ///< bad_json, bad_request, bad_topic, unknown_op
+    std::string code; ///< bad_json, bad_request, bad_topic, unknown_op, unknown_field
     std::string message;
 };
 

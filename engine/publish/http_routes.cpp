@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <openssl/crypto.h>
 
 #include <chrono>
 
@@ -19,7 +20,13 @@ namespace seismo::publish {
 namespace detail {
 
 std::string error_json(std::string_view code, std::string_view message) {
-    std::string s = R"({"type":"error","code":)";
+    return notice_json("error", code, message);
+}
+
+std::string notice_json(std::string_view type, std::string_view code, std::string_view message) {
+    std::string s = R"({"type":)";
+    core::append_json_string(s, type);
+    s += R"(,"code":)";
     core::append_json_string(s, code);
     s += R"(,"message":)";
     core::append_json_string(s, message);
@@ -78,11 +85,28 @@ net::awaitable<void> respond(Stream& stream, const http::request<http::string_bo
 } // namespace
 
 const token* server::impl::find_token(std::string_view tok) const {
+    // Constant time in the token's bytes: a timing probe must not find a token byte by byte.
+    const token* found = nullptr;
     for (const auto& t : opts.tokens) {
-        if (t.token == tok) return &t;
+        if (t.token.size() == tok.size() &&
+            CRYPTO_memcmp(t.token.data(), tok.data(), tok.size()) == 0) {
+            found = &t;
+        }
     }
-    return nullptr;
+    return found;
 }
+
+namespace {
+
+/// What a path needs (DESIGN §6): the liveness probes nothing, the rest a token with a role.
+unsigned role_for(std::string_view path, http::verb method) {
+    if (path == "/healthz" || path == "/readyz") return 0;
+    if (path == "/metrics") return role_metrics;
+    if (path == "/v1/reload" || method == http::verb::post) return role_admin;
+    return role_subscribe;
+}
+
+} // namespace
 
 template <class Stream>
 net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stream stream) {
@@ -101,6 +125,47 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
         const std::string_view target = req.target();
         const std::string_view path = target.substr(0, target.find('?'));
 
+        // Access: with tokens configured, every path but the liveness probes needs a known
+        // bearer token (header, or ?token= for browsers' WebSockets) whose roles cover it.
+        topic_limit limit;
+        if (const unsigned need = role_for(path, req.method()); need != 0 && !opts.tokens.empty()) {
+            std::string_view tok = query_param(target, "token");
+            const auto auth = req[http::field::authorization];
+            if (auth.starts_with("Bearer ")) tok = auth.substr(7);
+            const token* t = find_token(tok);
+            const deny_reason why = tok.empty()    ? deny_reason::no_token
+                                    : t == nullptr ? deny_reason::bad_token
+                                                   : deny_reason::forbidden;
+            if (t == nullptr || (t->roles & (need | role_admin)) == 0) {
+                stats.denied[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+                const bool page = path == "/" || path == "/index.html";
+                const http::status st =
+                    t == nullptr ? http::status::unauthorized : http::status::forbidden;
+                std::string type = page ? "text/html; charset=utf-8" : "application/json";
+                // The dashboard page holds no data: it asks for a token, then fetches with it.
+                std::string body =
+                    page ? std::string(dashboard_html())
+                         : error_json(t == nullptr ? "unauthorized" : "forbidden",
+                                      why == deny_reason::no_token ? "a bearer token is required"
+                                      : why == deny_reason::bad_token
+                                          ? "unknown token"
+                                          : "this token's roles do not include this path");
+                http::response<http::string_body> res{st, req.version()};
+                res.set(http::field::server, "seismo");
+                res.set(http::field::content_type, type);
+                res.set(http::field::cache_control, "no-store");
+                res.set(http::field::www_authenticate, "Bearer realm=\"seismo\"");
+                res.keep_alive(req.keep_alive());
+                if (req.method() != http::verb::head) res.body() = std::move(body);
+                res.prepare_payload();
+                auto [wec, m] = co_await http::async_write(stream, res, k_tuple);
+                (void)m;
+                if (wec || !req.keep_alive()) break;
+                continue;
+            }
+            if ((t->roles & role_admin) == 0) limit = t->topics;
+        }
+
         if (path == "/v1/stream") {
             if (!beast::websocket::is_upgrade(req)) {
                 std::string body =
@@ -109,23 +174,16 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
                                  std::move(body));
                 continue;
             }
-            // Auth: a bearer token in the header or ?token=, when tokens are configured.
-            std::vector<std::string> allowed;
-            if (!opts.tokens.empty()) {
-                std::string_view tok = query_param(target, "token");
-                const auto auth = req[http::field::authorization];
-                if (auth.starts_with("Bearer ")) tok = auth.substr(7);
-                const token* t = find_token(tok);
-                if (t == nullptr) {
-                    stats.refused.fetch_add(1, std::memory_order_relaxed);
-                    std::string body =
-                        error_json("unauthorized",
-                                   tok.empty() ? "a bearer token is required" : "unknown token");
-                    co_await respond(stream, req, http::status::unauthorized, "application/json",
-                                     std::move(body), true);
-                    break;
-                }
-                allowed = t->topics;
+            // The connection limit is a limit on sessions: plain HTTP (metrics, probes) keeps
+            // answering when subscribers fill it.
+            if (stats.subscribers.load(std::memory_order_relaxed) >= opts.max_connections) {
+                stats.refused.fetch_add(1, std::memory_order_relaxed);
+                std::string body = error_json(
+                    "too_many_connections", "at most " + std::to_string(opts.max_connections) +
+                                                " subscriber sessions ([server] max_connections)");
+                co_await respond(stream, req, http::status::service_unavailable, "application/json",
+                                 std::move(body), true);
+                break;
             }
             const auto key = req[http::field::sec_websocket_key];
             if (key.empty()) {
@@ -145,7 +203,7 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
             const auto data = buf.cdata();
             std::string leftover(static_cast<const char*>(data.data()), data.size());
             co_await detail::run_pubsub(self, std::move(stream), std::move(leftover),
-                                        std::move(allowed));
+                                        std::move(limit));
             co_return;
         }
         // Compute the response first, then one co_await: GCC 12 mis-destroys temporaries
@@ -166,7 +224,7 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
             const bool ok = hooks.ready ? hooks.ready(body) : true;
             if (!ok) status = http::status::service_unavailable;
         } else if (path == "/v1/state") {
-            body = hooks.state ? hooks.state() : std::string("{}");
+            body = hooks.state ? hooks.state(limit) : std::string("{}");
         } else if (path == "/" || path == "/index.html") {
             type = "text/html; charset=utf-8";
             body = std::string(dashboard_html());

@@ -8,7 +8,7 @@
 namespace seismo::publish {
 
 message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view json,
-                         std::string state_key, bool fired, bool transient) {
+                         std::string state_key, bool fired, bool transient, std::uint8_t severity) {
     auto m = std::make_shared<message>();
     m->seq = seq;
     m->topic = std::move(topic);
@@ -18,12 +18,47 @@ message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view 
     m->state_key = std::move(state_key);
     m->fired = fired;
     m->transient = transient;
+    m->severity = severity;
     return m;
 }
 
 bool topic_matches(std::string_view pattern, const message& m) noexcept {
     if (core::glob_match(pattern, m.topic)) return true;
     return pattern.find('/') == std::string_view::npos && core::glob_match(pattern, m.signal);
+}
+
+bool topic_matches(std::string_view pattern, std::string_view signal, std::string_view instrument) {
+    if (pattern.find('/') == std::string_view::npos) return core::glob_match(pattern, signal);
+    if (instrument.empty()) return core::glob_match(pattern, signal);
+    std::string topic;
+    topic.reserve(signal.size() + 1 + instrument.size());
+    topic.append(signal).append(1, '/').append(instrument);
+    return core::glob_match(pattern, topic);
+}
+
+bool topic_visible(const std::vector<std::string>& limit, std::string_view signal,
+                   std::string_view instrument) {
+    if (limit.empty()) return true;
+    for (const auto& p : limit) {
+        if (topic_matches(p, signal, instrument)) return true;
+    }
+    return false;
+}
+
+bool signal_visible(const std::vector<std::string>& limit, std::string_view signal) {
+    if (limit.empty()) return true;
+    for (const auto& p : limit) {
+        if (core::glob_match(std::string_view(p).substr(0, p.find('/')), signal)) return true;
+    }
+    return false;
+}
+
+bool topic_visible(const std::vector<std::string>& limit, const message& m) noexcept {
+    if (limit.empty()) return true;
+    for (const auto& p : limit) {
+        if (topic_matches(p, m)) return true;
+    }
+    return false;
 }
 
 void hub::publish(const std::vector<message_ptr>& batch) {
@@ -78,12 +113,16 @@ void hub::subscribe(const std::shared_ptr<hub_subscriber>& s,
     }
     std::sort(r.active.begin(), r.active.end(),
               [](const auto& a, const auto& b) { return a->seq < b->seq; });
+    r.last_seq = ring_.empty() ? 0 : ring_.back()->seq;
     if (since) {
         const std::uint64_t oldest = ring_.empty() ? 0 : ring_.front()->seq;
         if (!ring_.empty() && *since + 1 < oldest) r.gap = std::make_pair(*since + 1, oldest - 1);
         for (const auto& m : ring_) {
             if (m->seq > *since && matches(*m)) r.replay.push_back(m);
         }
+        // What the replay carries is not repeated in the snapshot.
+        const std::uint64_t from = std::max(*since + 1, oldest);
+        std::erase_if(r.active, [&](const message_ptr& m) { return m->seq >= from; });
     }
     deliver(r);
 }

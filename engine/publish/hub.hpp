@@ -30,7 +30,8 @@ struct message {
     /// Key of the (signal, instrument, level) state this trigger changes; `fired` says how.
     std::string state_key;
     bool fired = false;
-    bool transient = false; ///< never "active" (feed gaps are events, not states)
+    bool transient = false;    ///< never "active" (feed gaps are events, not states)
+    std::uint8_t severity = 0; ///< 0 info, 1 warning, 2 critical (subscribe's min_severity)
 
     [[nodiscard]] std::string_view json() const noexcept {
         return std::string_view(frame).substr(json_offset);
@@ -42,11 +43,22 @@ using message_ptr = std::shared_ptr<const message>;
 /// `state_key` names the (signal, instrument, level) state it changes; `fired` says how;
 /// `transient` messages (feed gaps) are events, never active.
 [[nodiscard]] message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view json,
-                                       std::string state_key, bool fired, bool transient);
+                                       std::string state_key, bool fired, bool transient,
+                                       std::uint8_t severity = 0);
 
 /// A topic pattern: a glob over the whole topic ("silver_crash/XAG/USD", "crypto_*/*"), or,
 /// without '/', over the signal name (so "silver_crash" covers every instrument).
 [[nodiscard]] bool topic_matches(std::string_view pattern, const message& m) noexcept;
+/// The same for a topic given as its parts ("" instrument: the topic is the signal alone).
+[[nodiscard]] bool topic_matches(std::string_view pattern, std::string_view signal,
+                                 std::string_view instrument);
+/// Whether `limit` (topic globs; empty = all) lets a client see the topic.
+[[nodiscard]] bool topic_visible(const std::vector<std::string>& limit, std::string_view signal,
+                                 std::string_view instrument);
+[[nodiscard]] bool topic_visible(const std::vector<std::string>& limit, const message& m) noexcept;
+/// Whether `limit` lets a client see some topic of `signal` (a pattern's part before its first
+/// '/' matches the name).
+[[nodiscard]] bool signal_visible(const std::vector<std::string>& limit, std::string_view signal);
 
 /// What the hub needs of a subscriber session. push() and wants() are called with the hub's
 /// lock held, on the publisher thread or the session's own thread: they must not block.
@@ -70,9 +82,11 @@ class hub {
         std::vector<message_ptr> active; ///< currently fired triggers the new patterns match
         std::vector<message_ptr> replay; ///< seq > since, matching, oldest first
         std::optional<std::pair<std::uint64_t, std::uint64_t>> gap; ///< [from, to] no longer kept
+        std::uint64_t last_seq = 0; ///< the newest seq published when the snapshot was taken
     };
     /// Registers (or keeps) `s` and, atomically with respect to publish(), returns the snapshot
-    /// for `matches` and, with `since`, the replay. Messages published after this call reach
+    /// for `matches` and, with `since`, the replay; an active trigger the replay carries is not
+    /// in the snapshot too. Messages published after this call reach
     /// `s` through push().
     /// `deliver` runs with the hub's lock held (so nothing published can overtake what it
     /// queues): it receives the subscription, and is where the session updates its patterns.

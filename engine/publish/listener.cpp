@@ -19,6 +19,27 @@
 
 namespace seismo::publish {
 
+unsigned role_named(std::string_view name) noexcept {
+    if (name == "subscribe") return role_subscribe;
+    if (name == "metrics") return role_metrics;
+    if (name == "admin") return role_admin;
+    return 0;
+}
+
+const char* to_string(deny_reason r) noexcept {
+    switch (r) {
+    case deny_reason::no_token:
+        return "no_token";
+    case deny_reason::bad_token:
+        return "bad_token";
+    case deny_reason::forbidden:
+        return "forbidden";
+    case deny_reason::count_:
+        break;
+    }
+    return "?";
+}
+
 const char* to_string(drop_reason r) noexcept {
     switch (r) {
     case drop_reason::slow_consumer:
@@ -39,6 +60,23 @@ namespace {
 
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
 
+/// TCP connections beyond the session limit, for plain HTTP (metrics, probes, state) while
+/// subscribers fill it.
+constexpr std::size_t k_http_reserve = 64;
+
+/// The refusal for a connection over every limit: written whole, then closed.
+const std::string& busy_response() {
+    static const std::string r = [] {
+        const std::string body =
+            R"({"type":"error","code":"too_many_connections","message":"connection limit"})"
+            "\n";
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+               "Connection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    return r;
+}
+
 } // namespace
 
 server::impl::impl(net::io_context& i, server_options o, hub& h, server_hooks hk)
@@ -52,7 +90,7 @@ void server::impl::register_closer(const std::shared_ptr<void>& owner, std::func
 }
 
 net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::socket sock) {
-    stats.connections.fetch_add(1, std::memory_order_relaxed);
+    // Counted by the accept loop, before the next accept judges the limit.
     beast::tcp_stream stream(std::move(sock));
     if (tls) {
         beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *tls);
@@ -72,17 +110,12 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
             if (stopping || ec == net::error::operation_aborted) break;
             continue;
         }
-        if (stats.connections.load(std::memory_order_relaxed) >= opts.max_connections) {
-            // Over the limit: a plain HTTP 503, whatever was asked.
+        if (stats.connections.load(std::memory_order_relaxed) >=
+            opts.max_connections + k_http_reserve) {
+            // Over every limit (sessions and the HTTP reserve): a plain HTTP 503.
             stats.refused.fetch_add(1, std::memory_order_relaxed);
-            static const std::string k_busy =
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                "application/json\r\nConnection: close\r\n"
-                "Content-Length: "
-                "78\r\n\r\n{\"type\":\"error\",\"code\":\"too_many_connections\",\"message\":"
-                "\"connection limit\"}\n";
             beast::error_code wec;
-            net::write(sock, net::buffer(k_busy), wec);
+            net::write(sock, net::buffer(busy_response()), wec);
             sock.close(wec);
             continue;
         }
@@ -91,6 +124,7 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
         beast::error_code nec;
         sock.set_option(tcp::no_delay(true), nec);
         auto ex = sock.get_executor();
+        stats.connections.fetch_add(1, std::memory_order_relaxed);
         net::co_spawn(ex, connection(self, std::move(sock)), net::detached);
     }
 }

@@ -35,8 +35,19 @@ class server_probe final : public prometheus::Collectable {
                    "Error messages sent to clients for bad requests.", MetricType::Counter,
                    v(&server_stats::client_errors));
         add_single(out, "seismo_connections_refused_total",
-                   "Connections refused (limit or authorization).", MetricType::Counter,
+                   "Connections and sessions refused over a connection limit.", MetricType::Counter,
                    v(&server_stats::refused));
+        auto denied = make_family("seismo_http_denied_total",
+                                  "Requests refused access: no token, an unknown token, or a "
+                                  "token whose roles do not cover the path.",
+                                  MetricType::Counter);
+        for (std::size_t r = 0; r < static_cast<std::size_t>(deny_reason::count_); ++r) {
+            add_sample(denied, {{"reason", to_string(static_cast<deny_reason>(r))}},
+                       ss != nullptr
+                           ? static_cast<double>(ss->denied[r].load(std::memory_order_relaxed))
+                           : 0.0);
+        }
+        out.push_back(std::move(denied));
         add_single(out, "seismo_deliveries_total", "Trigger messages handed to subscribers.",
                    MetricType::Counter, static_cast<double>(hub_.deliveries()));
         return out;

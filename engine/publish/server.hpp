@@ -32,10 +32,20 @@ class Collectable;
 
 namespace seismo::publish {
 
-/// A bearer token and the topic globs it may see (empty: all).
+/// What a token may do (DESIGN §6): bits of token::roles.
+enum role : unsigned {
+    role_subscribe = 1, ///< /v1/stream, /v1/state and the dashboard, within its topics
+    role_metrics = 2,   ///< /metrics
+    role_admin = 4,     ///< everything, reload included
+};
+/// "subscribe", "metrics", "admin" -> the role; 0 for any other name.
+[[nodiscard]] unsigned role_named(std::string_view name) noexcept;
+
+/// A bearer token, the topic globs it may see (empty: all) and its roles.
 struct token {
     std::string token;
     std::vector<std::string> topics;
+    unsigned roles = role_subscribe;
 };
 
 struct server_options {
@@ -47,13 +57,23 @@ struct server_options {
     std::size_t session_queue = 4096;     ///< outbound messages queued per subscriber
     std::string tls_cert;                 ///< PEM; with tls_key enables TLS on the listener
     std::string tls_key;
+    std::string epoch;                ///< the run's random id, in every snapshot
+    std::vector<std::string> signals; ///< topic names that exist (warn about the others)
 };
 
+/// The topic globs a request may see: empty means all.
+using topic_limit = std::vector<std::string>;
+
 struct server_hooks {
-    std::function<std::string()> metrics;           ///< Prometheus text exposition
-    std::function<std::string()> state;             ///< /v1/state JSON
+    std::function<std::string()> metrics; ///< Prometheus text exposition
+    /// /v1/state JSON, holding only what `limit` may see.
+    std::function<std::string(const topic_limit& limit)> state;
     std::function<bool(std::string& detail)> ready; ///< /readyz; detail: JSON explaining
 };
+
+/// Why a request was refused access (labels of seismo_http_denied_total).
+enum class deny_reason : std::uint8_t { no_token, bad_token, forbidden, count_ };
+[[nodiscard]] const char* to_string(deny_reason r) noexcept;
 
 /// Why subscribers were cut off (labels of seismo_subscriber_dropped_total).
 enum class drop_reason : std::uint8_t { slow_consumer, protocol_error, message_too_big, count_ };
@@ -64,9 +84,10 @@ struct server_stats {
     std::atomic<std::uint64_t> connections{0}; ///< open TCP connections (gauge)
     std::atomic<std::uint64_t> subscribers{0}; ///< open /v1/stream sessions (gauge)
     std::atomic<std::uint64_t> http_requests{0};
-    std::atomic<std::uint64_t> refused{0};       ///< over max_connections or unauthorized
+    std::atomic<std::uint64_t> refused{0};       ///< over a connection limit
     std::atomic<std::uint64_t> client_errors{0}; ///< error messages sent for bad requests
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(drop_reason::count_)> dropped{};
+    std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(deny_reason::count_)> denied{};
 };
 
 class server {

@@ -33,6 +33,9 @@ using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 /// `{"type":"error","code":…,"message":…}`
 [[nodiscard]] std::string error_json(std::string_view code, std::string_view message);
+/// `{"type":<type>,"code":…,"message":…}`
+[[nodiscard]] std::string notice_json(std::string_view type, std::string_view code,
+                                      std::string_view message);
 /// A complete server (unmasked) WebSocket text frame holding `json`.
 [[nodiscard]] std::string text_frame(std::string_view json);
 /// The value of `name` in the target's query string ("" when absent).

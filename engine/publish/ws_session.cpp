@@ -42,7 +42,7 @@ class pubsub_session final : public hub_subscriber,
     [[nodiscard]] bool wants(const message& m) const override {
         if (!allowed_topic(m)) return false;
         for (const auto& p : patterns_) {
-            if (topic_matches(p, m)) return true;
+            if (m.severity >= p.min_severity && topic_matches(p.glob, m)) return true;
         }
         return false;
     }
@@ -98,13 +98,13 @@ class pubsub_session final : public hub_subscriber,
     }
 
   private:
-    [[nodiscard]] bool allowed_topic(const message& m) const {
-        if (allowed_.empty()) return true;
-        for (const auto& a : allowed_) {
-            if (topic_matches(a, m)) return true;
-        }
-        return false;
-    }
+    /// A subscription: a topic glob and the least severity it wants.
+    struct pattern {
+        std::string glob;
+        std::uint8_t min_severity = 0;
+    };
+
+    [[nodiscard]] bool allowed_topic(const message& m) const { return topic_visible(allowed_, m); }
     [[nodiscard]] bool pattern_allowed(std::string_view p) const {
         if (allowed_.empty()) return true;
         for (const auto& a : allowed_) {
@@ -124,6 +124,11 @@ class pubsub_session final : public hub_subscriber,
     void send_error(std::string_view code, std::string_view msg) {
         srv_->stats.client_errors.fetch_add(1, std::memory_order_relaxed);
         send_own(text_frame(error_json(code, msg)));
+    }
+    /// Something the client should know that refuses nothing (an unknown topic, a since
+    /// ahead of this run): `{"type":"warning","code":…,"message":…}`.
+    void send_warning(std::string_view code, std::string_view msg) {
+        send_own(text_frame(notice_json("warning", code, msg)));
     }
     void fail(drop_reason why, std::uint16_t code, std::string_view reason) {
         if (closing_after_write_) return;
@@ -188,7 +193,7 @@ class pubsub_session final : public hub_subscriber,
             send_own(text_frame(R"({"type":"pong"})"));
             break;
         case client_op_kind::subscribe:
-            subscribe(op.topics, op.since);
+            subscribe(op.topics, op.since, op.min_severity);
             break;
         case client_op_kind::unsubscribe:
             unsubscribe(op.topics);
@@ -196,7 +201,8 @@ class pubsub_session final : public hub_subscriber,
         }
     }
 
-    void subscribe(const std::vector<std::string>& topics, std::optional<std::uint64_t> since) {
+    void subscribe(const std::vector<std::string>& topics, std::optional<std::uint64_t> since,
+                   std::uint8_t min_severity) {
         for (const auto& t : topics) {
             if (!pattern_allowed(t)) {
                 send_error("forbidden",
@@ -204,31 +210,53 @@ class pubsub_session final : public hub_subscriber,
                 return;
             }
         }
-        std::vector<std::string> fresh;
+        // New patterns, and known ones whose least severity changes (re-subscribing to a
+        // pattern replaces its min_severity).
+        std::vector<pattern> fresh;
+        std::size_t added = 0;
         for (const auto& t : topics) {
-            if (std::find(patterns_.begin(), patterns_.end(), t) == patterns_.end() &&
-                std::find(fresh.begin(), fresh.end(), t) == fresh.end()) {
-                fresh.push_back(t);
-            }
+            const bool known = std::any_of(patterns_.begin(), patterns_.end(), [&](const auto& p) {
+                return p.glob == t && p.min_severity == min_severity;
+            });
+            const bool listed =
+                std::any_of(fresh.begin(), fresh.end(), [&](const auto& p) { return p.glob == t; });
+            if (known || listed) continue;
+            fresh.push_back({t, min_severity});
+            added += std::none_of(patterns_.begin(), patterns_.end(),
+                                  [&](const auto& p) { return p.glob == t; });
         }
-        if (patterns_.size() + fresh.size() > srv_->opts.max_subscriptions) {
+        if (patterns_.size() + added > srv_->opts.max_subscriptions) {
             send_error("too_many_subscriptions", "at most " +
                                                      std::to_string(srv_->opts.max_subscriptions) +
                                                      " topic patterns per connection");
             return;
         }
+        for (const auto& p : fresh) {
+            if (!names_a_topic(p.glob)) {
+                send_warning("unknown_topic",
+                             "no signal matches '" + p.glob.substr(0, 64) +
+                                 "' now (subscribed: it delivers if a reload adds one)");
+            }
+        }
         auto self = this->shared_from_this();
         auto matches = [this, &fresh](const message& m) {
             if (!allowed_topic(m)) return false;
             for (const auto& p : fresh) {
-                if (topic_matches(p, m)) return true;
+                if (m.severity >= p.min_severity && topic_matches(p.glob, m)) return true;
             }
             return false;
         };
         srv_->trigger_hub.subscribe(self, matches, since, [&](hub::subscription& sub) {
             // Under the hub lock: nothing published can overtake what is queued here.
-            patterns_.insert(patterns_.end(), fresh.begin(), fresh.end());
-            std::string snap = R"({"type":"snapshot","active":[)";
+            for (auto& p : fresh) {
+                std::erase_if(patterns_, [&](const auto& q) { return q.glob == p.glob; });
+                patterns_.push_back(p);
+            }
+            std::string snap = R"({"type":"snapshot","epoch":)";
+            core::append_json_string(snap, srv_->opts.epoch);
+            snap += R"(,"last_seq":)";
+            core::append_uint(snap, sub.last_seq);
+            snap += R"(,"active":[)";
             for (std::size_t i = 0; i < sub.active.size(); ++i) {
                 if (i != 0) snap += ',';
                 snap += sub.active[i]->json();
@@ -236,6 +264,13 @@ class pubsub_session final : public hub_subscriber,
             snap += "]}";
             std::lock_guard lock(qmu_);
             own_.push_back(text_frame(snap));
+            if (since && *since > sub.last_seq) {
+                own_.push_back(text_frame(
+                    notice_json("warning", "since_ahead",
+                                "since " + std::to_string(*since) + " is past the last seq " +
+                                    std::to_string(sub.last_seq) +
+                                    ": a different run (see the snapshot's epoch)?")));
+            }
             if (sub.gap) {
                 std::string g = R"({"type":"gap","from":)";
                 core::append_uint(g, sub.gap->first);
@@ -251,10 +286,17 @@ class pubsub_session final : public hub_subscriber,
         kick();
     }
 
+    /// Whether some topic that exists now matches the glob (a signal, or feed_health).
+    [[nodiscard]] bool names_a_topic(std::string_view glob) const {
+        return std::any_of(
+            srv_->opts.signals.begin(), srv_->opts.signals.end(),
+            [&](const std::string& s) { return signal_visible({std::string(glob)}, s); });
+    }
+
     void unsubscribe(const std::vector<std::string>& topics) {
         srv_->trigger_hub.locked([&] {
-            std::erase_if(patterns_, [&](const std::string& p) {
-                return std::find(topics.begin(), topics.end(), p) != topics.end();
+            std::erase_if(patterns_, [&](const pattern& p) {
+                return std::find(topics.begin(), topics.end(), p.glob) != topics.end();
             });
         });
         send_own(text_frame(R"({"type":"unsubscribed"})"));
@@ -343,7 +385,7 @@ class pubsub_session final : public hub_subscriber,
     ws::frame_parser parser_;
     client_op_parser ops_;
     std::vector<std::string> allowed_;
-    std::vector<std::string> patterns_; // changed only under the hub lock
+    std::vector<pattern> patterns_; // changed only under the hub lock
     std::mutex qmu_;
     std::deque<message_ptr> queue_;
     std::deque<std::string> own_;

@@ -24,7 +24,7 @@ import time
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import GenericFeed, check, failures, free_port, http_get, port_open, wait_until  # noqa: E402
+from harness import GenericFeed, check, failures, free_port, http_get, metric_sum, port_open, wait_until  # noqa: E402
 
 SEISMO = sys.argv[1]
 WORK = tempfile.mkdtemp(prefix="seismo_live_")
@@ -51,7 +51,9 @@ async def main():
 lateness = "1h"
 [server]
 listen = "127.0.0.1:{port}"
-tokens = [{{ token = "full" }}, {{ token = "crypto", topics = ["crypto_*"] }}]
+tokens = [{{ token = "full" }}, {{ token = "crypto", topics = ["crypto_*"] }},
+          {{ token = "ops", roles = ["metrics"] }}, {{ token = "root", roles = ["admin"] }}]
+max_connections = 6
 replay_ring = 32
 session_queue = 64
 max_subscriptions = 4
@@ -90,13 +92,42 @@ levels = [{{ at = 50, severity = "critical" }}]
           "the feed received seismo's subscribe message")
     uri = f"ws://127.0.0.1:{port}/v1/stream"
 
-    # --- auth refusal
-    for headers, what in (({}, "no token"), ({"Authorization": "Bearer nope"}, "unknown token")):
+    # --- the access matrix (DESIGN §6): every path but the liveness probes needs a token
+    # whose roles cover it; expected status per token: none, unknown, crypto-limited
+    # subscriber, metrics-only, subscriber, admin
+    tokens = [None, "nope", "crypto", "ops", "full", "root"]
+    matrix = {
+        "/healthz":   [200, 200, 200, 200, 200, 200],
+        "/readyz":    [200, 200, 200, 200, 200, 200],
+        "/metrics":   [401, 401, 403, 200, 403, 200],
+        "/v1/state":  [401, 401, 200, 403, 200, 200],
+        "/":          [401, 401, 200, 403, 200, 200],
+        "/nope":      [401, 401, 404, 403, 404, 404],
+        "/v1/stream": [401, 401, 101, 403, 101, 101],
+    }
+
+    async def status_of(path, tok, via_query=False):
+        headers = {} if tok is None or via_query else {"Authorization": f"Bearer {tok}"}
+        url = base + path + (f"?token={tok}" if via_query and tok else "")
+        if path != "/v1/stream":
+            return http_get(url, headers)[0]
         try:
-            async with websockets.connect(uri, extra_headers=headers):
-                check(False, f"auth: {what} refused")
+            async with websockets.connect(url.replace("http", "ws", 1), extra_headers=headers):
+                return 101
         except websockets.exceptions.InvalidStatusCode as e:
-            check(e.status_code == 401, f"auth: {what} refused with 401")
+            return e.status_code
+    for path, want in matrix.items():
+        got = [await status_of(path, t) for t in tokens]
+        check(got == want, f"access {path:11} none/unknown/crypto/ops/full/admin: {got} (want {want})")
+    got = [await status_of("/v1/state", t, via_query=True) for t in tokens]
+    check(got == matrix["/v1/state"], f"access by ?token= on /v1/state: {got}")
+    st, page = http_get(base + "/")
+    check(st == 401 and "x_low" not in page and "crypto_low" not in page,
+          "without a token, / answers 401 with the page that asks for one, holding no data")
+    _, denied = http_get(base + "/metrics", {"Authorization": "Bearer ops"})
+    check(metric_sum(denied, "seismo_http_denied_total", reason="no_token") >= 7 and
+          metric_sum(denied, "seismo_http_denied_total", reason="forbidden") >= 6,
+          "refusals counted by reason (seismo_http_denied_total)")
 
     full = {"Authorization": "Bearer full"}
     # --- bad requests, each answered with a clear error, connection kept
@@ -138,6 +169,9 @@ levels = [{{ at = 50, severity = "critical" }}]
         await a.send(json.dumps({"op": "subscribe", "topics": ["*"]}))
         snap = await recv_json(a)
         check(snap.get("type") == "snapshot" and snap.get("active") == [], "first snapshot: nothing active")
+        check(isinstance(snap.get("epoch"), str) and len(snap["epoch"]) == 16 and snap.get("last_seq") == 0,
+              f"the snapshot carries the run's epoch and last_seq ({snap})")
+        epoch = snap["epoch"]
         await c.send(json.dumps({"op": "subscribe", "topics": ["crypto_*"]}))
         check((await recv_json(c)).get("type") == "snapshot", "token ?token= accepted; snapshot")
         await feed.send("X", 100)
@@ -170,14 +204,89 @@ levels = [{{ at = 50, severity = "critical" }}]
         except asyncio.TimeoutError:
             check(True, "crypto token receives nothing outside crypto_*")
 
+    # --- what a limited token sees in /v1/state: its topics only
+    state = json.loads(http_get(base + "/v1/state", full)[1])
+    check(sorted(s["name"] for s in state["signals"]) == ["crypto_low", "x_low"] and state["feeds"],
+          "/v1/state for a full token: every signal and the feed")
+    cstate = json.loads(http_get(base + "/v1/state", {"Authorization": "Bearer crypto"})[1])
+    check([s["name"] for s in cstate["signals"]] == ["crypto_low"] and
+          all(a["signal"] == "crypto_low" for a in cstate["active"]) and cstate["feeds"] == [],
+          f"/v1/state for a crypto_* token: crypto_low only ({[s['name'] for s in cstate['signals']]}, "
+          f"{[a['signal'] for a in cstate['active']]})")
+    check(state["epoch"] == epoch, "/v1/state carries the same epoch")
+
     # --- resume with since, and a gap when since is older than the ring (32)
-    last = json.loads(http_get(base + "/v1/state")[1])["last_seq"]
+    last = state["last_seq"]
     check(last >= 62, f"/v1/state last_seq {last}")
     async with websockets.connect(uri, extra_headers=full) as r:
         await r.send(json.dumps({"op": "subscribe", "topics": ["*"], "since": last - 7}))
-        check((await recv_json(r))["type"] == "snapshot", "resume: snapshot first")
+        snap = await recv_json(r)
+        check(snap["type"] == "snapshot" and snap["last_seq"] == last, "resume: snapshot first, with last_seq")
         replay = [(await recv_json(r))["seq"] for _ in range(7)]
         check(replay == list(range(last - 6, last + 1)), f"resume since {last - 7}: replays the 7 after it ({replay})")
+        snapped = [t["seq"] for t in snap["active"]]
+        check(not set(snapped) & set(replay), f"no trigger both in the snapshot and the replay ({snapped})")
+    async with websockets.connect(uri, extra_headers=full) as r:
+        await r.send(json.dumps({"op": "subscribe", "topics": ["x_low"], "since": last + 100}))
+        await recv_json(r)  # snapshot
+        w = await recv_json(r)
+        check(w.get("type") == "warning" and w.get("code") == "since_ahead", f"since past the last seq: warned ({w})")
+        await r.send(json.dumps({"op": "subscribe", "topics": ["no_such_signal", "silver_*"]}))
+        w1, w2 = await recv_json(r), await recv_json(r)
+        check(w1.get("code") == "unknown_topic" and w2.get("code") == "unknown_topic"
+              and "no_such_signal" in w1["message"], f"unknown topics: a coded warning each ({w1}, {w2})")
+        check((await recv_json(r)).get("type") == "snapshot", "and the subscription stands (snapshot)")
+        await r.send(json.dumps({"op": "subscribe", "topics": ["*"], "sinse": 3}))
+        await expect_error(r, "unknown_field", "a misspelt field is refused, not ignored")
+    # min_severity: a critical-only subscriber sees crypto_low (critical), not x_low (warning)
+    async with websockets.connect(uri, extra_headers=full) as r:
+        await r.send(json.dumps({"op": "subscribe", "topics": ["*"], "min_severity": "critical"}))
+        snap = await recv_json(r)
+        check([t["signal"] for t in snap["active"]] == ["crypto_low"],
+              f"min_severity critical: the snapshot holds critical triggers only ({snap['active']})")
+        await feed.send("X", 95)
+        await feed.send("X", 85)
+        await feed.send("C", 60)  # crypto_low clears (critical level)
+        m = await recv_json(r)
+        check(m.get("signal") == "crypto_low" and m.get("state") == "cleared",
+              f"min_severity critical: x_low's two triggers skipped, crypto_low's clear delivered ({m})")
+        await feed.send("C", 40)
+        await recv_json(r)
+    last = json.loads(http_get(base + "/v1/state", full)[1])["last_seq"]
+
+    # --- max_connections limits sessions: monitoring keeps answering when subscribers fill it
+    ops = {"Authorization": "Bearer ops"}
+    check(await wait_until(lambda: metric_sum(http_get(base + "/metrics", ops)[1], "seismo_subscribers") == 0, 10),
+          "every earlier session closed")
+    held = [await websockets.connect(uri, extra_headers=full) for _ in range(6)]
+    check(await status_of("/v1/stream", "full") == 503, "a session over max_connections: 503")
+    check(http_get(base + "/metrics", {"Authorization": "Bearer ops"})[0] == 200 and
+          http_get(base + "/healthz")[0] == 200 and http_get(base + "/readyz")[0] == 200,
+          "at max_connections sessions, /metrics, /healthz and /readyz still answer")
+    # past the HTTP reserve too, the listener answers a well-formed 503 itself
+    idle = []
+    for _ in range(64):
+        c = socket.create_connection(("127.0.0.1", port))
+        idle.append(c)
+    busy = socket.create_connection(("127.0.0.1", port))
+    busy.settimeout(5)
+    raw = b""
+    try:
+        while True:
+            chunk = busy.recv(4096)
+            if not chunk:
+                break
+            raw += chunk
+    except socket.timeout:
+        pass
+    head, _, body = raw.partition(b"\r\n\r\n")
+    length = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")]
+    check(head.startswith(b"HTTP/1.1 503") and length == [len(body)],
+          f"over every limit: 503 whose Content-Length is its body's ({length} vs {len(body)})")
+    for c in idle + [busy]:
+        c.close()
+    for w in held:
+        await w.close()
     async with websockets.connect(uri, extra_headers=full) as r:
         await r.send(json.dumps({"op": "subscribe", "topics": ["*"], "since": 1}))
         await recv_json(r)  # snapshot
@@ -203,7 +312,7 @@ levels = [{{ at = 50, severity = "critical" }}]
         await feed.send("X", 95 if i % 2 == 0 else 85)
 
     def dropped():
-        _, text = http_get(base + "/metrics")
+        _, text = http_get(base + "/metrics", {"Authorization": "Bearer ops"})
         for line in text.splitlines():
             if line.startswith('seismo_subscriber_dropped_total{reason="slow_consumer"}'):
                 return float(line.split()[-1]) >= 1
@@ -212,7 +321,7 @@ levels = [{{ at = 50, severity = "critical" }}]
     s.close()
 
     # --- promtool on a scrape
-    status, text = http_get(base + "/metrics")
+    status, text = http_get(base + "/metrics", {"Authorization": "Bearer ops"})
     metrics_file = os.path.join(WORK, "metrics.txt")
     with open(metrics_file, "w") as f:
         f.write(text)
@@ -239,6 +348,7 @@ levels = [{{ at = 50, severity = "critical" }}]
     os.makedirs(prom_dir)
     with open(os.path.join(prom_dir, "prometheus.yml"), "w") as f:
         f.write(f"global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: seismo\n"
+                f"    authorization:\n      credentials: ops\n"
                 f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
     prom = subprocess.Popen(["prometheus", f"--config.file={prom_dir}/prometheus.yml",
                              f"--storage.tsdb.path={prom_dir}/data", f"--web.listen-address=127.0.0.1:{prom_port}"],
@@ -259,17 +369,41 @@ levels = [{{ at = 50, severity = "critical" }}]
     prom.send_signal(signal.SIGTERM)
     prom.wait(timeout=20)
 
-    # --- the dashboard in headless Chromium shows a trigger
-    profile = tempfile.mkdtemp(prefix="seismo_chromium_")
+    # --- the dashboard in headless Chromium: a token from the address, triggers, the feed, a
+    # chart per signal value, cleared triggers without an alarm colour, and 1,280 px without
+    # horizontal scrolling; a screenshot for whoever looks (artifacts/ in the test's directory)
     chrome = shutil.which("chromium")
-    dom = subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          "--disable-quic", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
-                          "--dump-dom", f"{base}/?token=full"], capture_output=True, text=True, timeout=120)
-    rows = dom.stdout.count('class="trigger ')
-    check(rows > 0 and "x_low" in dom.stdout, f"Chromium: dashboard DOM shows triggers ({rows} rows)")
-    check('class="feed up"' in dom.stdout, "Chromium: dashboard shows the feed up")
-    shutil.rmtree(profile, ignore_errors=True)
+
+    def chromium(*args, url):
+        profile = tempfile.mkdtemp(prefix="seismo_chromium_")
+        try:
+            return subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                   "--disable-quic", f"--user-data-dir={profile}", *args, url],
+                                  capture_output=True, text=True, timeout=120)
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+    dom = chromium("--window-size=1280,900", "--virtual-time-budget=8000", "--dump-dom", url=f"{base}/?token=full").stdout
+    rows = dom.count('class="trigger ')
+    check(rows > 0 and "x_low" in dom, f"Chromium: dashboard DOM shows triggers ({rows} rows)")
+    check('class="feed up"' in dom, "Chromium: dashboard shows the feed up")
+    charts = dom.count('class="spark"')
+    check(charts >= 2, f"Chromium: a chart per signal value ({charts})")
+    check('data-fits="true"' in dom, "Chromium: the dashboard fits 1,280 px without horizontal scrolling")
+    cleared = [r for r in dom.split("<tr ")[1:] if r.startswith('class="trigger cleared"')]
+    check(cleared and all('class="sev was"' in r and "sev critical" not in r for r in cleared),
+          f"Chromium: {len(cleared)} cleared triggers shown without an alarm colour")
+    check("token=full" not in dom, "Chromium: the token left the address for session storage")
+    dom = chromium("--virtual-time-budget=4000", "--dump-dom", url=f"{base}/").stdout
+    check('id="auth" class="show"' in dom and "token needed" in dom and 'class="trigger ' not in dom,
+          "Chromium without a token: the page asks for one and shows nothing")
+    dom = chromium("--virtual-time-budget=4000", "--dump-dom", url=f"{base}/?token=wrong").stdout
+    check('id="auth" class="show"' in dom and "refused" in dom, "Chromium with a wrong token: it says so")
+    artifacts = os.path.join(os.getcwd(), "artifacts")
+    os.makedirs(artifacts, exist_ok=True)
+    shot = os.path.join(artifacts, "dashboard-1280.png")
+    chromium("--window-size=1280,900", "--virtual-time-budget=8000", f"--screenshot={shot}", url=f"{base}/?token=full")
+    check(os.path.exists(shot) and os.path.getsize(shot) > 10000, f"Chromium: screenshot {shot}")
 
     # --- stop: SIGTERM drains and exits 0 quickly
     t0 = time.monotonic()
@@ -280,7 +414,7 @@ levels = [{{ at = 50, severity = "critical" }}]
     check(len(audit) >= 62 and json.loads(audit[0])["seq"] == 1, f"audit log has every trigger ({len(audit)})")
     others = [json.loads(a)["signal"] for a in audit if '"x_low"' not in a]
     health = [a for a in audit if '"feed_health"' in a]
-    check(others == ["crypto_low"], f"no feed-health triggers from a healthy feed ({others[:5]}; {health[:3]})")
+    check(set(others) == {"crypto_low"}, f"no feed-health triggers from a healthy feed ({others[:5]}; {health[:3]})")
     feed.close()
 
 

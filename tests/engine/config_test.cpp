@@ -53,7 +53,7 @@ lateness = "250ms"
 
 [server]
 listen = "127.0.0.1:9090"
-tokens = [{ token = "t1", topics = ["crypto_*"] }, { token = "t2" }]
+tokens = [{ token = "t1", topics = ["crypto_*"] }, { token = "t2", roles = ["metrics", "admin"] }]
 
 [[feed]]
 name = "binance"
@@ -90,6 +90,8 @@ levels = [{ at = 2, severity = "critical" }]
     EXPECT_EQ(c.server.listen, "127.0.0.1:9090");
     ASSERT_EQ(c.server.tokens.size(), 2u);
     EXPECT_EQ(c.server.tokens[0].topics[0], "crypto_*");
+    EXPECT_TRUE(c.server.tokens[0].roles.empty()) << "subscribe by default";
+    EXPECT_EQ(c.server.tokens[1].roles, (std::vector<std::string>{"metrics", "admin"}));
     ASSERT_EQ(c.feeds.size(), 1u);
     EXPECT_EQ(c.feeds[0].stale_after, 30'000'000'000);
     ASSERT_EQ(c.signals.size(), 3u);
@@ -156,6 +158,10 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
                  "= [{ at = 1, severity = \"dire\" }]\n",
                  13, "\"info\", \"warning\" or \"critical\"");
     expect_error("[engine\n", 9, "TOML syntax error");
+    expect_error("[server]\ntokens = [{ token = \"a\", roles = [\"root\"] }]\n", 10,
+                 "unknown role 'root' (subscribe, metrics, admin)");
+    expect_error("[server]\ntokens = [{ token = \"\" }]\n", 10, "must not be empty");
+    expect_error("[server]\ntokens = [{ token = \"a\" }, { token = \"a\" }]\n", 10, "listed twice");
 }
 
 TEST(config, missing_file_is_an_error) {

@@ -31,11 +31,18 @@ TEST(client_op, subscribe_unsubscribe_and_ping) {
     ASSERT_TRUE(r.ok);
     EXPECT_EQ(r.op.kind, client_op_kind::unsubscribe);
     EXPECT_FALSE(r.op.since);
-    r = parse(R"({"op":"ping","extra":[1,2,{"x":null}]})"); // unknown keys ignored
-    ASSERT_TRUE(r.ok);
-    EXPECT_EQ(r.op.kind, client_op_kind::ping);
     r = parse(R"({"\u006fp":"ping"})"); // escaped keys are unescaped
     EXPECT_TRUE(r.ok);
+    EXPECT_EQ(r.op.kind, client_op_kind::ping);
+    r = parse(R"({"op":"subscribe","topics":["*"]})");
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.op.min_severity, 0) << "every severity by default";
+    r = parse(R"({"op":"subscribe","topics":["*"],"min_severity":"warning"})");
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.op.min_severity, 1);
+    r = parse(R"({"op":"subscribe","topics":["*"],"min_severity":"critical"})");
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.op.min_severity, 2);
 }
 
 TEST(client_op, each_bad_message_gets_its_code) {
@@ -55,6 +62,11 @@ TEST(client_op, each_bad_message_gets_its_code) {
         {R"({"op":"subscribe","topics":["a\u0001b"]})", "bad_topic"},
         {R"({"op":"subscribe","topics":[")" + std::string(257, 'x') + R"("]})", "bad_topic"},
         {R"({"op":"frobnicate"})", "unknown_op"},
+        // A misspelt field would silently change what the client gets: refused, not ignored.
+        {R"({"op":"subscribe","topics":["*"],"sinse":7})", "unknown_field"},
+        {R"({"op":"ping","extra":[1,2,{"x":null}]})", "unknown_field"},
+        {R"({"op":"subscribe","topics":["*"],"min_severity":"high"})", "bad_request"},
+        {R"({"op":"subscribe","topics":["*"],"min_severity":2})", "bad_request"},
     };
     for (const auto& [text, code] : cases) {
         const auto r = parse(text);

@@ -118,5 +118,52 @@ TEST(hub, resumes_from_the_ring_and_reports_what_it_no_longer_holds) {
     EXPECT_EQ(r.replay.size(), 4u);
 }
 
+// A client resuming with `since` gets each trigger once: what the replay carries is not in the
+// snapshot too; what the ring no longer holds stays in the snapshot.
+TEST(hub, a_resumed_snapshot_does_not_repeat_what_the_replay_carries) {
+    hub h(4);
+    h.publish({msg(1, "a", true, false, "a"), msg(2, "b", true, false, "b")});
+    for (std::uint64_t i = 3; i <= 6; ++i) // the ring keeps 3..6
+        h.publish({msg(i, "c", i % 2 == 1, false, "c")});
+    h.publish({msg(7, "d", true, false, "d")}); // ring 4..7; active a(1), b(2), d(7)
+    auto s = std::make_shared<sub>(std::vector<std::string>{});
+    auto seqs = [](const std::vector<message_ptr>& v) {
+        std::vector<std::uint64_t> out;
+        for (const auto& m : v)
+            out.push_back(m->seq);
+        return out;
+    };
+    hub::subscription got;
+    h.subscribe(
+        s, [](const message&) { return true; }, std::uint64_t{5},
+        [&](hub::subscription& r) { got = r; });
+    EXPECT_EQ(seqs(got.replay), (std::vector<std::uint64_t>{6, 7}));
+    EXPECT_EQ(seqs(got.active), (std::vector<std::uint64_t>{1, 2})) << "7 comes in the replay";
+    EXPECT_EQ(got.last_seq, 7u);
+    h.subscribe(
+        s, [](const message&) { return true; }, std::uint64_t{0},
+        [&](hub::subscription& r) { got = r; });
+    ASSERT_TRUE(got.gap); // 1..3 are gone from the ring: their active triggers stay in the snapshot
+    EXPECT_EQ(seqs(got.active), (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(seqs(got.replay), (std::vector<std::uint64_t>{4, 5, 6, 7}));
+    h.subscribe(
+        s, [](const message&) { return true; }, std::nullopt,
+        [&](hub::subscription& r) { got = r; });
+    EXPECT_EQ(seqs(got.active), (std::vector<std::uint64_t>{1, 2, 7})) << "no since: all active";
+}
+
+TEST(hub, topic_limits_cover_topics_and_signals) {
+    const std::vector<std::string> crypto{"crypto_*"};
+    EXPECT_TRUE(topic_visible({}, "x", "A"));
+    EXPECT_TRUE(topic_visible(crypto, "crypto_crash", "BTC/USD"));
+    EXPECT_FALSE(topic_visible(crypto, "silver_crash", "XAG/USD"));
+    const std::vector<std::string> one{"silver_crash/XAG/USD"};
+    EXPECT_TRUE(topic_visible(one, "silver_crash", "XAG/USD"));
+    EXPECT_FALSE(topic_visible(one, "silver_crash", "XAU/USD"));
+    EXPECT_TRUE(signal_visible(one, "silver_crash"));
+    EXPECT_FALSE(signal_visible(one, "gold_crash"));
+    EXPECT_TRUE(topic_visible({"feed_health/*"}, "feed_health", "binance"));
+}
+
 } // namespace
 } // namespace seismo::publish

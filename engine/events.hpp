@@ -23,11 +23,12 @@ struct feed_event {
     std::uint16_t feed = 0;
     bool health = false;
     core::health_kind kind = core::health_kind::up;
+    core::down_cause cause = core::down_cause::none;
     std::uint16_t index = 0; ///< the tick's place among its frame's ticks (journal order)
     std::uint32_t frame = 0; ///< the frame's number within its feed (journal order)
 
     [[nodiscard]] core::health_event health_event() const noexcept {
-        return {kind, t.exch_ts, t.seq, t.inst};
+        return {kind, t.exch_ts, t.seq, t.inst, cause};
     }
 };
 static_assert(sizeof(feed_event) <= 64);

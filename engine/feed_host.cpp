@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <iostream>
 #include <stdexcept>
 
 namespace seismo::engine {
@@ -59,10 +60,38 @@ struct feed_host::feed final : feeds::frame_sink {
         }
         events->enqueue_bulk(token, batch.data(), n);
     }
+    // Log lines for a feed's failures (DESIGN §4: at most once per second per feed and
+    // reason) and its recovery. On the feed's strand, never the signal thread.
+    std::string last_logged;
+    core::nanos last_logged_at = 0;
+    std::uint64_t unlogged = 0;
+    bool failing = false;
+
+    void log_failure(const feeds::live::session_failure& f) {
+        failing = true;
+        if (f.text == last_logged && f.at - last_logged_at < core::k_ns_per_s) {
+            ++unlogged;
+            return;
+        }
+        std::cerr << "seismo: feed " << name << " down (" << core::to_string(f.cause)
+                  << "): " << f.text;
+        if (unlogged != 0) std::cerr << " (and " << unlogged << " more like it)";
+        std::cerr << "\n";
+        last_logged = f.text;
+        last_logged_at = f.at;
+        unlogged = 0;
+    }
+
     void on_health(std::uint16_t, const core::health_event& e) override {
+        if (e.kind == core::health_kind::up && failing) {
+            failing = false;
+            last_logged.clear();
+            std::cerr << "seismo: feed " << name << ": up again\n";
+        }
         feed_event ev;
         ev.health = true;
         ev.kind = e.kind;
+        ev.cause = e.cause;
         ev.feed = id;
         ev.t.exch_ts = e.at;
         ev.t.recv_ts = e.at;
@@ -122,8 +151,11 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
             tls_files.push_back(f.ca_file);
             tls_.push_back(feeds::live::make_client_tls(f.ca_file));
         }
-        e.session = feeds::live::ws_session::create(io, *tls_[ctx], session_options_for(cfg, f),
-                                                    reg, e, e.id);
+        auto so = session_options_for(cfg, f);
+        so.on_failure = [fp = &e](const feeds::live::session_failure& fail) {
+            fp->log_failure(fail);
+        };
+        e.session = feeds::live::ws_session::create(io, *tls_[ctx], std::move(so), reg, e, e.id);
     }
     if (o.demo) {
         feed& e = add("demo", "generic");
@@ -219,6 +251,17 @@ std::string feed_host::state_json(core::nanos now,
         core::append_json_string(o, f.venue);
         o += R"(,"connected":)";
         o += st.connected.value() ? "true" : "false";
+        if (f.session && !st.connected.value()) {
+            const auto fail = f.session->last_failure();
+            if (!fail.text.empty()) {
+                o += R"(,"down_cause":")";
+                o += core::to_string(fail.cause);
+                o += R"(","down_reason":)";
+                core::append_json_string(o, fail.text);
+                o += R"(,"failed_at":)";
+                core::append_json_time(o, fail.at);
+            }
+        }
         o += R"(,"stale":)";
         o += st.stale.value() ? "true" : "false";
         const core::nanos last = st.last_data.value();

@@ -188,6 +188,9 @@ struct replayer final : feeds::frame_sink {
         if (r.payload.size() < 16) return;
         core::health_event e;
         e.kind = static_cast<core::health_kind>(r.payload[0]);
+        e.cause = static_cast<core::down_cause>(
+            std::min<unsigned>(static_cast<unsigned char>(r.payload[1]),
+                               static_cast<unsigned>(core::down_cause::lost)));
         std::memcpy(&e.value, r.payload.data() + 8, 8);
         e.at = r.recv_ts;
         const std::string_view symbol = r.payload.substr(16);

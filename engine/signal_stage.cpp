@@ -49,7 +49,7 @@ void signal_stage::tick(std::uint16_t feed, std::uint32_t frame_no, std::uint16_
 void signal_stage::health(std::uint16_t feed, const core::health_event& e) {
     if (journal_ != nullptr) {
         flush_order(); // keep the consumption order exact around the event
-        journal_->health(feed, e.kind, e.at, e.value,
+        journal_->health(feed, e.kind, e.cause, e.at, e.value,
                          e.inst == core::k_no_instrument
                              ? std::string_view{}
                              : std::string_view(reg_.info(e.inst).symbol));

@@ -63,6 +63,11 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
         out += R"(,"condition":")";
         out += signals::to_string(t.condition);
         append_instrument_value(out, t, reg);
+        if (t.down != core::down_cause::none) {
+            out += R"(,"reason":")";
+            out += core::to_string(t.down);
+            out += '"';
+        }
         append_tail(out, t, deterministic, latency_ns);
         return;
     }

@@ -21,6 +21,7 @@ void step::emit(std::uint16_t feed, feed_condition c, trigger_state st, severity
     t.event_ts = e.at;
     t.recv_ts = e.at;
     t.inst = e.inst;
+    if (c == feed_condition::down && st == trigger_state::fired) t.down = e.cause;
     out.on_trigger(t);
 }
 

@@ -2,6 +2,7 @@
 // A trigger as the signal thread produces it: a fixed-size value, serialised to JSON later by
 // whoever publishes it (DESIGN §6).
 
+#include "engine/core/health.hpp"
 #include "signals/levels.hpp"
 #include "signals/spec.hpp"
 
@@ -40,6 +41,7 @@ struct trigger {
     bool degraded = false;                           ///< an input of the signal is stale
     feed_condition condition = feed_condition::down; ///< feed-health triggers only
     std::uint16_t feed = 0; ///< feed-health triggers: the feed's index in the config
+    core::down_cause down = core::down_cause::none; ///< feed-health `down` triggers: why
     std::uint8_t n_cause = 0;
     std::array<std::uint64_t, k_max_composite_inputs> cause{}; ///< composites: input trigger seqs
 };

@@ -7,12 +7,13 @@
 //   [payload length u32][crc32c u32 of the rest][recv_ts i64][feed u16][flags u16][payload]
 // with flags giving its type: a raw frame (payload: frame number u32, then the bytes as
 // received), the order in which the signal thread consumed ticks (payload: entries of feed u16,
-// tick index u16, frame number u32), or a health event (payload: kind u8, 7 reserved, value u64,
-// then the instrument symbol for gaps). Replaying frames through the same pipelines in that order
-// gives the triggers the live run gave. Blocks are written whole every flush interval (or when
-// full), so a crash loses at most the last unflushed block; the reader drops a torn tail and says
-// how many bytes, and reports a corrupted record with its segment, offset and CRC. This header
-// holds what the writer (writer.hpp) and the reader (reader.hpp) agree on.
+// tick index u16, frame number u32), or a health event (payload: kind u8, down cause u8 (0 in older
+// journals), 6 reserved, value u64, then the instrument symbol for gaps). Replaying frames through
+// the same pipelines in that order gives the triggers the live run gave. Blocks are written whole
+// every flush interval (or when full), so a crash loses at most the last unflushed block; the
+// reader drops a torn tail and says how many bytes, and reports a corrupted record with its
+// segment, offset and CRC. This header holds what the writer (writer.hpp) and the reader
+// (reader.hpp) agree on.
 
 #include "engine/core/tick.hpp"
 

@@ -139,10 +139,11 @@ void writer::order(const order_entry* entries, std::size_t n) noexcept {
     put(*signal_ring_, record_type::order, 0, 0, entries, n * sizeof(order_entry), nullptr, 0);
 }
 
-void writer::health(std::uint16_t feed, core::health_kind kind, core::nanos at, std::uint64_t value,
-                    std::string_view symbol) noexcept {
+void writer::health(std::uint16_t feed, core::health_kind kind, core::down_cause cause,
+                    core::nanos at, std::uint64_t value, std::string_view symbol) noexcept {
     char p[16] = {};
     p[0] = static_cast<char>(kind);
+    p[1] = static_cast<char>(cause);
     std::memcpy(p + 8, &value, 8);
     put(*signal_ring_, record_type::health, feed, at, p, sizeof p, symbol.data(), symbol.size());
 }

@@ -47,8 +47,8 @@ class writer {
                std::string_view bytes) noexcept;
     // ---- the signal thread
     void order(const order_entry* entries, std::size_t n) noexcept;
-    void health(std::uint16_t feed, core::health_kind kind, core::nanos at, std::uint64_t value,
-                std::string_view symbol) noexcept;
+    void health(std::uint16_t feed, core::health_kind kind, core::down_cause cause, core::nanos at,
+                std::uint64_t value, std::string_view symbol) noexcept;
 
     [[nodiscard]] std::uint64_t bytes_written() const noexcept {
         return bytes_.load(std::memory_order_relaxed);

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <random>
 
 namespace seismo::feeds::live {
@@ -132,9 +133,34 @@ class session_impl final : public ws_session,
         if (!up_) return;
         up_ = false;
         stats_.connected.set(false);
-        health(core::health_kind::down, failures_);
+        health_down();
     }
 
+    void health_down() {
+        core::health_event e;
+        e.kind = core::health_kind::down;
+        e.at = core::realtime_now();
+        e.value = failures_;
+        e.cause = last_cause_;
+        sink_.on_health(feed_, e);
+    }
+
+    /// Records why the feed is failing (before the down event that reports it).
+    void fail_with(core::down_cause cause, std::string text) {
+        last_cause_ = cause;
+        session_failure f{cause, std::move(text), core::realtime_now()};
+        if (o_.on_failure) o_.on_failure(f);
+        std::lock_guard lock(failure_mu_);
+        failure_ = std::move(f);
+    }
+
+  public:
+    [[nodiscard]] session_failure last_failure() const override {
+        std::lock_guard lock(failure_mu_);
+        return failure_;
+    }
+
+  private:
     // ---------------------------------------------------------------- frames
     void on_frame(connection& c, const char* data, std::size_t len, std::size_t capacity,
                   core::nanos recv) {
@@ -159,8 +185,16 @@ class session_impl final : public ws_session,
         bool ok = false;
         unsigned http_status = 0;
         core::nanos retry_after = 0;
+        core::down_cause cause = core::down_cause::none;
         std::string error;
     };
+
+    static core::down_cause connect_cause(const beast::error_code& ec) {
+        if (ec == net::error::connection_refused) return core::down_cause::refused;
+        if (ec == beast::error::timeout || ec == net::error::timed_out)
+            return core::down_cause::timeout;
+        return core::down_cause::lost;
+    }
 
     awaitable<open_result> open(conn_ptr c) {
         open_result res;
@@ -169,13 +203,16 @@ class session_impl final : public ws_session,
             co_await resolver.async_resolve(url_.host, std::to_string(url_.port), k_tuple);
         if (rec) {
             res.error = "resolve " + url_.host + ": " + rec.message();
+            res.cause = core::down_cause::dns;
             co_return res;
         }
         auto& tcp_layer = beast::get_lowest_layer(c->ws);
         tcp_layer.expires_after(dur(o_.connect_timeout));
         auto [cec, ep] = co_await tcp_layer.async_connect(endpoints, k_tuple);
         if (cec) {
-            res.error = "connect: " + cec.message();
+            res.error =
+                "connect " + url_.host + ":" + std::to_string(url_.port) + ": " + cec.message();
+            res.cause = connect_cause(cec);
             co_return res;
         }
         (void)ep;
@@ -188,12 +225,15 @@ class session_impl final : public ws_session,
             if (SSL_ctrl(ssl.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
                          TLSEXT_NAMETYPE_host_name, const_cast<char*>(url_.host.c_str())) != 1) {
                 res.error = "TLS: cannot set SNI";
+                res.cause = core::down_cause::tls;
                 co_return res;
             }
             ssl.set_verify_callback(net::ssl::host_name_verification(url_.host));
             auto [hec] = co_await ssl.async_handshake(net::ssl::stream_base::client, k_tuple);
             if (hec) {
-                res.error = "TLS handshake: " + hec.message();
+                res.error = "TLS handshake with " + url_.host + ": " + hec.message();
+                res.cause = hec == beast::error::timeout ? core::down_cause::timeout
+                                                         : core::down_cause::tls;
                 co_return res;
             }
         }
@@ -221,9 +261,20 @@ class session_impl final : public ws_session,
                 }
                 res.retry_after = s * k_s;
             }
-            res.error =
-                "WebSocket handshake: " + wec.message() +
-                (res.http_status != 0 ? " (HTTP " + std::to_string(res.http_status) + ")" : "");
+            res.error = "WebSocket handshake: " + wec.message();
+            res.cause =
+                wec == beast::error::timeout ? core::down_cause::timeout : core::down_cause::lost;
+            if (res.http_status != 0) {
+                // The venue's own words: the status and the start of its body.
+                res.cause = core::down_cause::http;
+                res.error = "HTTP " + std::to_string(res.http_status) + " " +
+                            std::string(response.reason());
+                std::string body = response.body().substr(0, 200);
+                std::replace_if(
+                    body.begin(), body.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }, ' ');
+                if (!body.empty()) res.error += ": " + body;
+            }
             co_return res;
         }
         c->ws.text(true);
@@ -232,6 +283,7 @@ class session_impl final : public ws_session,
             (void)n;
             if (sec) {
                 res.error = "subscribe: " + sec.message();
+                res.cause = core::down_cause::lost;
                 co_return res;
             }
         }
@@ -253,6 +305,21 @@ class session_impl final : public ws_session,
                      data.size() + k_padding, recv);
             c->buf.consume(c->buf.size());
             if (swap_ready_ && next_ && c == cur_) co_return beast::error_code{}; // rotation
+        }
+    }
+
+    /// Why a read loop ended: the venue's close frame (code and reason), or the error.
+    void note_read_failure(connection& c, const beast::error_code& ec) {
+        if (last_cause_ == core::down_cause::no_data && c.closed) return; // the watchdog's
+        if (ec == websocket::error::closed) {
+            const auto& cr = c.ws.reason();
+            std::string text = "closed by the venue: " + std::to_string(cr.code);
+            if (!cr.reason.empty()) text += " " + std::string(cr.reason.c_str()).substr(0, 200);
+            fail_with(core::down_cause::closed, std::move(text));
+        } else {
+            fail_with(ec == beast::error::timeout ? core::down_cause::timeout
+                                                  : core::down_cause::lost,
+                      "connection lost: " + ec.message());
         }
     }
 
@@ -300,11 +367,11 @@ class session_impl final : public ws_session,
             if (stopping_) break;
             if (!r.ok) {
                 ++failures_;
-                last_error_ = r.error;
+                fail_with(r.cause, r.error);
                 if (up_)
                     set_down();
                 else if (failures_ == 1)
-                    health(core::health_kind::down, failures_);
+                    health_down();
                 backoff_timer_.expires_after(dur(backoff_delay(&r)));
                 co_await backoff_timer_.async_wait(k_tuple);
                 continue;
@@ -317,7 +384,8 @@ class session_impl final : public ws_session,
             net::co_spawn(strand_, keepalive(keep, c), net::detached);
             // Serve this connection and, after rotations, its successors.
             for (;;) {
-                co_await read_loop(cur_);
+                const beast::error_code rec = co_await read_loop(cur_);
+                if (rec && !stopping_ && !(swap_ready_ && next_)) note_read_failure(*cur_, rec);
                 if (swap_ready_ && next_ && !stopping_) {
                     // make-before-break: the successor has been subscribed for the overlap
                     swap_ready_ = false;
@@ -390,7 +458,9 @@ class session_impl final : public ws_session,
             }
             if (since > 2 * o_.stale_after && !swap_ready_) {
                 // Nothing for twice stale_after: the connection (or its subscription) is dead.
-                last_error_ = "no data for twice stale_after";
+                fail_with(core::down_cause::no_data,
+                          "no data for " + std::to_string(since / 1'000'000) +
+                              " ms (twice stale_after): connection closed");
                 cur_->close();
                 continue;
             }
@@ -425,7 +495,9 @@ class session_impl final : public ws_session,
     core::nanos last_data_ = 0;
     core::nanos connected_at_ = 0;
     std::uint64_t failures_ = 0;
-    std::string last_error_;
+    core::down_cause last_cause_ = core::down_cause::none; // the strand's
+    mutable std::mutex failure_mu_;
+    session_failure failure_;
 };
 
 } // namespace

@@ -17,6 +17,7 @@
 #include "feeds/venue.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,15 @@ class context;
 } // namespace boost::asio
 
 namespace seismo::feeds::live {
+
+/// Why a feed went down or failed to connect: its class and the full text — the resolver's,
+/// TCP's or TLS's error, an HTTP status with the start of its body, or the venue's close code
+/// and reason.
+struct session_failure {
+    core::down_cause cause = core::down_cause::none;
+    std::string text;
+    core::nanos at = 0; ///< wall clock
+};
 
 struct session_options {
     std::string name; ///< the feed's name (metrics, health triggers)
@@ -50,6 +60,9 @@ struct session_options {
     core::nanos keepalive_interval = 0;
     std::size_t max_frame = k_default_max_venue_frame;
     std::string ca_file; ///< extra PEM trust anchors (a private CA); the system store always counts
+    /// Called on the session's strand with every failure (each failed attempt too, not only the
+    /// first, which alone is a `down` event): for logging.
+    std::function<void(const session_failure&)> on_failure;
 };
 
 class ws_session {
@@ -67,6 +80,9 @@ class ws_session {
     virtual void stop() = 0;
     [[nodiscard]] virtual const feed_stats& stats() const noexcept = 0;
     [[nodiscard]] virtual const session_options& options() const noexcept = 0;
+
+    /// The last failure (empty text before the first). Any thread.
+    [[nodiscard]] virtual session_failure last_failure() const = 0;
 };
 
 /// The subscribe messages a session sends for its venue, channels and symbols (none without

@@ -150,6 +150,8 @@ levels = [{ at = 1.0, severity = "critical" }]
     ASSERT_LT(stale, n);
     ASSERT_LT(degraded, n);
     ASSERT_LT(down, n);
+    EXPECT_NE(pub.lines[down].find(R"("reason":"no_data")"), std::string::npos)
+        << "a down trigger says why: " << pub.lines[down];
     ASSERT_LT(up, n);
     ASSERT_LT(fresh, n);
     ASSERT_LT(cleared, n);

@@ -113,6 +113,18 @@ TEST_F(trigger_json_test, breadth_composite_and_feed_health) {
         R"("severity":"warning","feed":"metals","condition":"gap","instrument":"XAG/USD","value":5,)"
         R"("event_ts":"2026-02-05T02:14:03.512000000Z","cause":[]})");
     EXPECT_EQ(trigger_topic(h, specs_, reg_, &feeds_), "feed_health/metals");
+    signals::trigger d = base();
+    d.signal = signals::k_feed_health;
+    d.feed = 1;
+    d.condition = signals::feed_condition::down;
+    d.sev = signals::severity::critical;
+    d.value = 1;
+    d.down = core::down_cause::tls;
+    EXPECT_EQ(
+        json(d),
+        R"({"type":"trigger","seq":1024,"signal":"feed_health","kind":"feed_health","state":"fired",)"
+        R"("severity":"critical","feed":"metals","condition":"down","value":1,"reason":"tls",)"
+        R"("event_ts":"2026-02-05T02:14:03.512000000Z","cause":[]})");
 }
 
 TEST_F(trigger_json_test, numbers_are_the_shortest_that_read_back_and_nan_is_null) {

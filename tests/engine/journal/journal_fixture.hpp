@@ -63,7 +63,8 @@ inline std::string write_journal(const std::string& name, std::size_t n, options
         w.frame(0, i, 1'000'000'000LL * i, f);
         const order_entry e{0, 0, i};
         w.order(&e, 1);
-        if (i == n / 2) w.health(1, core::health_kind::gap, 7, 3, "BTCUSDT");
+        if (i == n / 2)
+            w.health(1, core::health_kind::gap, core::down_cause::none, 7, 3, "BTCUSDT");
     }
     w.stop();
     return o.dir;

@@ -257,7 +257,8 @@ TEST(journal, an_order_taken_before_its_frame_is_held_back_until_the_frame_is_in
         w.start();
         const order_entry e{0, 0, 1};
         w.order(&e, 1);
-        w.health(1, core::health_kind::gap, 7, 3, "BTCUSDT"); // after the order, and stays so
+        w.health(1, core::health_kind::gap, core::down_cause::none, 7, 3,
+                 "BTCUSDT"); // after the order, and stays so
         // Wait (with a deadline) until the writer has taken both from the signal ring.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (w.backlog_bytes() != 0) {

@@ -164,7 +164,8 @@ struct test_feed_server::impl {
             beast::get_lowest_layer(*ws).close();
             co_return;
         case connection_plan::after::close_gracefully:
-            co_await ws->async_close(websocket::close_code::going_away, k_tuple);
+            co_await ws->async_close(
+                websocket::close_reason(websocket::close_code::going_away, "maintenance"), k_tuple);
             co_return;
         case connection_plan::after::stall:
             break;

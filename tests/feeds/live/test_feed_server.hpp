@@ -16,6 +16,7 @@ namespace seismo::testing {
 
 struct connection_plan {
     enum class action : std::uint8_t { refuse, http_429, serve };
+    /// close_gracefully: a close frame, 1001 "maintenance".
     enum class after : std::uint8_t { close_abruptly, close_gracefully, stall };
     action what = action::serve;
     std::vector<std::string> frames;

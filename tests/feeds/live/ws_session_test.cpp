@@ -7,6 +7,7 @@
 #include "tests/feeds/live/test_feed_server.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <gtest/gtest.h>
 
@@ -269,6 +270,77 @@ TEST(session, wss_verifies_the_certificate_and_its_host_name) {
         EXPECT_EQ(s->stats().connects.value(), 0u);
     }
     std::remove(id.ca_file.c_str());
+}
+
+// A feed that is down says why: the class travels with the down event (into the trigger and
+// the journal), the words — the resolver's, TCP's, TLS's, the venue's HTTP answer or close
+// frame — are the session's, and every failed attempt is reported for the log.
+TEST(session, a_down_feed_says_why) {
+    struct seen {
+        std::mutex mu;
+        std::vector<session_failure> all;
+    };
+    auto expect_failure = [](session_options o, core::down_cause cause, const std::string& words,
+                             const std::string& ca_file = {}) {
+        auto log = std::make_shared<seen>();
+        o.on_failure = [log](const session_failure& f) {
+            std::lock_guard l(log->mu);
+            log->all.push_back(f);
+        };
+        harness h(ca_file);
+        auto s = h.start(o);
+        ASSERT_TRUE(h.sink.wait([&] { return s->stats().reconnects.value() >= 2; }))
+            << "no second attempt for " << words;
+        const session_failure f = s->last_failure();
+        EXPECT_EQ(f.cause, cause) << f.text;
+        EXPECT_NE(f.text.find(words), std::string::npos) << f.text;
+        EXPECT_GT(f.at, 0);
+        {
+            std::lock_guard l(h.sink.mu);
+            const auto down =
+                std::find_if(h.sink.health.begin(), h.sink.health.end(),
+                             [](const auto& e) { return e.kind == core::health_kind::down; });
+            ASSERT_NE(down, h.sink.health.end());
+            EXPECT_EQ(down->cause, cause) << "the down event carries the class";
+        }
+        std::lock_guard l(log->mu);
+        EXPECT_GE(log->all.size(), 2u) << "every failed attempt is reported, not only the first";
+    };
+    expect_failure(fast_options("ws://seismo-test.invalid:9/"), core::down_cause::dns,
+                   "resolve seismo-test.invalid");
+    {
+        // A port nobody listens on: bind one, then let it go.
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+        const auto port = a.local_endpoint().port();
+        a.close();
+        expect_failure(fast_options("ws://127.0.0.1:" + std::to_string(port) + "/"),
+                       core::down_cause::refused, "refused");
+    }
+    {
+        connection_plan p;
+        p.what = connection_plan::action::http_429;
+        test_feed_server server({p});
+        auto o = fast_options(server.url());
+        o.backoff_rate_limited = 10 * k_ms;
+        expect_failure(o, core::down_cause::http, "HTTP 429 Too Many Requests: slow down");
+    }
+    {
+        const auto id = testing::make_tls_identity("localhost");
+        connection_plan p;
+        test_feed_server server({p}, &id);
+        expect_failure(fast_options(server.url("127.0.0.1")), core::down_cause::tls,
+                       "certificate verify failed", id.ca_file);
+        std::remove(id.ca_file.c_str());
+    }
+    {
+        connection_plan p;
+        p.frames = generic_range(1, 2);
+        p.then = connection_plan::after::close_gracefully;
+        test_feed_server server({p});
+        expect_failure(fast_options(server.url()), core::down_cause::closed,
+                       "closed by the venue: 1001 maintenance");
+    }
 }
 
 TEST(session, a_deliberate_stop_is_not_reported_as_down) {

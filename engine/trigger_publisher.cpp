@@ -13,6 +13,8 @@
 
 #include <array>
 #include <cstddef>
+#include <iostream>
+#include <map>
 
 namespace seismo::engine {
 namespace {
@@ -140,11 +142,40 @@ struct trigger_publisher::impl {
         boost::asio::post(*io, [this] { ready.signal(); });
     }
 
+    /// Refusals on standard error, at most once per second per feed and reason (DESIGN §4),
+    /// with how many more there were since. The writer thread's.
+    struct refusal_log {
+        core::nanos last = 0;
+        std::uint64_t since = 0;
+    };
+    std::map<std::pair<std::uint16_t, core::reject_reason>, refusal_log> refusals_logged;
+
+    void log_refusal(const dead_record& r, std::string_view feed) {
+        refusal_log& l = refusals_logged[{r.feed, r.reason}];
+        if (l.last != 0 && r.recv_ts - l.last < core::k_ns_per_s) {
+            ++l.since;
+            return;
+        }
+        std::string line = "seismo: feed ";
+        line += feed;
+        line += ": refused as ";
+        line += core::to_string(r.reason);
+        line += " (frame ";
+        line += std::to_string(r.frame_no);
+        line += "): ";
+        line += r.detail.substr(0, 160);
+        if (l.since != 0) line += " (and " + std::to_string(l.since) + " more in the last second)";
+        std::cerr << line << '\n';
+        l.last = r.recv_ts;
+        l.since = 0;
+    }
+
     void write_dead(journal::dead_letter& dl, std::string& scratch) {
         dead_record r;
         while (dead.pop(r)) {
             const std::string_view feed =
                 r.feed < feed_names.size() ? std::string_view(feed_names[r.feed]) : "?";
+            if (opts.log_refusals) log_refusal(r, feed);
             if (r.has_tick) {
                 scratch.clear();
                 append_tick_json(scratch, r.tick, reg);

@@ -42,6 +42,7 @@ struct publisher_options {
     bool print = true;          ///< every trigger to standard output
     std::string dead_letter;    ///< refused input appended as JSON lines ("" = none)
     bool deterministic = false; ///< leave wall-clock fields out of triggers
+    bool log_refusals = true;   ///< refusals on standard error, once a second per feed and reason
 };
 
 class trigger_publisher {

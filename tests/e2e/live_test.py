@@ -405,6 +405,14 @@ levels = [{{ at = 50, severity = "critical" }}]
     chromium("--window-size=1280,900", "--virtual-time-budget=8000", f"--screenshot={shot}", url=f"{base}/?token=full")
     check(os.path.exists(shot) and os.path.getsize(shot) > 10000, f"Chromium: screenshot {shot}")
 
+    # --- refusals are logged, at most once per second per feed and reason
+    for _ in range(5):
+        await feed.broadcast("this is not json")
+    _, m = http_get(base + "/metrics", {"Authorization": "Bearer ops"})
+    check(await wait_until(lambda: metric_sum(http_get(base + "/metrics", {"Authorization": "Bearer ops"})[1],
+                                              "seismo_feed_rejected_total", reason="malformed") >= 5, 10),
+          "five malformed frames counted")
+
     # --- stop: SIGTERM drains and exits 0 quickly
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -412,6 +420,11 @@ levels = [{{ at = 50, severity = "critical" }}]
     check(rc == 0 and time.monotonic() - t0 < 5, f"SIGTERM: exit {rc} after {time.monotonic() - t0:.2f} s")
     audit = open(os.path.join(WORK, "audit.jsonl")).read().splitlines()
     check(len(audit) >= 62 and json.loads(audit[0])["seq"] == 1, f"audit log has every trigger ({len(audit)})")
+    log.close()
+    lines = open(os.path.join(WORK, "seismo.err")).read().splitlines()
+    refused = [l for l in lines if "refused as malformed" in l]
+    check(len(refused) == 1 and "feed test" in refused[0],
+          f"five refusals within a second: one log line naming the feed and reason ({refused})")
     others = [json.loads(a)["signal"] for a in audit if '"x_low"' not in a]
     health = [a for a in audit if '"feed_health"' in a]
     check(set(others) == {"crypto_low"}, f"no feed-health triggers from a healthy feed ({others[:5]}; {health[:3]})")

@@ -134,11 +134,13 @@ int cmd_run(const run_args& a) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     // A process started in the background by a shell without job control inherits SIGINT
     // ignored, and an ignored signal is discarded before sigwait can take it: restore the
     // default so that SIGINT stops seismo however it was started.
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGHUP, SIG_DFL);
     pthread_sigmask(SIG_BLOCK, &set, nullptr); // every thread started below inherits the mask
     engine::run_options o;
     o.out = a.out;
@@ -165,12 +167,24 @@ int cmd_run(const run_args& a) {
               << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":" << rt.port()
               << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host)
               << ":" << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
+    // SIGHUP reopens the audit log and the dead-letter file (log rotation); SIGINT and
+    // SIGTERM stop.
+    std::atomic<bool> done{false};
     std::thread waiter([&] {
-        int sig = 0;
-        sigwait(&set, &sig);
-        rt.request_stop();
+        for (;;) {
+            int sig = 0;
+            sigwait(&set, &sig);
+            if (sig == SIGHUP && !done.load()) {
+                std::cerr << "seismo: SIGHUP: reopening the output files\n";
+                rt.reopen_outputs();
+                continue;
+            }
+            rt.request_stop();
+            return;
+        }
     });
     rt.wait();
+    done.store(true);
     pthread_kill(waiter.native_handle(), SIGTERM); // wake the waiter if we stopped on our own
     waiter.join();
     const engine::run_figures f = rt.figures();

@@ -373,6 +373,10 @@ void read_instruments(const toml::table& root, config& cfg) {
                     r.fail("aliases",
                            "alias '" + s + "' must be VENUE:NATIVE, e.g. \"binance:BTCUSDT\"");
                 }
+                if (feeds::venue v{}; !feeds::parse_venue(s.substr(0, colon), v)) {
+                    r.fail("aliases", "unknown venue '" + s.substr(0, colon) + "' in alias '" + s +
+                                          "' (" + feeds::venue_names() + ")");
+                }
                 if (!aliases.insert(s).second) r.fail("aliases", "alias '" + s + "' is used twice");
                 ic.aliases.emplace_back(s.substr(0, colon), s.substr(colon + 1));
             }

@@ -349,6 +349,10 @@ void runtime::wait() {
     if (p.srv) p.srv->stop();
 }
 
+void runtime::reopen_outputs() noexcept {
+    p_->publisher.reopen_outputs();
+}
+
 run_figures runtime::figures() const {
     const impl& p = *p_;
     run_figures f;

@@ -74,6 +74,8 @@ class runtime {
     void request_stop() noexcept;
     /// Blocks until stopped, then drains the queues and flushes the outputs.
     void wait();
+    /// Reopens --out and --dead-letter (log rotation); any thread.
+    void reopen_outputs() noexcept;
 
     [[nodiscard]] run_figures figures() const;
     /// The port the server listens on (after start(); 0 without a server).

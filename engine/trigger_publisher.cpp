@@ -88,6 +88,7 @@ struct trigger_publisher::impl {
     moodycamel::ConcurrentQueue<publish::message_ptr> to_files; // I/O thread -> writer thread
     std::atomic<bool> io_done{false};
     std::atomic<bool> signal_done{false};
+    std::atomic<bool> reopen{false};
 
     // Written by whoever serialises (the I/O thread; the writer thread without a server or
     // after the I/O thread has ended): one writer at a time.
@@ -242,6 +243,11 @@ struct trigger_publisher::impl {
             return n;
         };
         for (;;) {
+            if (reopen.exchange(false, std::memory_order_acq_rel)) {
+                // Rotation: what was written goes to the old file, what follows to the new.
+                if (out.is_open()) out = journal::output_file(opts.out, true);
+                dl.reopen();
+            }
             std::size_t n = take();
             if (n == 0) {
                 (void)ready.wait(20'000); // woken by the signal or I/O thread, or 20 ms
@@ -314,6 +320,11 @@ void trigger_publisher::io_ended() {
 
 void trigger_publisher::signal_ended() {
     p_->signal_done.store(true, std::memory_order_release);
+    p_->ready.signal();
+}
+
+void trigger_publisher::reopen_outputs() noexcept {
+    p_->reopen.store(true, std::memory_order_release);
     p_->ready.signal();
 }
 

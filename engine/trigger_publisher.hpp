@@ -74,6 +74,9 @@ class trigger_publisher {
     void io_ended();
     void signal_ended();
     void join();
+    /// Closes and reopens the audit log and the dead-letter file (log rotation: SIGHUP); the
+    /// writer thread does it before its next write. Any thread.
+    void reopen_outputs() noexcept;
 
     /// Triggers written by the writer thread (the audit log's count).
     [[nodiscard]] std::uint64_t published() const noexcept;

@@ -84,5 +84,21 @@ contains "demo prints a summary on stop" "$work/run.err" "seismo: stopped:"
 # the audit log holds exactly what was printed
 if cmp -s "$work/run.out" "$work/audit.jsonl"; then echo "ok   audit log = stdout"; else echo "FAIL audit log differs from stdout"; failures=$((failures + 1)); fi
 
+# SIGHUP reopens --out (log rotation): the process keeps running, what came before is in the
+# renamed file, what follows in the new one, nothing lost or doubled.
+"$seismo" run --listen 127.0.0.1:0 --speed 600 --out "$work/rot.jsonl" --dead-letter "$work/rot.dead" > "$work/rot.out" 2> "$work/rot.err" &
+pid=$!
+for _ in $(seq 1 200); do grep -q '"type":"trigger"' "$work/rot.jsonl" 2>/dev/null && break; sleep 0.05; done
+mv "$work/rot.jsonl" "$work/rot.jsonl.1"
+kill -HUP "$pid"
+for _ in $(seq 1 400); do [ -s "$work/rot.jsonl" ] && break; sleep 0.05; done
+if kill -0 "$pid" 2>/dev/null && [ -s "$work/rot.jsonl" ]; then echo "ok   SIGHUP: still running, --out reopened"; else echo "FAIL SIGHUP: process gone or --out not reopened"; failures=$((failures + 1)); fi
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+contains "SIGHUP is logged" "$work/rot.err" "SIGHUP: reopening the output files"
+contains "a stop after SIGHUP prints its summary" "$work/rot.err" "seismo: stopped:"
+if [ "$rc" -eq 0 ] && cat "$work/rot.jsonl.1" "$work/rot.jsonl" | cmp -s - "$work/rot.out"; then echo "ok   rotated audit log: old + new = stdout"; else echo "FAIL rotated audit log (rc $rc)"; failures=$((failures + 1)); fi
+
 if [ "$failures" -ne 0 ]; then echo "$failures failures"; exit 1; fi
 echo "all CLI checks passed"

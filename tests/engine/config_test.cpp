@@ -149,6 +149,8 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
     expect_error("[[signal]]\nname = \"x y\"\n", 10, "letters, digits");
     expect_error("[[instrument]]\nsymbol = \"XAG/USD\"\n", 10, "duplicate instrument");
     expect_error("[[instrument]]\nsymbol = \"Z\"\naliases = [\"nocolon\"]\n", 11, "VENUE:NATIVE");
+    expect_error("[[instrument]]\nsymbol = \"Z\"\naliases = [\"binanse:BTCUSDT\"]\n", 11,
+                 "unknown venue 'binanse' in alias 'binanse:BTCUSDT' (generic, binance,");
     expect_error("[[feed]]\nname = \"f\"\nvenue = \"nyse\"\nurl = \"wss://x\"\n", 11,
                  "unknown venue 'nyse'");
     expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"http://x\"\n", 12,

@@ -103,6 +103,11 @@ int cmd_replay(replay_args a) {
     if (!opts.deterministic) opts.deterministic = cfg.engine.deterministic;
     const engine::replay_stats st = engine::run_replay(cfg, opts);
     std::cerr << engine::summary_text(st);
+    // Nothing applied is nothing done: say so in the exit code too (the warnings say why).
+    if (st.applied + st.references == 0) {
+        std::cerr << "seismo: replay applied no tick: failing\n";
+        return k_exit_failure;
+    }
     return k_exit_ok;
 }
 
@@ -191,6 +196,8 @@ int cmd_run(const run_args& a) {
     std::cerr << "seismo: stopped: " << f.frames << " frames, " << f.applied << " ticks applied, "
               << f.rejected << " rejected, " << f.triggers << " triggers, " << f.deliveries
               << " deliveries to subscribers\n";
+    for (const auto& w : rt.warnings())
+        std::cerr << "seismo: warning: " << w << "\n";
     return k_exit_ok;
 }
 

@@ -6,6 +6,7 @@
 #include "engine/publish/metrics.hpp"
 #include "engine/signal_stage.hpp"
 #include "engine/sim.hpp"
+#include "engine/warnings.hpp"
 #include "feeds/live/demo_feed.hpp"
 #include "feeds/live/tls.hpp"
 #include "feeds/live/ws_session.hpp"
@@ -226,6 +227,18 @@ void feed_host::inject(std::string_view frame, core::nanos recv_ts) {
     inject_buf_.assign(frame.begin(), frame.end());
     inject_buf_.resize(frame.size() + feeds::k_padding, '\0');
     (void)inproc_->pipeline->handle(inject_buf_.data(), frame.size(), inject_buf_.size(), recv_ts);
+}
+
+std::vector<std::string> feed_host::warnings() const {
+    std::vector<std::string> out;
+    for (const auto& f : feeds_) {
+        if (!f->session) continue;
+        if (auto w = ignored_warning("feed " + f->name, f->venue, f->stats(),
+                                     f->session->first_ignored())) {
+            out.push_back(std::move(*w));
+        }
+    }
+    return out;
 }
 
 std::uint64_t feed_host::demo_loops() const noexcept {

@@ -79,6 +79,8 @@ class feed_host {
     /// The "feeds" array of /v1/state, holding the feeds `visible(name)` accepts.
     [[nodiscard]] std::string
     state_json(core::nanos now, const std::function<bool(std::string_view)>& visible) const;
+    /// Warnings about feeds whose frames were nearly all ignored (engine/warnings.hpp).
+    [[nodiscard]] std::vector<std::string> warnings() const;
     /// /readyz: true when every feed is connected and fresh; `detail` says which are not.
     [[nodiscard]] bool ready(std::string& detail) const;
     /// seismo_feed_* per feed. `late` (the signal stage's, refusals by the step) counts under

@@ -4,6 +4,7 @@
 #include "engine/core/time.hpp"
 #include "engine/plot.hpp"
 #include "engine/trigger_json.hpp"
+#include "engine/warnings.hpp"
 #include "feeds/tardis.hpp"
 
 #include <cstdio>
@@ -71,7 +72,12 @@ std::string summary_json(const replay_stats& s) {
     o += R"(,"ticks_per_second":)";
     core::append_double(o, s.seconds > 0 ? static_cast<double>(s.applied + s.references) / s.seconds
                                          : 0.0);
-    o += "}\n";
+    o += R"(,"warnings":[)";
+    for (std::size_t i = 0; i < s.warnings.size(); ++i) {
+        if (i != 0) o += ',';
+        core::append_json_string(o, s.warnings[i]);
+    }
+    o += "]}\n";
     return o;
 }
 
@@ -95,6 +101,8 @@ std::string summary_text(const replay_stats& s) {
                   s.seconds > 0 ? static_cast<double>(s.applied + s.references) / s.seconds / 1e6
                                 : 0.0);
     o << "; " << s.triggers << " triggers; " << rate << "\n";
+    for (const auto& w : s.warnings)
+        o << "seismo: warning: " << w << "\n";
     return o.str();
 }
 
@@ -285,6 +293,20 @@ replay_stats replay_session::stats() const {
 replay_stats replay_session::finish() {
     replay_stats s = stats();
     s.seconds = static_cast<double>(core::monotonic_now() - started_) / 1e9;
+    for (std::size_t i = 0; i < feeds_.size(); ++i) {
+        const replay_feed& f = feeds_[i];
+        const std::string_view adapter = f.format == input_format::tardis_csv
+                                             ? std::string_view("tardis-csv")
+                                             : std::string_view(feeds::to_string(f.venue));
+        if (auto w = ignored_warning(f.name, adapter, *stats_[i], pipes_[i]->first_ignored()))
+            s.warnings.push_back(std::move(*w));
+    }
+    if (auto w = quiet_instruments_warning(quiet_instruments(*cfg_, stage_->graph(), *registry_),
+                                           cfg_->instruments.size())) {
+        s.warnings.push_back(std::move(*w));
+    }
+    if (s.frames != 0 && s.applied == 0 && s.references == 0)
+        s.warnings.push_back("no tick was applied from " + std::to_string(s.frames) + " frames");
     std::string title = "seismo replay";
     for (const auto& i : opts_.inputs)
         title += " " + i;

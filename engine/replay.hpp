@@ -54,6 +54,9 @@ struct replay_stats {
     std::uint64_t triggers = 0;
     std::array<std::uint64_t, core::k_reject_reasons> rejected{};
     double seconds = 0;
+    /// What the replay did little of (engine/warnings.hpp): instruments that never got a
+    /// tick, inputs nearly all ignored, nothing applied at all.
+    std::vector<std::string> warnings;
 
     [[nodiscard]] std::uint64_t rejected_total() const noexcept;
 };

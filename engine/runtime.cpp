@@ -12,6 +12,7 @@
 #include "engine/publish/server.hpp"
 #include "engine/signal_stage.hpp"
 #include "engine/trigger_publisher.hpp"
+#include "engine/warnings.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -220,6 +221,14 @@ struct runtime::impl final : stage_sink {
     }
 
     // ------------------------------------------------------------ server hooks
+    std::vector<std::string> warnings() const {
+        std::vector<std::string> w = feeds.warnings();
+        const auto s = stage.snapshot();
+        if (auto q = quiet_instruments_warning(s->quiet, cfg.instruments.size()))
+            w.push_back(std::move(*q));
+        return w;
+    }
+
     std::string state_json(const publish::topic_limit& limit) const {
         const auto s = stage.snapshot();
         const core::nanos now = core::realtime_now();
@@ -245,6 +254,21 @@ struct runtime::impl final : stage_sink {
                 return publish::topic_visible(limit, sig, inst);
             },
             [&](std::string_view sig) { return publish::signal_visible(limit, sig); });
+        if (limit.empty()) { // configuration, not topics: for unlimited tokens only
+            o += R"(,"warnings":[)";
+            bool first_w = true;
+            for (const auto& w : warnings()) {
+                if (!first_w) o += ',';
+                first_w = false;
+                core::append_json_string(o, w);
+            }
+            o += R"(],"instruments_without_ticks":[)";
+            for (std::size_t i = 0; i < s->quiet.size(); ++i) {
+                if (i != 0) o += ',';
+                core::append_json_string(o, s->quiet[i]);
+            }
+            o += ']';
+        }
         o += R"(,"active":[)";
         bool first = true;
         for (const auto& m : hub.active()) {
@@ -387,6 +411,10 @@ std::vector<std::int64_t> runtime::latency_samples() const {
 std::string runtime::metrics_text() const {
     return p_->metrics.exposition();
 }
+std::vector<std::string> runtime::warnings() const {
+    return p_->warnings();
+}
+
 std::string runtime::state_json() const {
     return p_->state_json({});
 }

@@ -83,6 +83,9 @@ class runtime {
     /// The Prometheus exposition and the /v1/state document, as the server serves them.
     [[nodiscard]] std::string metrics_text() const;
     [[nodiscard]] std::string state_json() const;
+    /// What the run did little of so far: feeds nearly all ignored, configured instruments
+    /// without a tick (engine/warnings.hpp). /v1/state carries them too.
+    [[nodiscard]] std::vector<std::string> warnings() const;
 
     /// Hands a generic-protocol frame to the "inproc" feed (run_options::inproc_feed), through
     /// the same pipeline as a WebSocket frame. One calling thread at a time.

@@ -4,6 +4,7 @@
 #include "engine/core/time.hpp"
 #include "engine/journal/writer.hpp"
 #include "engine/publish/metrics.hpp"
+#include "engine/warnings.hpp"
 
 #include <cmath>
 #include <limits>
@@ -153,6 +154,7 @@ void signal_stage::publish_snapshot() {
         core::append_double(j, sp.rearm);
         j += R"(,"values":[)";
     }
+    s->quiet = quiet_instruments(cfg_, graph_, reg_);
     std::lock_guard lock(snapshot_mu_);
     snapshot_ = std::move(s);
 }

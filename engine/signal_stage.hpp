@@ -72,9 +72,10 @@ struct stage_snapshot {
         std::vector<std::pair<std::string, std::string>> entries; ///< (instrument, JSON)
     };
     std::vector<signal_entry> signals;
-    std::vector<value> values; ///< one per signal and instrument
-    core::nanos watermark = 0; ///< 0: nothing applied yet
-    core::nanos taken = 0;     ///< wall clock
+    std::vector<value> values;      ///< one per signal and instrument
+    std::vector<std::string> quiet; ///< configured instruments read by signals, never ticked
+    core::nanos watermark = 0;      ///< 0: nothing applied yet
+    core::nanos taken = 0;          ///< wall clock
 };
 
 /// The "signals" array of /v1/state for a client that may see topics `visible(signal,

@@ -44,6 +44,10 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
         break;
     case frame_status::ignored:
         count(frame_outcome::ignored);
+        if (!has_first_ignored_.load(std::memory_order_relaxed)) [[unlikely]] {
+            first_ignored_.assign(frame.substr(0, 160));
+            has_first_ignored_.store(true, std::memory_order_release);
+        }
         break;
     case frame_status::control:
         count(frame_outcome::control);

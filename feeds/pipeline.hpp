@@ -16,8 +16,10 @@
 #include "feeds/venue.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -124,6 +126,13 @@ class frame_pipeline {
     [[nodiscard]] const feed_stats& stats() const noexcept { return stats_; }
     [[nodiscard]] std::uint32_t last_frame_no() const noexcept { return last_frame_no_; }
     [[nodiscard]] std::uint16_t feed() const noexcept { return feed_; }
+    /// The start of the first frame counted as ignored (what an input seismo had no use for
+    /// looked like, for the warning about inputs that were nearly all ignored); "" before one.
+    /// Any thread.
+    [[nodiscard]] std::string_view first_ignored() const noexcept {
+        return has_first_ignored_.load(std::memory_order_acquire) ? std::string_view(first_ignored_)
+                                                                  : std::string_view{};
+    }
 
   private:
     void count(frame_outcome o) noexcept { stats_.frames[static_cast<std::size_t>(o)].add(); }
@@ -138,6 +147,8 @@ class frame_pipeline {
     feed_stats& stats_;
     std::vector<core::tick> ticks_;
     std::uint32_t last_frame_no_ = 0;
+    std::string first_ignored_;
+    std::atomic<bool> has_first_ignored_{false};
 };
 
 } // namespace seismo::feeds

@@ -571,6 +571,14 @@ std::uint64_t graph::next_seq() noexcept {
 core::nanos graph::watermark() const noexcept {
     return p_->watermark;
 }
+bool graph::ticked(core::instrument_id inst) const noexcept {
+    const std::uint32_t i = core::index(inst);
+    return i < p_->inst.size() && p_->inst[i].has_tick;
+}
+bool graph::read_by_a_signal(core::instrument_id inst) const noexcept {
+    const std::uint32_t i = core::index(inst);
+    return i < p_->routes.size() && !p_->routes[i].empty();
+}
 
 std::size_t graph::members(std::uint32_t signal) const noexcept {
     const signal_rt& s = p_->sigs[signal];

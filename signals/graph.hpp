@@ -82,6 +82,10 @@ class graph {
     /// stays gap-free across both. Signal thread only.
     [[nodiscard]] std::uint64_t next_seq() noexcept;
     [[nodiscard]] core::nanos watermark() const noexcept;
+    /// Whether a price or value tick of `inst` was ever applied. Signal thread only.
+    [[nodiscard]] bool ticked(core::instrument_id inst) const noexcept;
+    /// Whether some signal reads `inst`.
+    [[nodiscard]] bool read_by_a_signal(core::instrument_id inst) const noexcept;
     /// Number of members (instruments) a signal has now; 1 for composites.
     [[nodiscard]] std::size_t members(std::uint32_t signal) const noexcept;
     /// Bytes of state held for signals and instruments (for the memory target in DESIGN §12).

@@ -155,6 +155,9 @@ class session_impl final : public ws_session,
     }
 
   public:
+    [[nodiscard]] std::string_view first_ignored() const noexcept override {
+        return pipeline_.first_ignored();
+    }
     [[nodiscard]] session_failure last_failure() const override {
         std::lock_guard lock(failure_mu_);
         return failure_;

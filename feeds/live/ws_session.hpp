@@ -83,6 +83,8 @@ class ws_session {
 
     /// The last failure (empty text before the first). Any thread.
     [[nodiscard]] virtual session_failure last_failure() const = 0;
+    /// The start of the first frame its pipeline ignored ("" before one). Any thread.
+    [[nodiscard]] virtual std::string_view first_ignored() const noexcept = 0;
 };
 
 /// The subscribe messages a session sends for its venue, channels and symbols (none without

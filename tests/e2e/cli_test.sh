@@ -62,6 +62,34 @@ check replay-zst-same 0 cmp "$work/t1.jsonl" "$work/t4.jsonl"
 check replay-gz 0 "$seismo" replay "$work/a.jsonl.gz" --deterministic --out "$work/t5.jsonl"
 check replay-gz-same 0 cmp "$work/t1.jsonl" "$work/t5.jsonl"
 
+# Silent failures are failures: a wrong --venue, an alias naming a venue that does not exist,
+# an alias whose symbol never appears each get a word, and nothing applied is exit 1.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+okx="$root/tests/fixtures/recorded/okx-v5.tardis.txt"
+check wrong-venue 1 "$seismo" replay "$okx" --venue binance --out /dev/null
+contains "wrong venue: says the frames were ignored, and what they looked like" "$work/err" 'frames ignored by the binance adapter (a channel no signal uses, or the wrong venue?); the first: {"arg":{"channel":'
+contains "wrong venue: says nothing was applied" "$work/err" "no tick was applied from 410 frames"
+printf '[[instrument]]\nsymbol = "BTC/USD"\naliases = ["binanse:BTCUSDT"]\n' > "$work/typo.toml"
+check alias-unknown-venue 2 "$seismo" validate "$work/typo.toml"
+contains "alias naming an unknown venue: refused with its line" "$work/err" "typo.toml:3"
+contains "alias naming an unknown venue: names it" "$work/err" "unknown venue 'binanse' in alias 'binanse:BTCUSDT'"
+cat > "$work/quiet.toml" <<'TOML'
+[[instrument]]
+symbol = "BTC/USD"
+aliases = ["okx:BTC-USDT-NOPE"]
+[[instrument]]
+symbol = "BTC-USDT"
+aliases = ["okx:BTC-USDT"]
+[[signal]]
+name = "btc_low"
+kind = "level"
+instruments = ["BTC/USD", "BTC-USDT"]
+levels = [{ at = 10, severity = "warning" }]
+TOML
+check alias-never-seen 0 "$seismo" replay "$okx" --venue okx --config "$work/quiet.toml" --out /dev/null --summary "$work/quiet.json"
+contains "an alias whose symbol never appears: named" "$work/err" "warning: 1 of 2 configured instruments never got a tick: BTC/USD"
+contains "and in the summary" "$work/quiet.json" '"warnings":["1 of 2 configured instruments never got a tick: BTC/USD'
+
 # The embedded default: the demo day through the live path. First triggers must show within
 # 5 s; SIGINT must drain, flush and exit 0.
 "$seismo" run --listen 127.0.0.1:0 --out "$work/audit.jsonl" > "$work/run.out" 2> "$work/run.err" &

@@ -69,10 +69,12 @@ symbol = "X"
 [[instrument]]
 symbol = "C"
 tags = ["crypto"]
+[[instrument]]
+symbol = "Q"
 [[signal]]
 name = "x_low"
 kind = "level"
-instruments = ["X"]
+instruments = ["X", "Q"]
 levels = [{{ at = 90, severity = "warning" }}]
 [[signal]]
 name = "crypto_low"
@@ -214,6 +216,9 @@ levels = [{{ at = 50, severity = "critical" }}]
           f"/v1/state for a crypto_* token: crypto_low only ({[s['name'] for s in cstate['signals']]}, "
           f"{[a['signal'] for a in cstate['active']]})")
     check(state["epoch"] == epoch, "/v1/state carries the same epoch")
+    check(state["instruments_without_ticks"] == ["Q"] and any("never got a tick: Q" in w for w in state["warnings"]),
+          f"/v1/state warns about a configured instrument that never ticked ({state['warnings']})")
+    check("warnings" not in cstate, "a topic-limited token does not see the configuration's warnings")
 
     # --- resume with since, and a gap when since is older than the ring (32)
     last = state["last_seq"]
@@ -423,6 +428,8 @@ levels = [{{ at = 50, severity = "critical" }}]
     log.close()
     lines = open(os.path.join(WORK, "seismo.err")).read().splitlines()
     refused = [l for l in lines if "refused as malformed" in l]
+    check(any("warning: 1 of 3 configured instruments never got a tick: Q" in l for l in lines),
+          "the stop line is followed by the warnings")
     check(len(refused) == 1 and "feed test" in refused[0],
           f"five refusals within a second: one log line naming the feed and reason ({refused})")
     others = [json.loads(a)["signal"] for a in audit if '"x_low"' not in a]

@@ -7,7 +7,9 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -17,8 +19,10 @@ namespace seismo::engine {
 
 config_error::config_error(std::string file, std::uint32_t line, std::uint32_t column,
                            const std::string& what)
-    : std::runtime_error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
-                         what),
+    // A position only when there is one: an unreadable file is "FILE: why", not "FILE:0:0".
+    : std::runtime_error(line == 0 ? file + ": " + what
+                                   : file + ":" + std::to_string(line) + ":" +
+                                         std::to_string(column) + ": " + what),
       file_(std::move(file)), line_(line), column_(column) {}
 
 std::size_t max_frame_for(const config& cfg, feeds::venue v, const feed_config* feed) {
@@ -223,6 +227,7 @@ void read_server(const toml::table& root, config& cfg) {
     if (const toml::array* a = r.array("tokens")) {
         for (const auto& el : *a) {
             reader t(as_table(el, cfg.file, "[server].tokens entry"), "[server].tokens", cfg.file);
+            t.finish({"token", "topics", "roles"});
             token_config tc;
             tc.token = t.required_str("token");
             if (tc.token.empty()) t.fail("token", "'token' must not be empty");
@@ -238,7 +243,6 @@ void read_server(const toml::table& root, config& cfg) {
                 }
                 tc.roles = *roles;
             }
-            t.finish({"token", "topics", "roles"});
             cfg.server.tokens.push_back(std::move(tc));
         }
     }
@@ -273,6 +277,9 @@ void read_feeds(const toml::table& root, config& cfg) {
     std::set<std::string> names;
     for (const auto& el : *a) {
         reader r(as_table(el, cfg.file, "[[feed]]"), "[[feed]]", cfg.file);
+        // Unknown keys first, so that a typo is reported as itself.
+        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after",
+                  "max_connection_age", "ca_file", "max_frame_bytes"});
         if (cfg.feeds.size() == 64) r.fail_at(el.source(), "at most 64 feeds");
         feed_config f;
         f.line = el.source().begin.line;
@@ -301,8 +308,6 @@ void read_feeds(const toml::table& root, config& cfg) {
         if (auto v = r.str("ca_file")) f.ca_file = *v;
         if (auto v = r.integer("max_frame_bytes", 64, 64 << 20))
             f.max_frame_bytes = static_cast<std::size_t>(*v);
-        r.finish({"name", "venue", "url", "symbols", "channels", "stale_after",
-                  "max_connection_age", "ca_file", "max_frame_bytes"});
         cfg.feeds.push_back(std::move(f));
     }
 }
@@ -319,6 +324,13 @@ void read_instruments(const toml::table& root, config& cfg) {
     std::set<std::string> aliases;
     for (const auto& el : *a) {
         reader r(as_table(el, cfg.file, "[[instrument]]"), "[[instrument]]", cfg.file);
+        // Unknown keys first, so that a typo is reported as itself.
+        if (r.has("match") && !r.has("symbol")) {
+            r.finish({"match", "tags", "kind", "lateness"},
+                     "(a 'match' template takes no symbol, aliases or prev_close)");
+        } else {
+            r.finish({"symbol", "aliases", "tags", "prev_close", "kind", "lateness"});
+        }
         const bool has_symbol = r.has("symbol");
         const bool has_match = r.has("match");
         if (has_symbol == has_match) {
@@ -345,8 +357,6 @@ void read_instruments(const toml::table& root, config& cfg) {
             t.tags = tags;
             t.kind = kind;
             t.lateness = lateness;
-            r.finish({"match", "tags", "kind", "lateness"},
-                     "(a 'match' template takes no symbol, aliases or prev_close)");
             cfg.templates.push_back(std::move(t));
             continue;
         }
@@ -381,7 +391,6 @@ void read_instruments(const toml::table& root, config& cfg) {
                 ic.aliases.emplace_back(s.substr(0, colon), s.substr(colon + 1));
             }
         }
-        r.finish({"symbol", "aliases", "tags", "prev_close", "kind", "lateness"});
         cfg.instruments.push_back(std::move(ic));
     }
 }
@@ -474,6 +483,17 @@ void read_signals(const toml::table& root, config& cfg) {
                    "unknown kind '" + kind +
                        "' (expected one of: drawdown, level, change, breadth, zscore, composite)");
         }
+        std::vector<std::string> allowed{"name",      "kind",  "levels",
+                                         "direction", "rearm", "description"};
+        if (s.kind != signal_kind::composite) {
+            allowed.emplace_back("instruments");
+            allowed.emplace_back("select");
+        }
+        const auto& extra = keys_for(s.kind);
+        allowed.insert(allowed.end(), extra.begin(), extra.end());
+        // Unknown keys first: a typo (windw) is reported as itself, not as what it left out.
+        r.finish(allowed, "for kind '" + kind + "'");
+        (void)r.str("description");
         s.dir = signals::default_direction(s.kind);
         if (auto d = r.str("direction")) {
             if (*d == "below")
@@ -496,6 +516,7 @@ void read_signals(const toml::table& root, config& cfg) {
         if (lv->size() > signals::k_max_levels) r.fail("levels", "at most 64 levels");
         for (const auto& le : *lv) {
             reader l(as_table(le, cfg.file, "a level"), ctx + " level", cfg.file);
+            l.finish({"at", "severity"});
             signals::level lvl;
             const auto at = l.number("at");
             if (!at) l.fail_at(le.source(), "missing required key 'at'");
@@ -504,7 +525,6 @@ void read_signals(const toml::table& root, config& cfg) {
             if (sev && !signals::parse_severity(*sev, lvl.sev)) {
                 l.fail("severity", "'severity' must be \"info\", \"warning\" or \"critical\"");
             }
-            l.finish({"at", "severity"});
             s.levels.push_back(lvl);
         }
         // members
@@ -603,16 +623,6 @@ void read_signals(const toml::table& root, config& cfg) {
             break;
         }
         }
-        std::vector<std::string> allowed{"name",      "kind",  "levels",
-                                         "direction", "rearm", "description"};
-        if (s.kind != signal_kind::composite) {
-            allowed.emplace_back("instruments");
-            allowed.emplace_back("select");
-        }
-        const auto& extra = keys_for(s.kind);
-        allowed.insert(allowed.end(), extra.begin(), extra.end());
-        (void)r.str("description");
-        r.finish(allowed, "for kind '" + kind + "'");
         cfg.signals.push_back(std::move(s));
         cfg.signal_lines.push_back(el.source().begin.line);
         tables.push_back(&tbl);
@@ -679,7 +689,10 @@ config load_config_string(std::string_view text, const std::string& name) {
 
 config load_config_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw config_error(path, 0, 0, "cannot open the config file");
+    if (!in) {
+        throw config_error(
+            path, 0, 0, "cannot open the config file (" + std::string(std::strerror(errno)) + ")");
+    }
     std::ostringstream ss;
     ss << in.rdbuf();
     return load_config_string(ss.str(), path);

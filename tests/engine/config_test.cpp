@@ -167,7 +167,28 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
 }
 
 TEST(config, missing_file_is_an_error) {
-    EXPECT_THROW((void)load_config_file("/nonexistent/seismo.toml"), config_error);
+    try {
+        (void)load_config_file("/nonexistent/seismo.toml");
+        ADD_FAILURE() << "no error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "/nonexistent/seismo.toml: cannot open the config file (No such file or "
+                  "directory)")
+            << "no made-up position";
+    }
+}
+
+// A misspelt key is reported as itself, before what its absence would break.
+TEST(config, an_unknown_key_is_reported_before_what_it_leaves_out) {
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\n"
+                 "windw = \"1h\"\nlevels = [{ at = -0.1 }]\n",
+                 13, "unknown key 'windw' for kind 'drawdown'");
+    expect_error("[[feed]]\nname = \"f\"\nvenu = \"binance\"\nurl = \"wss://x\"\n", 11,
+                 "unknown key 'venu'");
+    expect_error("[[instrument]]\nsymbl = \"Z\"\n", 10, "unknown key 'symbl'");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\n"
+                 "levels = [{ att = 1 }]\n",
+                 13, "unknown key 'att'");
 }
 
 } // namespace

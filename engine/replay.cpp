@@ -319,18 +319,61 @@ replay_stats replay_session::finish() {
     return s;
 }
 
+input_format sniff_line(std::string_view text) {
+    if (text.starts_with("exchange,")) return input_format::tardis_csv;
+    feeds::tardis_line tl;
+    if (feeds::split_tardis_line(text, tl)) return input_format::tardis;
+    return input_format::jsonl;
+}
+
 input_format sniff_format(const std::string& path) {
     journal::line_reader reader(path, 1 << 20);
     journal::line_reader::line l;
     while (reader.next(l)) {
         if (l.text.find_first_not_of(" \t") == std::string_view::npos) continue;
-        if (l.text.starts_with("exchange,")) return input_format::tardis_csv;
-        feeds::tardis_line tl;
-        if (feeds::split_tardis_line(l.text, tl)) return input_format::tardis;
-        return input_format::jsonl;
+        return sniff_line(l.text);
     }
     return input_format::jsonl;
 }
+
+namespace {
+
+/// Standard input, sniffed without losing what was read to sniff it: the lines up to the first
+/// non-blank one are kept (with the padding a parser may read) and handed out first.
+struct stdin_input {
+    std::unique_ptr<journal::line_reader> reader;
+    std::vector<std::pair<std::uint64_t, std::string>> held; // (line number, text + padding)
+    std::vector<std::size_t> sizes;
+    std::size_t next_held = 0;
+    input_format format = input_format::jsonl;
+
+    explicit stdin_input(std::size_t max_line)
+        : reader(std::make_unique<journal::line_reader>("-", max_line)) {
+        journal::line_reader::line l;
+        while (reader->next(l)) {
+            std::string copy(l.text);
+            sizes.push_back(copy.size());
+            copy.append(journal::k_line_padding, '\0');
+            held.emplace_back(l.number, std::move(copy));
+            if (l.text.find_first_not_of(" \t") != std::string_view::npos) {
+                format = sniff_line(l.text);
+                break;
+            }
+        }
+    }
+    bool next(journal::line_reader::line& l) {
+        if (next_held < held.size()) {
+            l.number = held[next_held].first;
+            l.text = std::string_view(held[next_held].second.data(), sizes[next_held]);
+            l.truncated = false;
+            ++next_held;
+            return true;
+        }
+        return reader->next(l);
+    }
+};
+
+} // namespace
 
 replay_stats run_replay(const config& cfg, const replay_options& opts) {
     std::optional<input_format> fixed;
@@ -351,10 +394,13 @@ replay_stats run_replay(const config& cfg, const replay_options& opts) {
     }
     feeds::venue venue = cli_venue;
     if (named != nullptr && opts.venue.empty()) venue = venue_of(named->venue);
+    const std::size_t max_line =
+        std::max(cfg.engine.max_frame_bytes, cfg.engine.max_venue_frame_bytes) + 64;
+    std::unique_ptr<stdin_input> in;
     std::vector<input_format> formats;
     for (const auto& path : opts.inputs) {
-        const input_format f =
-            fixed ? *fixed : (path == "-" ? input_format::jsonl : sniff_format(path));
+        if (path == "-" && in == nullptr) in = std::make_unique<stdin_input>(max_line);
+        const input_format f = fixed ? *fixed : (path == "-" ? in->format : sniff_format(path));
         if (f == input_format::tardis && opts.venue.empty() && named == nullptr) {
             throw std::invalid_argument(path + ": a Tardis raw capture needs --venue (" +
                                         feeds::venue_names() + ")");
@@ -379,14 +425,19 @@ replay_stats run_replay(const config& cfg, const replay_options& opts) {
     replay_session session(cfg, opts, std::move(feeds));
     std::uint64_t base = 0;
     for (std::size_t i = 0; i < opts.inputs.size(); ++i) {
-        journal::line_reader reader(
-            opts.inputs[i],
-            std::max(cfg.engine.max_frame_bytes, cfg.engine.max_venue_frame_bytes) + 64);
         journal::line_reader::line l;
         std::uint64_t lines = 0;
-        while (reader.next(l)) {
-            session.process(feed_of[i], l, base);
-            lines = l.number;
+        if (opts.inputs[i] == "-") {
+            while (in->next(l)) {
+                session.process(feed_of[i], l, base);
+                lines = l.number;
+            }
+        } else {
+            journal::line_reader reader(opts.inputs[i], max_line);
+            while (reader.next(l)) {
+                session.process(feed_of[i], l, base);
+                lines = l.number;
+            }
         }
         if (!opts.feed.empty()) base += lines; // one feed: frame numbers run on across its files
     }

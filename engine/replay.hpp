@@ -166,6 +166,8 @@ class replay_session final : public feeds::frame_sink {
 /// The format of a file, judged from its first non-empty line: a Tardis raw capture
 /// ("<ISO time> <frame>"), a Tardis trades CSV (header "exchange,symbol,..."), else JSON lines.
 [[nodiscard]] input_format sniff_format(const std::string& path);
+/// The format a first non-blank line says its input has.
+[[nodiscard]] input_format sniff_line(std::string_view text);
 
 /// Opens every input and replays it. Throws std::invalid_argument on bad options (unknown
 /// format or venue, tardis without --venue) and std::runtime_error on unreadable input.

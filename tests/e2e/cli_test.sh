@@ -90,6 +90,13 @@ check alias-never-seen 0 "$seismo" replay "$okx" --venue okx --config "$work/qui
 contains "an alias whose symbol never appears: named" "$work/err" "warning: 1 of 2 configured instruments never got a tick: BTC/USD"
 contains "and in the summary" "$work/quiet.json" '"warnings":["1 of 2 configured instruments never got a tick: BTC/USD'
 
+# A capture piped on standard input is sniffed like a file (without losing the sniffed line).
+"$seismo" replay "$okx" --venue okx --deterministic --out "$work/okx.file" 2>/dev/null
+"$seismo" replay - --venue okx --deterministic --out "$work/okx.stdin" < "$okx" 2> "$work/okx.err"
+if [ -s "$work/okx.stdin" ] && cmp -s "$work/okx.file" "$work/okx.stdin" && ! grep -q malformed "$work/okx.err"; then echo "ok   a Tardis capture on stdin replays as the file does"; else echo "FAIL stdin capture"; failures=$((failures + 1)); fi
+"$seismo" replay - --deterministic --out "$work/t1.stdin" < "$work/a.jsonl" 2>/dev/null
+check stdin-jsonl-same 0 cmp "$work/t1.jsonl" "$work/t1.stdin"
+
 # The embedded default: the demo day through the live path. First triggers must show within
 # 5 s; SIGINT must drain, flush and exit 0.
 "$seismo" run --listen 127.0.0.1:0 --out "$work/audit.jsonl" > "$work/run.out" 2> "$work/run.err" &

@@ -128,6 +128,13 @@ void append_tick_json(std::string& out, const core::tick& t, const core::instrum
         if (t.seq != 0) {
             out += R"(,"seq":)";
             core::append_uint(out, t.seq);
+            // The venue's number space and whether it runs contiguously, so that the line
+            // replays as the frame did (a venue numbers trades and quotes apart).
+            if (const auto space = t.flags & core::k_seq_space_mask; space != 0) {
+                out += R"(,"seq_space":)";
+                core::append_uint(out, space);
+            }
+            if ((t.flags & core::k_seq_contiguous) == 0) out += R"(,"seq_contiguous":false)";
         }
         out += R"(,"kind":")";
         out += core::to_string(t.kind);

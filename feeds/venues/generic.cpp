@@ -60,7 +60,19 @@ bool read_timestamp(od::value& v, core::nanos& out) noexcept {
     return false;
 }
 
-enum class key : std::uint8_t { sym, px, ts, sz, seq, prev_close, kind, venue, other };
+enum class key : std::uint8_t {
+    sym,
+    px,
+    ts,
+    sz,
+    seq,
+    seq_space,
+    seq_contiguous,
+    prev_close,
+    kind,
+    venue,
+    other
+};
 
 /// Matches a raw (still escaped) key against the protocol's names without copying it.
 key match_raw_key(od::raw_json_string k) noexcept {
@@ -69,6 +81,8 @@ key match_raw_key(od::raw_json_string k) noexcept {
         if (k.unsafe_is_equal("sym")) return key::sym;
         if (k.unsafe_is_equal("sz")) return key::sz;
         if (k.unsafe_is_equal("seq")) return key::seq;
+        if (k.unsafe_is_equal("seq_space")) return key::seq_space;
+        if (k.unsafe_is_equal("seq_contiguous")) return key::seq_contiguous;
         break;
     case 'p':
         if (k.unsafe_is_equal("px")) return key::px;
@@ -95,6 +109,8 @@ key match_key(std::string_view k) noexcept {
     if (k == "ts") return key::ts;
     if (k == "sz") return key::sz;
     if (k == "seq") return key::seq;
+    if (k == "seq_space") return key::seq_space;
+    if (k == "seq_contiguous") return key::seq_contiguous;
     if (k == "prev_close") return key::prev_close;
     if (k == "kind") return key::kind;
     if (k == "venue") return key::venue;
@@ -123,6 +139,8 @@ struct generic_parser::impl {
         std::string_view sym;
         std::uint64_t sym_hash = 0;
         bool has_sym = false, has_px = false, has_prev = false;
+        std::uint8_t seq_space = 0;
+        bool seq_contiguous = true;
         double px = 0, prev = 0;
         core::tick t;
         t.recv_ts = recv_ts;
@@ -174,6 +192,18 @@ struct generic_parser::impl {
                 if (!detail::read_uint(v, t.seq)) {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "seq: expected an unsigned integer");
+                }
+            } else if (k == key::seq_space) {
+                std::uint64_t sp = 0;
+                if (!detail::read_uint(v, sp) || sp > core::k_seq_space_mask) {
+                    return parse_result::reject(reject_reason::bad_field,
+                                                "seq_space: expected 0, 1, 2 or 3");
+                }
+                seq_space = static_cast<std::uint8_t>(sp);
+            } else if (k == key::seq_contiguous) {
+                if (v.get_bool().get(seq_contiguous) != simdjson::SUCCESS) {
+                    return parse_result::reject(reject_reason::bad_field,
+                                                "seq_contiguous: expected true or false");
                 }
             } else if (k == key::prev_close) {
                 const num_status st = detail::read_number(v, prev);
@@ -233,8 +263,12 @@ struct generic_parser::impl {
         }
         if (has_px) {
             t.px = px;
-            // The generic protocol's seq counts an instrument's ticks: a jump is a gap.
-            if (t.seq != 0) t.flags = core::k_seq_contiguous;
+            // The generic protocol's seq counts an instrument's ticks (in its seq_space, 0 unless
+            // said): a jump is a gap, unless seq_contiguous is false.
+            if (t.seq != 0) {
+                t.flags = static_cast<std::uint8_t>(seq_space |
+                                                    (seq_contiguous ? core::k_seq_contiguous : 0));
+            }
             out.push_back(t);
         }
         return parse_result::of(frame_status::ticks);

@@ -17,13 +17,20 @@ namespace seismo::core {
 void append_json_string(std::string& out, std::string_view s);
 
 /// Appends the shortest text that reads back as exactly `v`; `null` for NaN and infinities.
+/// The shortest decimal that reads back as `v` (std::to_chars), written as people write numbers:
+/// plain digits for magnitudes from 1e-7 to 1e17 (-0.0005, not -5e-04; 3200000, not 3.2e+06),
+/// an exponent beyond; NaN and infinities as null. Deterministic: the same double, the same
+/// bytes.
 inline void append_double(std::string& out, double v) {
     if (!std::isfinite(v)) {
         out += "null";
         return;
     }
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    char buf[64];
+    const double m = std::fabs(v);
+    const auto fmt = m == 0 || (m >= 1e-7 && m < 1e17) ? std::chars_format::fixed
+                                                       : std::chars_format::scientific;
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, fmt);
     out.append(buf, r.ptr);
 }
 

@@ -1,3 +1,4 @@
+#include "engine/core/json_writer.hpp"
 #include "engine/trigger_json.hpp"
 
 #include <gtest/gtest.h>
@@ -137,6 +138,26 @@ TEST_F(trigger_json_test, numbers_are_the_shortest_that_read_back_and_nan_is_nul
     t.value = std::numeric_limits<double>::quiet_NaN();
     j = json(t);
     EXPECT_NE(j.find(R"("value":null)"), std::string::npos) << j;
+    // Plain digits where people write them, the shortest that reads back, an exponent beyond.
+    const std::vector<std::pair<double, std::string>> cases{
+        {-5e-4, "-0.0005"},
+        {-0.15, "-0.15"},
+        {76.51, "76.51"},
+        {3.2e6, "3200000"},
+        {-13.9e9, "-13900000000"},
+        {1e-7, "0.0000001"},
+        {1e-8, "1e-08"},
+        {1e17, "1e+17"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {0.0, "0"},
+        {-0.0, "-0"},
+    };
+    for (const auto& [v, want] : cases) {
+        std::string s;
+        core::append_double(s, v);
+        EXPECT_EQ(s, want) << v;
+        EXPECT_EQ(std::stod(s), v) << "reads back";
+    }
 }
 
 TEST_F(trigger_json_test, ticks_read_back_as_the_generic_protocol) {
@@ -147,12 +168,19 @@ TEST_F(trigger_json_test, ticks_read_back_as_the_generic_protocol) {
     t.sz = 0.25;
     t.exch_ts = 1770257643512000000;
     t.seq = 9;
+    t.flags = core::k_seq_contiguous; // space 0, contiguous: the generic protocol's default
     t.kind = core::tick_kind::trade;
     std::string j;
     append_tick_json(j, t, reg_);
     EXPECT_EQ(
         j,
         R"({"sym":"XAG/USD","px":76.5,"ts":1770257643512000000,"sz":0.25,"seq":9,"kind":"trade","venue":"binance"})");
+    t.flags = 2; // a venue's quote ids: space 2, numbers skipped by design
+    j.clear();
+    append_tick_json(j, t, reg_);
+    EXPECT_EQ(
+        j,
+        R"({"sym":"XAG/USD","px":76.5,"ts":1770257643512000000,"sz":0.25,"seq":9,"seq_space":2,"seq_contiguous":false,"kind":"trade","venue":"binance"})");
     t.kind = core::tick_kind::reference;
     j.clear();
     append_tick_json(j, t, reg_);

@@ -55,6 +55,19 @@ TEST_F(generic_parser_test, the_design_example) {
     EXPECT_EQ(reg_.venue_name(t.venue), "generic");
 }
 
+// A venue's number spaces survive a --ticks file: seq_space and seq_contiguous.
+TEST_F(generic_parser_test, sequence_spaces) {
+    ASSERT_EQ(parse(R"({"sym":"A","px":1,"seq":5})").status, frame_status::ticks);
+    EXPECT_EQ(out_[0].flags, core::k_seq_contiguous) << "space 0, contiguous by default";
+    ASSERT_EQ(parse(R"({"sym":"A","px":1,"seq":5,"seq_space":2,"seq_contiguous":false})").status,
+              frame_status::ticks);
+    EXPECT_EQ(out_[0].flags, 2);
+    ASSERT_EQ(parse(R"({"sym":"A","px":1,"seq":5,"seq_space":3})").status, frame_status::ticks);
+    EXPECT_EQ(out_[0].flags, 3 | core::k_seq_contiguous);
+    expect_reject(R"({"sym":"A","px":1,"seq":5,"seq_space":4})", reject_reason::bad_field);
+    expect_reject(R"({"sym":"A","px":1,"seq":5,"seq_contiguous":"no"})", reject_reason::bad_field);
+}
+
 TEST_F(generic_parser_test, numeric_strings_and_time_forms) {
     ASSERT_EQ(
         parse(R"({"sym":"A","px":"76.51","sz":"1.5E+2","ts":"2026-02-05T02:14:03.512Z"})").status,

@@ -297,6 +297,15 @@ void read_feeds(const toml::table& root, config& cfg) {
         }
         if (auto v = r.strings("symbols")) f.symbols = *v;
         if (auto v = r.strings("channels")) f.channels = *v;
+        // Binance's trade stream is every fill, aggTrade the same fills aggregated per taker
+        // order: both on one feed would apply each fill twice.
+        const auto has = [&](std::string_view c) {
+            return std::find(f.channels.begin(), f.channels.end(), c) != f.channels.end();
+        };
+        if (f.venue == "binance" && has("trade") && has("aggTrade")) {
+            r.fail("channels", "'trade' and 'aggTrade' carry the same fills: subscribing to both "
+                               "applies every trade twice; choose one (aggTrade is the default)");
+        }
         if (auto v = r.duration("stale_after")) {
             if (*v <= 0) r.fail("stale_after", "'stale_after' must be positive");
             f.stale_after = *v;

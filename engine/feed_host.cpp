@@ -370,6 +370,10 @@ class feed_probe final : public prometheus::Collectable {
         auto missing =
             make_family("seismo_feed_missing_total",
                         "Sequence numbers missing in all gaps per feed.", MetricType::Counter);
+        auto off_book = make_family(
+            "seismo_feed_off_book_total",
+            "Trades off the order book (Binance futures insurance fund and ADL prints), ignored.",
+            MetricType::Counter);
         const core::nanos now = core::realtime_now();
         for (std::size_t i = 0; i < h_.size(); ++i) {
             const auto& st = h_.stats(i);
@@ -403,9 +407,10 @@ class feed_probe final : public prometheus::Collectable {
             }
             add_sample(gaps, {{"feed", name}}, static_cast<double>(st.gaps.value()));
             add_sample(missing, {{"feed", name}}, static_cast<double>(st.missing.value()));
+            add_sample(off_book, {{"feed", name}}, static_cast<double>(st.off_book.value()));
         }
         for (auto* f : {&frames, &ticks, &rejected, &connected, &stale, &connects, &reconnects,
-                        &rotations, &age, &gaps, &missing}) {
+                        &rotations, &age, &gaps, &missing, &off_book}) {
             out.push_back(std::move(*f));
         }
         return out;

@@ -36,6 +36,10 @@ struct parse_result {
     static constexpr parse_result reject(reject_reason r, std::string_view d) noexcept {
         return {frame_status::rejected, r, d, 0};
     }
+    /// Ignored, and why: a trade seismo must not apply as a market trade (an off-book print).
+    static constexpr parse_result off_book(std::string_view d) noexcept {
+        return {frame_status::ignored, reject_reason::malformed, d, 0};
+    }
 };
 
 /// Bytes that must be readable past the end of every frame handed to a parser (simdjson's

@@ -44,6 +44,7 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
         break;
     case frame_status::ignored:
         count(frame_outcome::ignored);
+        if (!r.detail.empty()) stats_.off_book.add(); // the only ignored frames with a reason
         if (!has_first_ignored_.load(std::memory_order_relaxed)) [[unlikely]] {
             first_ignored_.assign(frame.substr(0, 160));
             has_first_ignored_.store(true, std::memory_order_release);
@@ -53,16 +54,17 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
         count(frame_outcome::control);
         break;
     case frame_status::ticks: {
-        count(frame_outcome::data);
-        o.data = true;
         o.connection_seq = r.connection_seq;
-        stats_.last_data.set(recv);
-        std::size_t kept = 0;
+        std::size_t kept = 0, repeats = 0;
         for (std::size_t i = 0; i < ticks_.size(); ++i) {
             const core::tick& t = ticks_[i];
             const sequence_tracker::judgement j = t.kind == core::tick_kind::reference
                                                       ? sequence_tracker::judgement{}
                                                       : seqs_.judge(t);
+            if (j.duplicate && (t.flags & core::k_seq_repeatable) != 0) {
+                ++repeats; // routine protocol traffic (Coinbase's last_match), not bad input
+                continue;
+            }
             if (j.duplicate) {
                 stats_.rejected[static_cast<std::size_t>(reject_reason::duplicate)].add();
                 sink_.on_reject(feed_, frame_no, reject_reason::duplicate,
@@ -83,6 +85,13 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
             if (kept != i) ticks_[kept] = t;
             ++kept;
         }
+        if (kept == 0 && repeats != 0 && repeats == ticks_.size()) {
+            count(frame_outcome::ignored); // nothing but a routine repeat
+            break;
+        }
+        count(frame_outcome::data);
+        o.data = true;
+        stats_.last_data.set(recv);
         if (kept != 0) {
             stats_.ticks.add(kept);
             sink_.on_ticks(feed_, frame_no, ticks_.data(), kept);

@@ -44,7 +44,8 @@ struct alignas(64) feed_stats {
     core::counter ticks;                                    ///< ticks passed on
     std::array<core::counter, k_reject_reasons> rejected{}; ///< frames and ticks, by reason
     core::counter gaps;                                     ///< gap events
-    core::counter missing;              ///< sequence numbers missing in all gaps
+    core::counter missing;  ///< sequence numbers missing in all gaps
+    core::counter off_book; ///< ignored frames that were trades off the book (insurance fund, ADL)
     core::gauge<core::nanos> last_data; ///< receive time of the last data frame (0: none yet)
     // Live sources only.
     core::counter connects;   ///< successful connections

@@ -51,6 +51,9 @@ enum class tick_kind : std::uint8_t {
 /// that a jump is a gap rather than a skip by design.
 inline constexpr std::uint8_t k_seq_space_mask = 0x3;
 inline constexpr std::uint8_t k_seq_contiguous = 0x4;
+/// The venue resends this tick as routine (Coinbase's `last_match` after every subscribe): a
+/// repeat of it is protocol traffic, ignored, not a `duplicate` refusal.
+inline constexpr std::uint8_t k_seq_repeatable = 0x8;
 
 /// A normalized market observation. Trivially copyable and 48 bytes, so a queue slot is one cache
 /// line and copying it is a couple of vector moves.
@@ -63,7 +66,7 @@ struct tick {
     instrument_id inst = k_no_instrument;
     venue_id venue{0};
     tick_kind kind = tick_kind::value;
-    std::uint8_t flags = 0; ///< k_seq_space_mask, k_seq_contiguous
+    std::uint8_t flags = 0; ///< k_seq_space_mask, k_seq_contiguous, k_seq_repeatable
 
     /// Event time: the exchange timestamp when present, otherwise the receive time.
     [[nodiscard]] constexpr nanos event_ts() const noexcept {

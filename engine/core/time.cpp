@@ -83,7 +83,14 @@ bool parse_rfc3339(std::string_view s, nanos& out) noexcept {
     const std::int64_t days = days_from_civil(year, mon, day);
     const std::int64_t secs = days * 86400 + static_cast<std::int64_t>(hh) * 3600 +
                               static_cast<std::int64_t>(mm) * 60 + ss;
-    out = secs * k_ns_per_s + frac - offset;
+    // Only times a nanosecond count since 1970 can hold (to 2262-04-11): a far-future year
+    // would overflow, a time before 1970 is negative, and neither is a market event.
+    constexpr std::int64_t k_max_secs = std::numeric_limits<nanos>::max() / k_ns_per_s - 1;
+    const std::int64_t off_secs = offset / k_ns_per_s;
+    if (secs - off_secs < 0 || secs - off_secs > k_max_secs) return false;
+    const nanos t = secs * k_ns_per_s + frac - offset;
+    if (t < 0) return false;
+    out = t;
     return true;
 }
 

@@ -10,7 +10,7 @@ namespace {
 
 struct binance_parser : venue_context {
     struct binance_state {
-        std::string_view e, s;
+        std::string_view e, s, x;
         opt_num p, q, bid, ask;
         std::uint64_t a_id = 0, t_id = 0, u = 0;
         nanos ts = 0;
@@ -28,6 +28,8 @@ struct binance_parser : venue_context {
             if (k.unsafe_is_equal("e")) {
                 if (v.get_string().get(st.e) != simdjson::SUCCESS)
                     return bad("e: expected a string");
+            } else if (k.unsafe_is_equal("X")) {
+                if (v.get_string().get(st.x) != simdjson::SUCCESS) st.x = {}; // not a trade's
             } else if (k.unsafe_is_equal("s")) {
                 if (v.get_string().get(st.s) != simdjson::SUCCESS)
                     return bad("s: expected a string");
@@ -90,6 +92,11 @@ struct binance_parser : venue_context {
         binance_state st;
         SEISMO_TRY(binance_fields(obj, st, 0));
         if (st.e == "aggTrade" || st.e == "trade") {
+            // USD-M futures mark each trade's origin: insurance-fund liquidations and
+            // auto-deleveraging are prints off the order book, not market trades.
+            if (!st.x.empty() && st.x != "MARKET") {
+                return parse_result::off_book("off-book print (X is INSURANCE_FUND, ADL or NA)");
+            }
             if (!st.p.present) return missing("p: missing");
             const bool agg = st.e == "aggTrade";
             if (agg ? !st.has_a_id : !st.has_t_id)

@@ -132,8 +132,13 @@ struct coinbase_parser : venue_context {
         if (type == "match" || type == "last_match") {
             if (!price.present) return missing("price: missing");
             if (!has_trade_id) return missing("trade_id: missing");
+            // last_match (the latest trade, sent on every subscribe) repeats a trade already
+            // applied after a re-subscribe: routine, so marked repeatable.
+            const auto flags =
+                static_cast<std::uint8_t>(k_space_trade | core::k_seq_contiguous |
+                                          (type == "last_match" ? core::k_seq_repeatable : 0));
             return emit(product, core::tick_kind::trade, price.v, size.present ? size.v : 0, ts,
-                        trade_id, k_space_trade | core::k_seq_contiguous);
+                        trade_id, flags);
         }
         if (type == "ticker") {
             bool ok = false;

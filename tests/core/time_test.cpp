@@ -37,6 +37,22 @@ TEST(time, rfc3339_rejects_bad_input) {
     }
 }
 
+// Times outside what a nanosecond count since 1970 holds are refused, not wrapped (UBSan found
+// the overflow by fuzzing the Coinbase adapter with a year-9999 time).
+TEST(time, rfc3339_refuses_times_out_of_range) {
+    nanos t = 1;
+    for (const char* s :
+         {"9999-12-31T23:59:59Z", "2300-01-01T00:00:00Z", "2262-04-12T00:00:00Z",
+          "1900-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z", "1970-01-01T00:30:00+01:00"}) {
+        EXPECT_FALSE(parse_rfc3339(s, t)) << s;
+    }
+    EXPECT_EQ(t, 1) << "untouched";
+    ASSERT_TRUE(parse_rfc3339("2262-04-10T23:59:59.999999999Z", t));
+    EXPECT_GT(t, 0);
+    ASSERT_TRUE(parse_rfc3339("1970-01-01T00:30:00+00:30", t));
+    EXPECT_EQ(t, 0);
+}
+
 TEST(time, format_before_epoch) {
     EXPECT_EQ(format_rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
 }

@@ -155,6 +155,9 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
                  "unknown venue 'nyse'");
     expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"http://x\"\n", 12,
                  "ws:// or wss://");
+    expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"wss://x\"\n"
+                 "channels = [\"trade\", \"aggTrade\"]\n",
+                 13, "applies every trade twice");
     expect_error("[server]\nlisten = \"localhost\"\n", 10, "HOST:PORT");
     expect_error("[[signal]]\nname = \"x\"\nkind = \"level\"\ninstruments = [\"XAG/USD\"]\nlevels "
                  "= [{ at = 1, severity = \"dire\" }]\n",

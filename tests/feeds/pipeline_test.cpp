@@ -109,6 +109,35 @@ TEST_F(pipeline_test, explicit_frame_numbers_refusals_and_skips) {
     EXPECT_EQ(stats_.total_frames(), 4u);
 }
 
+// Coinbase sends last_match on every subscribe: after a re-subscribe it repeats a trade already
+// applied. That is routine protocol traffic (ignored), while a repeated match is a duplicate.
+TEST(pipeline_coinbase, a_repeated_last_match_is_ignored_not_refused) {
+    core::instrument_registry reg;
+    recorded sink;
+    feed_stats stats;
+    frame_pipeline p{venue::coinbase, reg, 1 << 20, sink, 0, stats};
+    auto feed = [&](const std::string& type, std::uint64_t id) {
+        std::string f = R"({"type":")" + type + R"(","trade_id":)" + std::to_string(id) +
+                        R"(,"sequence":50,"maker_order_id":"a","taker_order_id":"b",)"
+                        R"("time":"2026-02-05T02:14:03.512Z","product_id":"BTC-USD",)"
+                        R"("size":"0.01","price":"71000.5","side":"sell"})";
+        f.append(k_padding, '\0');
+        return p.handle(f.data(), f.size() - k_padding, f.size(), 1);
+    };
+    auto frames = [&](frame_outcome o) {
+        return stats.frames[static_cast<std::size_t>(o)].value();
+    };
+    EXPECT_TRUE(feed("last_match", 10).data) << "the first last_match is a trade";
+    EXPECT_TRUE(feed("match", 11).data);
+    EXPECT_FALSE(feed("last_match", 11).data) << "re-subscribed: the same trade again";
+    EXPECT_EQ(frames(frame_outcome::ignored), 1u);
+    EXPECT_TRUE(sink.rejects.empty()) << "not bad input";
+    (void)feed("match", 11);
+    ASSERT_EQ(sink.rejects.size(), 1u) << "a repeated match is";
+    EXPECT_EQ(sink.rejects[0].why, reject_reason::duplicate);
+    EXPECT_EQ(sink.ticks.size(), 2u);
+}
+
 TEST(pipeline_csv, tardis_csv_lines_become_trades_with_their_own_times) {
     core::instrument_registry reg;
     recorded sink;

@@ -122,6 +122,25 @@ TEST_F(venue_test, binance_fields) {
     EXPECT_EQ(raw.ticks[0].seq, 12345u);
 }
 
+// USD-M futures trade frames say where a trade came from: insurance-fund liquidations and
+// auto-deleveraging are off-book prints, ignored (tardis-dev's normalizer skips them too).
+TEST_F(venue_test, binance_futures_off_book_prints_are_ignored) {
+    const std::string market =
+        R"({"e":"trade","E":1714521601124,"T":1714521601123,"s":"BTCUSDT","t":4713215003,)"
+        R"("p":"60000.10","q":"0.002","X":"MARKET","m":true})";
+    const auto m = parse(venue::binance, market);
+    EXPECT_EQ(m.r.status, frame_status::ticks);
+    ASSERT_EQ(m.ticks.size(), 1u);
+    for (const char* origin : {"INSURANCE_FUND", "ADL", "NA"}) {
+        std::string f = market;
+        f.replace(f.find("MARKET"), 6, origin);
+        const auto r = parse(venue::binance, f);
+        EXPECT_EQ(r.r.status, frame_status::ignored) << origin;
+        EXPECT_FALSE(r.r.detail.empty()) << "ignored with a reason";
+        EXPECT_TRUE(r.ticks.empty()) << origin;
+    }
+}
+
 TEST_F(venue_test, coinbase_fields) {
     const auto m = parse(venue::coinbase, lines_of("coinbase_exchange_matches.json")[1]);
     ASSERT_EQ(m.ticks.size(), 1u);

@@ -3,12 +3,15 @@
 #include "engine/core/string_map.hpp"
 #include "engine/core/time.hpp"
 #include "engine/publish/server.hpp"
+#include "signals/bucket.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -184,6 +187,108 @@ bool valid_name(std::string_view s) {
     });
 }
 
+/// "512MiB", "4GiB", "64KiB", "1TiB", "1000000B" or plain digits (bytes).
+bool parse_bytes(std::string_view s, std::uint64_t& out) {
+    std::uint64_t n = 0;
+    std::size_t i = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+        if (n > (UINT64_MAX - 9) / 10) return false;
+        n = n * 10 + static_cast<std::uint64_t>(s[i] - '0');
+    }
+    if (i == 0) return false;
+    const std::string_view unit = s.substr(i);
+    unsigned shift = 0;
+    if (unit.empty() || unit == "B")
+        shift = 0;
+    else if (unit == "KiB")
+        shift = 10;
+    else if (unit == "MiB")
+        shift = 20;
+    else if (unit == "GiB")
+        shift = 30;
+    else if (unit == "TiB")
+        shift = 40;
+    else
+        return false;
+    if (shift != 0 && n > (UINT64_MAX >> shift)) return false;
+    out = n << shift;
+    return true;
+}
+
+std::string human_bytes(std::uint64_t b) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = static_cast<double>(b);
+    std::size_t u = 0;
+    while (v >= 1024 && u + 1 < std::size(units)) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/// Bounds every signal's state at load time (DESIGN §12: memory is linear and known): a window
+/// or history too fine for one member, or a config whose signals together need more than
+/// [engine] memory_budget, is refused, naming the signal, its line and the bytes.
+void check_memory(const config& cfg) {
+    constexpr std::int64_t k_max_buckets = std::int64_t{1} << 31; // the rings' 32-bit counters
+    std::uint64_t total = 0;
+    std::size_t largest = 0;
+    std::uint64_t largest_bytes = 0;
+    for (std::size_t i = 0; i < cfg.signals.size(); ++i) {
+        const auto& s = cfg.signals[i];
+        const std::uint32_t line = cfg.signal_lines[i];
+        const core::nanos span = s.kind == signals::signal_kind::change ? s.lookback : s.window;
+        const bool windowed =
+            s.kind == signals::signal_kind::change || ((s.kind == signals::signal_kind::drawdown ||
+                                                        s.kind == signals::signal_kind::breadth) &&
+                                                       s.ref == signals::ref_kind::window);
+        if (windowed && signals::buckets_for(span, s.effective_resolution()) > k_max_buckets) {
+            throw config_error(cfg.file, line, 1,
+                               "[[signal]] '" + s.name +
+                                   "': its window over its resolution is more than 2^31 "
+                                   "buckets; use a coarser 'resolution'");
+        }
+        std::uint64_t members = 0;
+        for (const auto& ic : cfg.instruments) {
+            bool m = std::find(s.instruments.begin(), s.instruments.end(), ic.info.symbol) !=
+                     s.instruments.end();
+            for (const auto& sel : s.select)
+                m = m || sel.matches(ic.info);
+            members += m ? 1 : 0;
+        }
+        if (!s.select.empty() && !cfg.templates.empty())
+            members += cfg.engine.budget_template_members;
+        if (s.kind == signals::signal_kind::composite) members = 1;
+        members = std::max<std::uint64_t>(members, 1);
+        const std::uint64_t per = s.member_state_bytes();
+        std::uint64_t bytes = 0;
+        if (__builtin_mul_overflow(per, members, &bytes)) bytes = UINT64_MAX;
+        if (bytes > cfg.engine.memory_budget) {
+            throw config_error(
+                cfg.file, line, 1,
+                "[[signal]] '" + s.name + "': its state needs " + human_bytes(bytes) + " (" +
+                    std::to_string(members) + " members x " + human_bytes(per) +
+                    "), over [engine] memory_budget = " + human_bytes(cfg.engine.memory_budget) +
+                    "; use a coarser 'resolution' or a shorter window, or raise the budget");
+        }
+        if (bytes > largest_bytes) {
+            largest_bytes = bytes;
+            largest = i;
+        }
+        total = bytes > UINT64_MAX - total ? UINT64_MAX : total + bytes;
+        if (total > cfg.engine.memory_budget) {
+            const auto& big = cfg.signals[largest];
+            throw config_error(cfg.file, cfg.signal_lines[largest], 1,
+                               "the signals need " + human_bytes(total) +
+                                   " of state, over [engine] memory_budget = " +
+                                   human_bytes(cfg.engine.memory_budget) + "; the largest is '" +
+                                   big.name + "' (" + human_bytes(largest_bytes) + ")");
+        }
+    }
+}
+
 void read_engine(const toml::table& root, config& cfg) {
     const toml::node* n = root.get("engine");
     if (n == nullptr) return;
@@ -207,9 +312,15 @@ void read_engine(const toml::table& root, config& cfg) {
         cfg.engine.journal_flush_interval = *v;
     }
     if (auto v = r.boolean("journal_compress")) cfg.engine.journal_compress = *v;
+    if (auto v = r.str("memory_budget")) {
+        if (!parse_bytes(*v, cfg.engine.memory_budget) || cfg.engine.memory_budget == 0) {
+            r.fail("memory_budget",
+                   "'memory_budget' must be a size such as \"512MiB\", \"4GiB\" or \"1TiB\"");
+        }
+    }
     r.finish({"deterministic", "lateness", "max_frame_bytes", "max_venue_frame_bytes",
               "max_instruments", "busy_poll", "pin_cpu", "queue_capacity", "journal_segment_bytes",
-              "journal_flush_interval", "journal_compress"});
+              "journal_flush_interval", "journal_compress", "memory_budget"});
 }
 
 void read_server(const toml::table& root, config& cfg) {
@@ -693,6 +804,7 @@ config load_config_string(std::string_view text, const std::string& name) {
     read_feeds(root, cfg);
     read_instruments(root, cfg);
     read_signals(root, cfg);
+    check_memory(cfg);
     return cfg;
 }
 

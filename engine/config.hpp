@@ -47,6 +47,12 @@ struct engine_config {
     std::size_t journal_segment_bytes = 256u << 20; ///< rotate journal segments at this size
     core::nanos journal_flush_interval = 100 * core::k_ns_per_ms; ///< most a crash can lose
     bool journal_compress = false;                                ///< zstd per journal block
+    /// Most bytes of signal state the config may need (windows, histories, per member): a
+    /// config needing more is refused at load, naming the signal. Default 4 GiB.
+    std::uint64_t memory_budget = std::uint64_t{4} << 30;
+    /// Members assumed for a signal whose `select` may also match instruments first seen in a
+    /// feed (templates), beyond the configured ones it matches.
+    std::uint64_t budget_template_members = 1000;
 };
 
 struct token_config {

@@ -2,6 +2,7 @@
 
 #include "engine/core/string_map.hpp"
 #include "engine/core/time.hpp"
+#include "signals/bucket.hpp"
 
 #include <algorithm>
 #include <string>
@@ -79,6 +80,27 @@ bool selector::parse(std::string_view s, selector& out) {
         return true;
     }
     return false;
+}
+
+std::uint64_t signal_spec::member_state_bytes() const noexcept {
+    constexpr std::uint64_t k_record = 128; // a member's own fields, rounded up
+    const auto buckets = [&](core::nanos span) {
+        return static_cast<std::uint64_t>(buckets_for(span, effective_resolution()));
+    };
+    switch (kind) {
+    case signal_kind::drawdown:
+    case signal_kind::breadth:
+        // trailing_max: 16-byte entries, one per bucket of the window
+        return k_record + (ref == ref_kind::window ? buckets(window) * 16 : 0);
+    case signal_kind::change:
+        // change_history: 24-byte entries, one per bucket of the lookback, plus 4
+        return k_record + (buckets(lookback) + 4) * 24;
+    case signal_kind::level:
+    case signal_kind::zscore:
+    case signal_kind::composite:
+        return k_record;
+    }
+    return k_record;
 }
 
 core::nanos signal_spec::effective_resolution() const noexcept {

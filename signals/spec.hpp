@@ -93,6 +93,10 @@ struct signal_spec {
 
     /// The bucket width actually used by windowed state.
     [[nodiscard]] core::nanos effective_resolution() const noexcept;
+    /// Bytes of state one member (instrument) of this signal holds, fixed at construction
+    /// whatever the tick rate: its window or history buckets plus its own record. The config
+    /// bounds it (signals × members) by [engine] memory_budget.
+    [[nodiscard]] std::uint64_t member_state_bytes() const noexcept;
 };
 
 /// Orders signals so every composite comes after its inputs. Returns false when an input name

@@ -181,6 +181,31 @@ TEST(config, missing_file_is_an_error) {
     }
 }
 
+// Every signal's state is bounded at load: a window too fine for memory is refused with the
+// signal, its line and the bytes it needs (it used to pass validate and die in bad_alloc).
+TEST(config, state_beyond_the_memory_budget_is_refused_with_the_bytes) {
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\n"
+                 "window = \"30d\"\nresolution = \"1ms\"\nlevels = [{ at = -0.1 }]\n",
+                 9, "'x': its window over its resolution is more than 2^31 buckets");
+    expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\n"
+                 "window = \"30d\"\nresolution = \"5ms\"\nlevels = [{ at = -0.1 }]\n",
+                 9,
+                 "'x': its state needs 7.7 GiB (1 members x 7.7 GiB), over [engine] "
+                 "memory_budget = 4.0 GiB");
+    expect_error("[engine]\nmemory_budget = \"1MiB\"\n[[signal]]\nname = \"x\"\nkind = "
+                 "\"change\"\nselect = \"tag:crypto\"\nlookback = \"1d\"\nresolution = \"1s\"\n"
+                 "levels = [{ at = -0.1 }]\n",
+                 11, "its state needs 2.0 MiB (1 members x 2.0 MiB)");
+    expect_error("[engine]\nmemory_budget = \"lots\"\n", 10, "'memory_budget' must be a size");
+    // within the budget: fine
+    const config c = load_config_string(
+        std::string(k_base) + "[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = "
+                              "[\"XAG/USD\"]\nwindow = \"1d\"\nresolution = \"1s\"\nlevels = "
+                              "[{ at = -0.1 }]\n",
+        "test.toml");
+    EXPECT_EQ(c.signals.back().member_state_bytes(), 128u + 86400u * 16u);
+}
+
 // A misspelt key is reported as itself, before what its absence would break.
 TEST(config, an_unknown_key_is_reported_before_what_it_leaves_out) {
     expect_error("[[signal]]\nname = \"x\"\nkind = \"drawdown\"\ninstruments = [\"XAG/USD\"]\n"

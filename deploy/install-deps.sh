@@ -12,7 +12,7 @@ libzstd-dev zstd zlib1g-dev gzip
 libgtest-dev libgmock-dev libbenchmark-dev
 prometheus-cpp-dev libnats-dev nats-server
 clang-format clang libclang-rt-14-dev
-python3 python3-websockets prometheus chromium curl
+python3 python3-websockets prometheus chromium curl systemd
 "
 
 missing=""

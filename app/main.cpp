@@ -129,6 +129,7 @@ struct run_args {
     bool quiet = false;
     bool deterministic = false;
     bool demo = false;
+    bool demo_options = false; ///< --speed or --seed given
     std::string record;
 };
 
@@ -155,6 +156,12 @@ int cmd_run(const run_args& a) {
     if (!a.listen.empty()) o.listen = a.listen;
     // With no feeds (the embedded playbook has none) the bundled demo day is the feed.
     o.demo = a.demo || cfg.feeds.empty();
+    if (a.demo_options && !o.demo) {
+        throw std::invalid_argument("--speed and --seed pace the bundled demo day, and " +
+                                    a.config +
+                                    " has feeds: add --demo to play the demo beside them, or "
+                                    "leave --speed and --seed out");
+    }
     o.demo_speed = a.speed;
     o.demo_seed = a.seed;
     o.record_dir = a.record;
@@ -219,9 +226,11 @@ int main(int argc, char** argv) {
     run->add_option("--config", ra.config, "Config file (default: the embedded playbook)");
     run->add_option("--listen", ra.listen,
                     "HOST:PORT for HTTP and WebSocket (overrides [server].listen)");
-    run->add_option("--speed", ra.speed, "Demo pacing: event time per real time")
-        ->check(CLI::Range(0.001, 1e9))
-        ->capture_default_str();
+    auto* speed_opt = run->add_option("--speed", ra.speed,
+                                      "Demo pacing: event time per real time (the demo day only: "
+                                      "refused with a config that has feeds, unless --demo)")
+                          ->check(CLI::Range(0.001, 1e9))
+                          ->capture_default_str();
     run->add_flag("--demo", ra.demo,
                   "Add the bundled demo day as a feed even when the config has feeds");
     run->add_option("--record", ra.record,
@@ -231,7 +240,9 @@ int main(int argc, char** argv) {
     run->add_option("--dead-letter", ra.dead_letter, "Append refused input, with reasons, to FILE");
     run->add_flag("--quiet", ra.quiet, "Do not print triggers on standard output");
     run->add_flag("--deterministic", ra.deterministic, "Leave wall-clock fields out of triggers");
-    run->add_option("--seed", ra.seed, "Seed of the demo day")->capture_default_str();
+    auto* seed_opt =
+        run->add_option("--seed", ra.seed, "Seed of the demo day (the demo day only, as --speed)")
+            ->capture_default_str();
 
     // replay
     replay_args rpa;
@@ -334,6 +345,7 @@ int main(int argc, char** argv) {
     }
 
     try {
+        ra.demo_options = speed_opt->count() != 0 || seed_opt->count() != 0;
         if (*run) return cmd_run(ra);
         if (*replay) return cmd_replay(rpa);
         if (*validate) return cmd_validate(validate_path);

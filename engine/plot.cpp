@@ -105,9 +105,49 @@ std::string tick_label(double v, double step, double largest) {
     return b;
 }
 
-std::string short_time(core::nanos t) {
-    return core::format_rfc3339(t).substr(0, 16).replace(10, 1, " ");
+/// Time-axis labels at round steps over [t0, t1] (about `want` of them): the step, the label
+/// format it needs, and a caption naming what the labels leave out (the date).
+struct time_axis {
+    std::vector<std::pair<core::nanos, std::string>> ticks;
+    std::string caption;
+};
+
+time_axis make_time_axis(core::nanos t0, core::nanos t1, int want = 6) {
+    constexpr core::nanos ms = 1'000'000, s = 1'000 * ms, m = 60 * s, h = 60 * m, d = 24 * h;
+    static constexpr core::nanos k_steps[] = {
+        1 * ms, 2 * ms, 5 * ms, 10 * ms, 20 * ms, 50 * ms, 100 * ms, 200 * ms, 500 * ms,
+        1 * s,  2 * s,  5 * s,  10 * s,  15 * s,  30 * s,  1 * m,    2 * m,    5 * m,
+        10 * m, 15 * m, 30 * m, 1 * h,   2 * h,   3 * h,   6 * h,    12 * h,   1 * d,
+        2 * d,  7 * d,  14 * d, 30 * d,  91 * d,  182 * d, 365 * d};
+    const core::nanos span = std::max<core::nanos>(1, t1 - t0);
+    core::nanos step = k_steps[std::size(k_steps) - 1];
+    for (const core::nanos st : k_steps) {
+        if (span / st <= want) {
+            step = st;
+            break;
+        }
+    }
+    time_axis ax;
+    // Label precision from the step: milliseconds, seconds, minutes, or dates.
+    auto label = [&](core::nanos t) {
+        const std::string f = core::format_rfc3339(t); // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
+        if (step < s) return f.substr(11, 12);         // HH:MM:SS.mmm
+        if (step < m) return f.substr(11, 8);          // HH:MM:SS
+        if (step < d) return f.substr(11, 5);          // HH:MM
+        return f.substr(0, 10);                        // YYYY-MM-DD
+    };
+    for (core::nanos t = (t0 / step + (t0 % step != 0 ? 1 : 0)) * step; t <= t1; t += step)
+        ax.ticks.emplace_back(t, label(t));
+    const std::string a = core::format_rfc3339(t0), b = core::format_rfc3339(t1);
+    ax.caption = step < d ? (a.substr(0, 10) == b.substr(0, 10)
+                                 ? "UTC, " + a.substr(0, 10)
+                                 : "UTC, " + a.substr(0, 10) + " to " + b.substr(0, 10))
+                          : "UTC";
+    return ax;
 }
+
+// One horizontal layout for every chart and the timeline, so they share their time axis.
+constexpr double k_width = 1100, k_left = 160, k_right = 14;
 
 /// One chart: series (same axis), horizontal level lines, markers; x from t0 to t1.
 struct chart {
@@ -133,8 +173,8 @@ struct chart {
     std::vector<mark> marks;
     double height = 170;
 
-    void render(std::string& o, core::nanos t0, core::nanos t1) const {
-        const double w = 1100, h = height, l = 70, r = 12, top = 22, bottom = 22;
+    void render(std::string& o, core::nanos t0, core::nanos t1, const time_axis& axis) const {
+        const double w = k_width, h = height, l = k_left, r = k_right, top = 22, bottom = 22;
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
         for (const auto& s : lines) {
             for (const auto& p : *s.pts) {
@@ -185,14 +225,11 @@ struct chart {
                  "\" class=\"ax\" text-anchor=\"end\">" + esc(tick_label(v, step, largest)) +
                  "</text>";
         }
-        for (int k = 0; k <= 4; ++k) {
-            const auto t = t0 + static_cast<core::nanos>(span * k / 4.0);
+        for (const auto& [t, text] : axis.ticks) {
+            o += "<line x1=\"" + fmt(x(t)) + "\" x2=\"" + fmt(x(t)) + "\" y1=\"" + fmt(top) +
+                 "\" y2=\"" + fmt(h - bottom) + "\" class=\"grid\"/>";
             o += "<text x=\"" + fmt(x(t)) + "\" y=\"" + fmt(h - 6) +
-                 "\" class=\"ax\" text-anchor=\"" +
-                 (k == 0   ? "start"
-                  : k == 4 ? "end"
-                           : "middle") +
-                 "\">" + esc(short_time(t)) + "</text>";
+                 "\" class=\"ax\" text-anchor=\"middle\">" + esc(text) + "</text>";
         }
         for (const auto& lv : levels) {
             o += "<line x1=\"" + fmt(l) + "\" x2=\"" + fmt(w - r) + "\" y1=\"" + fmt(y(lv.at)) +
@@ -204,10 +241,36 @@ struct chart {
             if (s.pts->empty()) continue;
             o += "<polyline fill=\"none\" stroke=\"" + s.colour +
                  "\" stroke-width=\"1.3\" points=\"";
+            // Every point, or where points are denser than pixels, each pixel column's first,
+            // lowest, highest and last value, in time order: the shape survives, the page stays
+            // small.
+            long column = std::numeric_limits<long>::min();
+            std::vector<std::pair<core::nanos, double>> col;
+            auto flush = [&] {
+                if (col.empty()) return;
+                auto lo_it = std::min_element(col.begin(), col.end(),
+                                              [](auto& p, auto& q) { return p.second < q.second; });
+                auto hi_it = std::max_element(col.begin(), col.end(),
+                                              [](auto& p, auto& q) { return p.second < q.second; });
+                std::vector<std::size_t> keep{0, static_cast<std::size_t>(lo_it - col.begin()),
+                                              static_cast<std::size_t>(hi_it - col.begin()),
+                                              col.size() - 1};
+                std::sort(keep.begin(), keep.end());
+                keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+                for (const std::size_t k : keep)
+                    o += fmt(x(col[k].first)) + "," + fmt(y(col[k].second)) + " ";
+                col.clear();
+            };
             for (const auto& p : *s.pts) {
                 if (!std::isfinite(p.second)) continue;
-                o += fmt(x(p.first)) + "," + fmt(y(p.second)) + " ";
+                const long c = std::lround(x(p.first));
+                if (c != column) {
+                    flush();
+                    column = c;
+                }
+                col.push_back(p);
             }
+            flush();
             o += "\"><title>" + esc(s.label) + "</title></polyline>";
         }
         for (const auto& m : marks) {
@@ -238,6 +301,34 @@ void plot_recorder::on_trigger(const signals::trigger& t, const core::instrument
     markers_.push_back(std::move(m));
 }
 
+void plot_recorder::on_tick(const core::tick& t, const core::instrument_registry& reg) {
+    if (t.kind == core::tick_kind::reference || !std::isfinite(t.px)) return;
+    const std::uint32_t i = core::index(t.inst);
+    auto& v = prices_[i];
+    if (v.empty()) names_.emplace(i, reg.info(t.inst).symbol);
+    const core::nanos ts = std::max(t.event_ts(), v.empty() ? t.event_ts() : v.back().t);
+    v.push_back({ts, t.px});
+    if (v.size() > 4 * k_max_points) compact(v);
+}
+
+void plot_recorder::compact(std::vector<point>& v) {
+    // Groups of four become their lowest and highest, in time order: half the points, every
+    // extreme kept.
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < v.size(); i += 4) {
+        const std::size_t end = std::min(v.size(), i + 4);
+        std::size_t lo = i, hi = i;
+        for (std::size_t j = i; j < end; ++j) {
+            if (v[j].v < v[lo].v) lo = j;
+            if (v[j].v > v[hi].v) hi = j;
+        }
+        const std::size_t a = std::min(lo, hi), b = std::max(lo, hi);
+        v[k++] = v[a];
+        if (b != a) v[k++] = v[b];
+    }
+    v.resize(k);
+}
+
 void plot_recorder::thin(std::vector<point>& v) {
     std::size_t k = 0;
     for (std::size_t i = 0; i < v.size(); i += 2)
@@ -248,16 +339,10 @@ void plot_recorder::thin(std::vector<point>& v) {
 void plot_recorder::sample(const signals::graph& g, const core::instrument_registry& reg,
                            core::nanos now) {
     last_ = now;
-    const auto& specs = g.specs();
     bool crowded = false;
     g.visit([&](const signals::value_view& v) {
         std::string inst =
             v.inst == core::k_no_instrument ? std::string() : reg.info(v.inst).symbol;
-        if (!inst.empty() && std::isfinite(v.px) &&
-            specs[v.signal].kind != signals::signal_kind::zscore) {
-            auto& ps = prices_[inst];
-            if (ps.empty() || ps.back().t != now) ps.push_back({now, v.px});
-        }
         if (!std::isfinite(v.value)) return; // nothing to plot yet (no reference, warming up)
         auto& vs = values_[{v.signal, inst}];
         vs.push_back({now, v.value});
@@ -266,8 +351,6 @@ void plot_recorder::sample(const signals::graph& g, const core::instrument_regis
     if (crowded) {
         // Too many samples: halve every series and sample half as often from now on.
         for (auto& [k, v] : values_)
-            thin(v);
-        for (auto& [k, v] : prices_)
             thin(v);
         interval_ *= 2;
     }
@@ -297,8 +380,14 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
     }
     for (const auto& m : markers_)
         widen(m.t);
+    for (const auto& [i, v] : prices_) {
+        if (!v.empty()) {
+            widen(v.front().t);
+            widen(v.back().t);
+        }
+    }
     if (t0 > t1) t0 = t1 = 0;
-    // Charts start where the action does when history is long: the first trigger's day.
+    const time_axis axis = make_time_axis(t0, t1);
     std::string o;
     o.reserve(1 << 20);
     o += "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + esc(title) +
@@ -316,13 +405,14 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
          "</style></head><body>\n";
     o += "<h1>" + esc(title) + "</h1>\n<p>" + std::to_string(markers_.size()) + " triggers from " +
          esc(core::format_rfc3339(t0)) + " to " + esc(core::format_rfc3339(t1)) +
-         ". Dashed lines are levels; filled markers fired, hollow ones cleared; hover for "
-         "details.</p>\n";
+         ". Every chart and the timeline share one time axis (" + esc(axis.caption) +
+         "); prices at every tick. Dashed lines are levels; filled markers fired, hollow ones "
+         "cleared; hover for details.</p>\n";
 
     // Convert series for the chart type.
     std::map<std::string, std::vector<std::pair<core::nanos, double>>> price_pts;
-    for (const auto& [inst, pts] : prices_) {
-        auto& dst = price_pts[inst];
+    for (const auto& [i, pts] : prices_) {
+        auto& dst = price_pts[names_.at(i)];
         for (const auto& p : pts)
             dst.emplace_back(p.t, p.v);
     }
@@ -365,20 +455,6 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
     }
     for (const auto& inst : insts) {
         o += "<h2>" + esc(inst) + "</h2>\n";
-        core::nanos a = std::numeric_limits<core::nanos>::max(),
-                    b = std::numeric_limits<core::nanos>::min();
-        for (const auto& p : price_pts[inst]) {
-            a = std::min(a, p.first);
-            b = std::max(b, p.first);
-        }
-        for (const auto& [k, pts] : value_pts) {
-            if (k.second != inst) continue;
-            for (const auto& p : pts) {
-                a = std::min(a, p.first);
-                b = std::max(b, p.first);
-            }
-        }
-        if (a > b) a = b = t0;
         chart pc;
         pc.title = inst + " price";
         pc.lines.push_back({"price", "#1f2933", &price_pts[inst]});
@@ -387,7 +463,7 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
             auto ms = marks_for(s, inst, true);
             pc.marks.insert(pc.marks.end(), ms.begin(), ms.end());
         }
-        if (!price_pts[inst].empty()) pc.render(o, a, b);
+        if (!price_pts[inst].empty()) pc.render(o, t0, t1, axis);
         std::size_t colour_i = 0;
         for (std::uint32_t s = 0; s < specs.size(); ++s) {
             auto it = value_pts.find({s, inst});
@@ -399,7 +475,7 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
             for (const auto& lv : specs[s].levels)
                 vc.levels.push_back({lv.at, lv.sev});
             vc.marks = marks_for(s, inst, false);
-            vc.render(o, a, b);
+            vc.render(o, t0, t1, axis);
         }
     }
     // Breadth and composite signals.
@@ -416,11 +492,7 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
         for (const auto& lv : specs[s].levels)
             c.levels.push_back({lv.at, lv.sev});
         c.marks = marks_for(s, std::string(), false);
-        core::nanos a = it->second.empty() ? t0 : it->second.front().first;
-        const core::nanos b = it->second.empty() ? t1 : it->second.back().first;
-        for (const auto& m : c.marks)
-            a = std::min(a, m.t);
-        c.render(o, a, b);
+        c.render(o, t0, t1, axis);
     }
     // Timeline: one row per signal with triggers.
     std::vector<std::uint32_t> rows;
@@ -433,8 +505,8 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
     }
     std::sort(rows.begin(), rows.end());
     if (health) rows.push_back(signals::k_feed_health);
-    o += "<h2>Timeline</h2>\n";
-    const double w = 1100, l = 190, r = 12, row_h = 18;
+    o += "<h2 id=\"timeline\">Timeline</h2>\n";
+    const double w = k_width, l = k_left, r = k_right, row_h = 18;
     const double h = 30 + row_h * static_cast<double>(rows.size());
     const double span = static_cast<double>(std::max<core::nanos>(1, t1 - t0));
     o += "<svg class=\"chart timeline\" viewBox=\"0 0 " + fmt(w) + " " + fmt(h) + "\" width=\"" +
@@ -459,14 +531,11 @@ void plot_recorder::write(const std::string& path, const signals::graph& g,
              (m.fired ? "fired" : "cleared") + " " + esc(num(m.value)) + " at " +
              esc(core::format_rfc3339(m.t)) + "</title></circle>";
     }
-    for (int k = 0; k <= 4; ++k) {
-        const auto t = t0 + static_cast<core::nanos>(span * k / 4.0);
-        o += "<text x=\"" + fmt(l + (w - l - r) * k / 4.0) + "\" y=\"" + fmt(h - 4) +
-             "\" class=\"ax\" text-anchor=\"" +
-             (k == 0   ? "start"
-              : k == 4 ? "end"
-                       : "middle") +
-             "\">" + esc(short_time(t)) + "</text>";
+    for (const auto& [t, text] : axis.ticks) {
+        const double x = l + (w - l - r) * static_cast<double>(t - t0) / span;
+        o += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x) + "\" y1=\"4\" y2=\"" + fmt(h - 16) +
+             "\" class=\"grid\"/><text x=\"" + fmt(x) + "\" y=\"" + fmt(h - 4) +
+             "\" class=\"ax\" text-anchor=\"middle\">" + esc(text) + "</text>";
     }
     o += "</svg>\n<h2>Triggers</h2>\n<table><tr><th>seq</th><th>event "
          "time</th><th>signal</th><th>state</th><th>severity</th><th>on</th><th>value</"

@@ -148,7 +148,10 @@ void replay_outputs::on_applied(const core::tick& t, bool triggered) {
         buf_ += '\n';
         ticks_out_.write(buf_);
     }
-    if (plot_ && graph_ != nullptr) plot_->after_step(*graph_, reg_, triggered);
+    if (plot_ && graph_ != nullptr) {
+        plot_->on_tick(t, reg_);
+        plot_->after_step(*graph_, reg_, triggered);
+    }
 }
 
 void replay_outputs::on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,

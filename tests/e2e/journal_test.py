@@ -614,7 +614,7 @@ def plot(jdir, clean):
              "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}"]
     dom = subprocess.run([chrome, *flags, "--dump-dom", "file://" + html], capture_output=True, text=True, timeout=120)
     rows = dom.stdout.count('<tr class="trigger">')
-    charts = re.findall(r"<h2>([^<]+)</h2>", dom.stdout)
+    charts = re.findall(r"<h2[^>]*>([^<]+)</h2>", dom.stdout)
     # instruments with their own signals get a chart; breadth members are drawn as the breadth
     with_signals = {"XAG/USD", "XAU/USD", "BTC/USD", "ETH/USD", "US.USD_LIQUIDITY", "CN.MARGIN_BALANCE", "OFR.FSI"}
     check(rows == len(clean), f"Chromium DOM: one timeline row per trigger ({rows} of {len(clean)})")
@@ -629,7 +629,48 @@ def plot(jdir, clean):
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def plot_recorded():
+    """The plot of a recorded capture (OKX, 94 BTC/USD ticks in 12 s): every tick drawn, one
+    time axis shared by every chart and the timeline, labels at distinct round times, the
+    trigger's markers at one x everywhere."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    capture = os.path.join(root, "tests/fixtures/recorded/okx-v5.tardis.txt")
+    html, ticks = os.path.join(WORK, "okx.html"), os.path.join(WORK, "okx.ticks")
+    r = subprocess.run([SEISMO, "replay", capture, "--venue", "okx", "--out", os.devnull, "--plot", html,
+                        "--ticks", ticks], capture_output=True, text=True)
+    check(r.returncode == 0, f"OKX capture replayed with --plot (exit {r.returncode})")
+    text = open(html).read()
+    n_btc = sum(1 for line in open(ticks) if '"sym":"BTC/USD"' in line)
+    svgs = re.findall(r"<svg.*?</svg>", text, re.S)
+    price = next((s for s in svgs if "BTC/USD price" in s), "")
+    line = re.search(r'<polyline[^>]*points="([^"]*)"', price)
+    points = len(line.group(1).split()) if line else 0
+    # every tick, bursts inside one pixel column drawn as their first, lowest, highest and last
+    # (it drew one point a minute: 5 for this capture)
+    check(n_btc > 50 and 0.8 * n_btc <= points <= n_btc,
+          f"the price chart draws every tick ({points} points for {n_btc} BTC/USD ticks)")
+    axes = []
+    for svg in svgs:
+        labels = re.findall(r'<text x="([0-9.]+)" y="[0-9.]+" class="ax" text-anchor="middle">([^<]+)</text>', svg)
+        axes.append(labels)
+    check(all(len(a) >= 3 and len({t for _, t in a}) == len(a) for a in axes),
+          f"every chart's time labels are distinct round times ({[t for _, t in axes[0]]})")
+    check(len({tuple(a) for a in axes}) == 1, f"one time axis shared by all {len(axes)} charts and the timeline")
+    trigger_x = {cx for svg in svgs for cx in re.findall(r'<circle cx="([0-9.]+)"', svg)}
+    check(len(trigger_x) == 1, f"the trigger's markers line up across charts and timeline (x = {sorted(trigger_x)})")
+    artifacts = os.path.join(os.getcwd(), "artifacts")
+    os.makedirs(artifacts, exist_ok=True)
+    png = os.path.join(artifacts, "plot-okx.png")
+    profile = tempfile.mkdtemp(prefix="seismo_chromium_")
+    subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    f"--user-data-dir={profile}", "--window-size=1280,1600", f"--screenshot={png}",
+                    "file://" + html], capture_output=True, timeout=120)
+    shutil.rmtree(profile, ignore_errors=True)
+    check(os.path.exists(png) and png_is_drawn(png)[0] > 50, f"screenshot of the OKX plot: {png}")
+
+
 async def main():
+    plot_recorded()
     jdir, clean = await parity()
     await sigkill()
     corruption(jdir, clean)

@@ -658,7 +658,7 @@ def plot_recorded():
     check(len({tuple(a) for a in axes}) == 1, f"one time axis shared by all {len(axes)} charts and the timeline")
     trigger_x = {cx for svg in svgs for cx in re.findall(r'<circle cx="([0-9.]+)"', svg)}
     check(len(trigger_x) == 1, f"the trigger's markers line up across charts and timeline (x = {sorted(trigger_x)})")
-    artifacts = os.path.join(os.getcwd(), "artifacts")
+    artifacts = os.environ.get("SEISMO_ARTIFACTS", os.path.join(WORK, "artifacts"))
     os.makedirs(artifacts, exist_ok=True)
     png = os.path.join(artifacts, "plot-okx.png")
     profile = tempfile.mkdtemp(prefix="seismo_chromium_")

@@ -48,6 +48,8 @@ const char* to_string(drop_reason r) noexcept {
         return "protocol_error";
     case drop_reason::message_too_big:
         return "message_too_big";
+    case drop_reason::unread_replies:
+        return "unread_replies";
     case drop_reason::count_:
         break;
     }
@@ -90,7 +92,12 @@ void server::impl::register_closer(const std::shared_ptr<void>& owner, std::func
 }
 
 net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::socket sock) {
-    // Counted by the accept loop, before the next accept judges the limit.
+    // Counted by the accept loop, before the next accept judges the limit; released on every
+    // way out, an exception included (a leaked slot would lock everyone out in the end).
+    struct release {
+        server_stats& s;
+        ~release() { s.connections.fetch_sub(1, std::memory_order_relaxed); }
+    } released{stats};
     beast::tcp_stream stream(std::move(sock));
     if (tls) {
         beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *tls);
@@ -100,7 +107,6 @@ net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::s
     } else {
         co_await http_session(self, std::move(stream));
     }
-    stats.connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
 net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {

@@ -76,7 +76,13 @@ enum class deny_reason : std::uint8_t { no_token, bad_token, forbidden, count_ }
 [[nodiscard]] const char* to_string(deny_reason r) noexcept;
 
 /// Why subscribers were cut off (labels of seismo_subscriber_dropped_total).
-enum class drop_reason : std::uint8_t { slow_consumer, protocol_error, message_too_big, count_ };
+enum class drop_reason : std::uint8_t {
+    slow_consumer,   ///< fell more than session_queue triggers behind
+    protocol_error,  ///< broke RFC 6455
+    message_too_big, ///< sent a message over max_message_bytes
+    unread_replies,  ///< sent requests (pings, ops) without reading the replies
+    count_
+};
 [[nodiscard]] const char* to_string(drop_reason r) noexcept;
 
 /// The server's counters (updated by connection strands, read by the probe).

@@ -95,7 +95,9 @@ bool frame_parser::next(message& out) {
             err_ = error::bad_opcode;
             return false;
         }
-        if (!control && len + (in_message_ ? msg_.size() : 0) > max_) {
+        // Without wrapping: a continuation's 64-bit length near 2^64 must not pass as small.
+        const std::uint64_t have = op == opcode::continuation && in_message_ ? msg_.size() : 0;
+        if (!control && (len > max_ || have > max_ - len)) {
             err_ = error::too_big;
             return false;
         }

@@ -75,6 +75,14 @@ class pubsub_session final : public hub_subscriber,
 
     awaitable_void run(std::shared_ptr<pubsub_session> keep, std::string leftover) {
         srv_->stats.subscribers.fetch_add(1, std::memory_order_relaxed);
+        // Released on every way out, an exception included: a slot must never leak.
+        struct release {
+            pubsub_session* s;
+            ~release() {
+                s->srv_->trigger_hub.remove(s);
+                s->srv_->stats.subscribers.fetch_sub(1, std::memory_order_relaxed);
+            }
+        } released{this};
         if (!leftover.empty()) parser_.feed(leftover.data(), leftover.size());
         co_await handle_messages();
         std::array<char, 16 * 1024> buf{};
@@ -84,8 +92,6 @@ class pubsub_session final : public hub_subscriber,
             parser_.feed(buf.data(), n);
             co_await handle_messages();
         }
-        srv_->trigger_hub.remove(this);
-        srv_->stats.subscribers.fetch_sub(1, std::memory_order_relaxed);
         (void)keep;
     }
 
@@ -114,10 +120,26 @@ class pubsub_session final : public hub_subscriber,
     }
 
     /// Queues a frame of our own (pong, error, snapshot, gap, close).
-    void send_own(std::string frame) {
+    /// Queues a frame of our own. Bounded: a client that keeps asking (pings, ops) without
+    /// reading the answers is cut off once k_max_own of them wait, so it cannot grow the server.
+    void send_own(std::string frame, bool closing_frame = false) {
+        bool over = false;
         {
             std::lock_guard lock(qmu_);
-            own_.push_back(std::move(frame));
+            if (closing_after_write_ && !closing_frame) return; // closing: nothing more to say
+            if (own_.size() >= k_max_own && !closing_frame) {
+                own_.clear();
+                over = true;
+            } else {
+                own_.push_back(std::move(frame));
+            }
+        }
+        if (over) {
+            fail(drop_reason::unread_replies, 1008,
+                 "more than " + std::to_string(k_max_own) +
+                     " replies unread: read what the server sends");
+            cut_soon();
+            return;
         }
         kick();
     }
@@ -136,7 +158,7 @@ class pubsub_session final : public hub_subscriber,
         std::string f;
         ws::append_frame(f, ws::opcode::close, ws::close_payload(code, reason));
         closing_after_write_ = true;
-        send_own(std::move(f));
+        send_own(std::move(f), true);
     }
 
     awaitable_void handle_messages() {
@@ -161,7 +183,7 @@ class pubsub_session final : public hub_subscriber,
                 std::string f;
                 ws::append_frame(f, ws::opcode::close, ws::close_payload(1000, "bye"));
                 closing_after_write_ = true;
-                send_own(std::move(f));
+                send_own(std::move(f), true);
                 co_return;
             }
             case ws::opcode::continuation:
@@ -182,6 +204,16 @@ class pubsub_session final : public hub_subscriber,
     }
 
     void on_text(std::string_view text) {
+        {
+            // Every op is answered (snapshot, pong, error): one that finds k_max_own answers
+            // still unread comes from a client that does not read, and is the last.
+            std::unique_lock lock(qmu_);
+            if (own_.size() >= k_max_own && !closing_after_write_) {
+                lock.unlock();
+                send_own({}); // over the bound: cuts the client off with the reason
+                return;
+            }
+        }
         client_op op;
         client_error err;
         if (!ops_.parse(text, op, err)) {
@@ -313,6 +345,12 @@ class pubsub_session final : public hub_subscriber,
         fail(drop_reason::slow_consumer, 1008,
              "slow consumer: more than " + std::to_string(srv_->opts.session_queue) +
                  " messages queued");
+        cut_soon();
+    }
+
+    /// Cuts the connection in 2 s if the close frame cannot be written by then (a peer that
+    /// does not read).
+    void cut_soon() {
         auto self = this->shared_from_this();
         auto timer = std::make_shared<net::steady_timer>(stream_.get_executor());
         timer->expires_after(std::chrono::seconds(2));
@@ -386,6 +424,8 @@ class pubsub_session final : public hub_subscriber,
     client_op_parser ops_;
     std::vector<std::string> allowed_;
     std::vector<pattern> patterns_; // changed only under the hub lock
+    /// Own frames (pongs, errors, snapshots) that may wait unread before the client is cut off.
+    static constexpr std::size_t k_max_own = 256;
     std::mutex qmu_;
     std::deque<message_ptr> queue_;
     std::deque<std::string> own_;

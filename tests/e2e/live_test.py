@@ -325,6 +325,66 @@ levels = [{{ at = 50, severity = "critical" }}]
     check(await wait_until(dropped, 30), "slow consumer cut off and counted (seismo_subscriber_dropped_total)")
     s.close()
 
+    # --- hostile clients (issue: hardening, findings 1 and 2): the length-wrap input 2,000
+    # times, and a ping flood from a client that never reads; neither may hold a slot or grow
+    # the server, and monitoring answers throughout
+    def upgraded():
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(b"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                  b"Authorization: Bearer full\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        return c, head.startswith(b"HTTP/1.1 101")
+
+    def rss_kib():
+        for line in open(f"/proc/{proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+    mask = b"\x01\x02\x03\x04"
+    wrap = bytes([0x01, 0x85]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(b"hello")) + \
+        bytes([0x80, 0xff]) + (2**64 - 3).to_bytes(8, "big") + mask
+    ok_all = True
+    for _ in range(2000):
+        c, up = upgraded()
+        ok_all = ok_all and up
+        c.sendall(wrap)
+        c.settimeout(5)
+        try:
+            while c.recv(4096):
+                pass  # the server answers with a close (1009) and hangs up
+        except (socket.timeout, ConnectionResetError):
+            ok_all = False
+        c.close()
+    check(ok_all, "2,000 length-wrap sessions: each upgraded, refused and closed by the server")
+    check(await wait_until(lambda: metric_sum(http_get(base + "/metrics", ops)[1], "seismo_subscribers") == 0, 10),
+          "and none of them holds a slot afterwards")
+    check(http_get(base + "/healthz")[0] == 200 and await status_of("/v1/stream", "full") == 101,
+          "after them, probes and new sessions are served")
+    before = rss_kib()
+    c, up = upgraded()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ping = bytes([0x89, 0x80 | 100]) + mask + bytes(100)
+    sent = 0
+    c.settimeout(0.5)
+    try:
+        for _ in range(200000):  # ~20 MB of pings, never reading the pongs
+            c.sendall(ping)
+            sent += 1
+    except (socket.timeout, BrokenPipeError, ConnectionResetError):
+        pass
+    c.close()
+    grown = rss_kib() - before
+    check(await wait_until(lambda: metric_sum(http_get(base + "/metrics", ops)[1], "seismo_subscriber_dropped_total",
+                                              reason="unread_replies") >= 1, 10),
+          f"a ping flood that never reads is cut off and counted (after {sent} pings)")
+    check(grown < 64 * 1024, f"and the server grew {grown} KiB, not without bound")
+
     # --- promtool on a scrape
     status, text = http_get(base + "/metrics", {"Authorization": "Bearer ops"})
     metrics_file = os.path.join(WORK, "metrics.txt")

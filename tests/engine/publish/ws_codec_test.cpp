@@ -114,5 +114,28 @@ TEST(ws_codec, protocol_violations_fail_with_their_close_codes) {
     }
 }
 
+// A continuation whose 64-bit length is near 2^64 must not wrap the size check (it made append
+// throw inside the session, and the slot was never released: ~1,020 such connections locked
+// everyone out).
+TEST(ws_codec, a_huge_continuation_length_does_not_wrap_the_limit) {
+    for (const std::uint64_t len :
+         {~std::uint64_t{0} - 2, ~std::uint64_t{0}, std::uint64_t{1} << 63, std::uint64_t{59}}) {
+        std::string in = client_frame(opcode::text, "hello", false);
+        std::string cont;
+        cont += static_cast<char>(0x80); // fin, continuation
+        cont += static_cast<char>(0x80 | 127);
+        for (int i = 7; i >= 0; --i)
+            cont += static_cast<char>((len >> (8 * i)) & 0xff);
+        cont += std::string("\x01\x02\x03\x04", 4); // mask
+        in += cont;
+        frame_parser p(64);
+        p.feed(in.data(), in.size());
+        frame_parser::message m;
+        EXPECT_NO_THROW(while (p.next(m)){}) << len;
+        EXPECT_EQ(p.failure(), len == 59 ? frame_parser::error::none : frame_parser::error::too_big)
+            << len;
+    }
+}
+
 } // namespace
 } // namespace seismo::publish::ws

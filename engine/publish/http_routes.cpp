@@ -118,6 +118,26 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
         parser.body_limit(64 * 1024);
         auto [ec, n] = co_await http::async_read(stream, buf, parser, k_tuple);
         (void)n;
+        if (ec == http::error::header_limit || ec == http::error::body_limit) {
+            // Say why before closing: 431 for headers over 16 KiB, 413 for a body over 64 KiB.
+            const bool header = ec == http::error::header_limit;
+            stats.client_errors.fetch_add(1, std::memory_order_relaxed);
+            http::response<http::string_body> res{
+                header ? http::status::request_header_fields_too_large
+                       : http::status::payload_too_large,
+                11};
+            res.set(http::field::server, "seismo");
+            res.set(http::field::content_type, "application/json");
+            res.keep_alive(false);
+            res.body() = error_json(header ? "headers_too_large" : "body_too_large",
+                                    header ? "request headers are limited to 16 KiB"
+                                           : "request bodies are limited to 64 KiB");
+            res.prepare_payload();
+            auto [wec, m] = co_await http::async_write(stream, res, k_tuple);
+            (void)wec;
+            (void)m;
+            break;
+        }
         if (ec) break;
         beast::get_lowest_layer(stream).expires_never();
         stats.http_requests.fetch_add(1, std::memory_order_relaxed);

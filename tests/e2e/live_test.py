@@ -366,6 +366,20 @@ levels = [{{ at = 50, severity = "critical" }}]
           "and none of them holds a slot afterwards")
     check(http_get(base + "/healthz")[0] == 200 and await status_of("/v1/stream", "full") == 101,
           "after them, probes and new sessions are served")
+    # headers over the 16 KiB limit get a 431 that says so, not a bare close
+    c = socket.create_connection(("127.0.0.1", port))
+    c.settimeout(5)
+    try:
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        answer = c.recv(4096)
+    except (socket.timeout, ConnectionResetError):
+        answer = b""
+    c.close()
+    check(answer.startswith(b"HTTP/1.1 431") and b"headers_too_large" in answer,
+          f"64 KiB of headers: 431 with a reason ({answer[:40]})")
     before = rss_kib()
     c, up = upgraded()
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -304,8 +304,9 @@ replay_stats replay_session::finish() {
         if (auto w = ignored_warning(f.name, adapter, *stats_[i], pipes_[i]->first_ignored()))
             s.warnings.push_back(std::move(*w));
     }
-    if (auto w = quiet_instruments_warning(quiet_instruments(*cfg_, stage_->graph(), *registry_),
-                                           cfg_->instruments.size())) {
+    if (auto w = quiet_instruments_warning(
+            quiet_instruments(configured_instruments(*cfg_, *registry_), stage_->graph()),
+            cfg_->instruments.size())) {
         s.warnings.push_back(std::move(*w));
     }
     if (s.frames != 0 && s.applied == 0 && s.references == 0)

@@ -13,7 +13,8 @@ namespace seismo::engine {
 
 signal_stage::signal_stage(const config& cfg, core::instrument_registry& reg, std::size_t feeds,
                            stage_sink& out)
-    : cfg_(cfg), reg_(reg), graph_(cfg.signals, reg, signals::graph_options{cfg.engine.lateness}),
+    : cfg_(cfg), configured_(configured_instruments(cfg, reg)), reg_(reg),
+      graph_(cfg.signals, reg, signals::graph_options{cfg.engine.lateness}),
       step_(graph_, std::max<std::size_t>(feeds, 1)), out_(out),
       snapshot_(std::make_shared<stage_snapshot>()) {
     order_buf_.reserve(k_order_batch + 512);
@@ -154,7 +155,7 @@ void signal_stage::publish_snapshot() {
         core::append_double(j, sp.rearm);
         j += R"(,"values":[)";
     }
-    s->quiet = quiet_instruments(cfg_, graph_, reg_);
+    s->quiet = quiet_instruments(configured_, graph_);
     std::lock_guard lock(snapshot_mu_);
     snapshot_ = std::move(s);
 }

@@ -13,6 +13,7 @@
 #include "engine/core/health.hpp"
 #include "engine/core/instrument_registry.hpp"
 #include "engine/journal/format.hpp"
+#include "engine/warnings.hpp"
 #include "signals/graph.hpp"
 #include "signals/step.hpp"
 #include "signals/trigger.hpp"
@@ -157,6 +158,7 @@ class signal_stage final : signals::trigger_sink {
     void on_trigger(const signals::trigger& t) override;
 
     const config& cfg_;
+    std::vector<configured_instrument> configured_; // for the never-ticked warning
     core::instrument_registry& reg_;
     signals::graph graph_;
     signals::step step_;

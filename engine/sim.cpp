@@ -387,7 +387,7 @@ std::string simulate(const sim_options& o) {
     // n start right after the count of its ticks times n.
     const std::int64_t span = g.events.empty() ? 0 : g.events.back().ts_ms - g.events.front().ts_ms;
     const auto pass = static_cast<std::int64_t>(o.pass);
-    const std::int64_t shift = o.shift_ms + pass * (span + k_ms_per_day);
+    const std::int64_t shift = pass * (span + k_ms_per_day);
     for (auto& e : g.events) {
         e.ts_ms += shift;
         if (!e.prev_close) e.seq += o.pass * g.seqs[e.inst];

@@ -14,7 +14,6 @@ struct sim_options {
     std::size_t stocks = 5000;    ///< A-shares in the universe
     std::size_t stock_ticks = 12; ///< ticks per A-share over the session
     double bad_rate = 0.0;        ///< bad lines injected per good line (0 = none)
-    std::int64_t shift_ms = 0;    ///< added to every timestamp
     /// The demo's pass over the day (0, 1, ...): pass n plays n x (span + 1 day) later, and
     /// each instrument's sequence numbers continue from where pass n-1 left them, so a looping
     /// feed never repeats a time or a sequence number.

@@ -2,13 +2,21 @@
 
 namespace seismo::engine {
 
-std::vector<std::string> quiet_instruments(const config& cfg, const signals::graph& g,
-                                           const core::instrument_registry& reg) {
-    std::vector<std::string> out;
+std::vector<configured_instrument> configured_instruments(const config& cfg,
+                                                          const core::instrument_registry& reg) {
+    std::vector<configured_instrument> out;
     for (const auto& ic : cfg.instruments) {
         const core::instrument_id id = reg.find(ic.info.symbol);
-        if (id == core::k_no_instrument || !g.read_by_a_signal(id)) continue;
-        if (!g.ticked(id)) out.push_back(ic.info.symbol);
+        if (id != core::k_no_instrument) out.push_back({id, ic.info.symbol});
+    }
+    return out;
+}
+
+std::vector<std::string> quiet_instruments(const std::vector<configured_instrument>& configured,
+                                           const signals::graph& g) {
+    std::vector<std::string> out;
+    for (const auto& c : configured) {
+        if (g.read_by_a_signal(c.id) && !g.ticked(c.id)) out.push_back(c.symbol);
     }
     return out;
 }

@@ -15,10 +15,19 @@
 
 namespace seismo::engine {
 
+/// A configured instrument, resolved once (the registry's lookups lock: not for the signal
+/// thread's periodic snapshot).
+struct configured_instrument {
+    core::instrument_id id;
+    std::string symbol;
+};
+[[nodiscard]] std::vector<configured_instrument>
+configured_instruments(const config& cfg, const core::instrument_registry& reg);
+
 /// Symbols of the configured instruments some signal reads that never got a price or value
 /// tick, in config order. Signal thread (or the replay's).
-[[nodiscard]] std::vector<std::string> quiet_instruments(const config& cfg, const signals::graph& g,
-                                                         const core::instrument_registry& reg);
+[[nodiscard]] std::vector<std::string>
+quiet_instruments(const std::vector<configured_instrument>& configured, const signals::graph& g);
 
 /// "N of M configured instruments never got a tick: A, B, … (check their aliases and the
 /// input)", or nothing when every one did.

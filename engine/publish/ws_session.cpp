@@ -42,7 +42,7 @@ class pubsub_session final : public hub_subscriber,
     [[nodiscard]] bool wants(const message& m) const override {
         if (!allowed_topic(m)) return false;
         for (const auto& p : patterns_) {
-            if (m.severity >= p.min_severity && topic_matches(p.glob, m)) return true;
+            if (p.wants(m)) return true;
         }
         return false;
     }
@@ -108,6 +108,9 @@ class pubsub_session final : public hub_subscriber,
     struct pattern {
         std::string glob;
         std::uint8_t min_severity = 0;
+        [[nodiscard]] bool wants(const message& m) const noexcept {
+            return m.severity >= min_severity && topic_matches(glob, m);
+        }
     };
 
     [[nodiscard]] bool allowed_topic(const message& m) const { return topic_visible(allowed_, m); }
@@ -119,7 +122,6 @@ class pubsub_session final : public hub_subscriber,
         return false;
     }
 
-    /// Queues a frame of our own (pong, error, snapshot, gap, close).
     /// Queues a frame of our own. Bounded: a client that keeps asking (pings, ops) without
     /// reading the answers is cut off once k_max_own of them wait, so it cannot grow the server.
     void send_own(std::string frame, bool closing_frame = false) {
@@ -128,20 +130,27 @@ class pubsub_session final : public hub_subscriber,
             std::lock_guard lock(qmu_);
             if (closing_after_write_ && !closing_frame) return; // closing: nothing more to say
             if (own_.size() >= k_max_own && !closing_frame) {
-                own_.clear();
                 over = true;
             } else {
                 own_.push_back(std::move(frame));
             }
         }
         if (over) {
-            fail(drop_reason::unread_replies, 1008,
-                 "more than " + std::to_string(k_max_own) +
-                     " replies unread: read what the server sends");
-            cut_soon();
+            cut_off_unread();
             return;
         }
         kick();
+    }
+    /// The client asks without reading the answers: drop what waits, say why, cut it off.
+    void cut_off_unread() {
+        {
+            std::lock_guard lock(qmu_);
+            own_.clear();
+        }
+        fail(drop_reason::unread_replies, 1008,
+             "more than " + std::to_string(k_max_own) +
+                 " replies unread: read what the server sends");
+        cut_soon();
     }
     void send_error(std::string_view code, std::string_view msg) {
         srv_->stats.client_errors.fetch_add(1, std::memory_order_relaxed);
@@ -210,7 +219,7 @@ class pubsub_session final : public hub_subscriber,
             std::unique_lock lock(qmu_);
             if (own_.size() >= k_max_own && !closing_after_write_) {
                 lock.unlock();
-                send_own({}); // over the bound: cuts the client off with the reason
+                cut_off_unread();
                 return;
             }
         }
@@ -274,7 +283,7 @@ class pubsub_session final : public hub_subscriber,
         auto matches = [this, &fresh](const message& m) {
             if (!allowed_topic(m)) return false;
             for (const auto& p : fresh) {
-                if (m.severity >= p.min_severity && topic_matches(p.glob, m)) return true;
+                if (p.wants(m)) return true;
             }
             return false;
         };
@@ -320,9 +329,9 @@ class pubsub_session final : public hub_subscriber,
 
     /// Whether some topic that exists now matches the glob (a signal, or feed_health).
     [[nodiscard]] bool names_a_topic(std::string_view glob) const {
-        return std::any_of(
-            srv_->opts.signals.begin(), srv_->opts.signals.end(),
-            [&](const std::string& s) { return signal_visible({std::string(glob)}, s); });
+        const std::vector<std::string> one{std::string(glob)};
+        return std::any_of(srv_->opts.signals.begin(), srv_->opts.signals.end(),
+                           [&](const std::string& s) { return signal_visible(one, s); });
     }
 
     void unsubscribe(const std::vector<std::string>& topics) {

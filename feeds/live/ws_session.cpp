@@ -113,12 +113,14 @@ class session_impl final : public ws_session,
   private:
     // ---------------------------------------------------------------- health
     void health(core::health_kind k, std::uint64_t value,
-                core::instrument_id inst = core::k_no_instrument) {
+                core::instrument_id inst = core::k_no_instrument,
+                core::down_cause cause = core::down_cause::none) {
         core::health_event e;
         e.kind = k;
         e.at = core::realtime_now();
         e.value = value;
         e.inst = inst;
+        e.cause = cause;
         sink_.on_health(feed_, e);
     }
 
@@ -137,12 +139,7 @@ class session_impl final : public ws_session,
     }
 
     void health_down() {
-        core::health_event e;
-        e.kind = core::health_kind::down;
-        e.at = core::realtime_now();
-        e.value = failures_;
-        e.cause = last_cause_;
-        sink_.on_health(feed_, e);
+        health(core::health_kind::down, failures_, core::k_no_instrument, last_cause_);
     }
 
     /// Records why the feed is failing (before the down event that reports it).

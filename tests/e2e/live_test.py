@@ -90,8 +90,10 @@ levels = [{{ at = 50, severity = "critical" }}]
     ready = await wait_until(lambda: http_get(base + "/readyz")[0] == 200 if port_open(port) else False, 20)
     check(ready, "seismo listening and its feed connected (/readyz 200)")
     check(http_get(base + "/healthz") == (200, "ok\n"), "/healthz")
-    check(any('"op":"subscribe","symbols":["X","C"]' in s.replace(" ", "") for s in feed.subscribes),
-          "the feed received seismo's subscribe message")
+    # readiness says the handshake is done; the subscribe message follows it on the wire
+    subscribed = await wait_until(
+        lambda: any('"op":"subscribe","symbols":["X","C"]' in s.replace(" ", "") for s in feed.subscribes), 10)
+    check(subscribed, "the feed received seismo's subscribe message")
     uri = f"ws://127.0.0.1:{port}/v1/stream"
 
     # --- the access matrix (DESIGN §6): every path but the liveness probes needs a token

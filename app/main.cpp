@@ -5,6 +5,7 @@
 #include "engine/journal/output.hpp"
 #include "engine/journal/reader.hpp"
 #include "engine/journal_replay.hpp"
+#include "engine/publish/server.hpp"
 #include "engine/replay.hpp"
 #include "engine/runtime.hpp"
 #include "engine/sim.hpp"
@@ -153,7 +154,15 @@ int cmd_run(const run_args& a) {
     o.print = !a.quiet;
     o.dead_letter = a.dead_letter;
     o.deterministic = a.deterministic || cfg.engine.deterministic;
-    if (!a.listen.empty()) o.listen = a.listen;
+    if (!a.listen.empty()) {
+        publish::listen_address where;
+        std::string why;
+        if (!publish::parse_listen(a.listen, where, why))
+            throw std::invalid_argument("--listen " + why);
+        if (const std::string bad = engine::insecure_listener(cfg.server, a.listen); !bad.empty())
+            throw std::invalid_argument("--listen: " + bad);
+        o.listen = a.listen;
+    }
     // With no feeds (the embedded playbook has none) the bundled demo day is the feed.
     o.demo = a.demo || cfg.feeds.empty();
     if (a.demo_options && !o.demo) {

@@ -323,16 +323,30 @@ void read_engine(const toml::table& root, config& cfg) {
               "journal_flush_interval", "journal_compress", "memory_budget"});
 }
 
+} // namespace
+
+std::string insecure_listener(const server_config& s, std::string_view listen) {
+    publish::listen_address where;
+    std::string why;
+    if (s.tokens.empty() || !s.tls_cert.empty() || s.allow_insecure ||
+        !publish::parse_listen(listen, where, why) || where.loopback()) {
+        return {};
+    }
+    return "tokens would cross the network in clear text: listen on " + std::string(listen) +
+           " is not loopback and has no TLS; set tls_cert and tls_key, listen on 127.0.0.1, or "
+           "set allow_insecure = true behind a TLS-terminating proxy";
+}
+
+namespace {
+
 void read_server(const toml::table& root, config& cfg) {
     const toml::node* n = root.get("server");
     if (n == nullptr) return;
     reader r(as_table(*n, cfg.file, "[server]"), "[server]", cfg.file);
     if (auto v = r.str("listen")) {
-        const auto colon = v->rfind(':');
-        if (colon == std::string::npos || colon + 1 == v->size() ||
-            v->find_first_not_of("0123456789", colon + 1) != std::string::npos) {
-            r.fail("listen", "'listen' must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
-        }
+        publish::listen_address where;
+        std::string why;
+        if (!publish::parse_listen(*v, where, why)) r.fail("listen", "'listen' " + why);
         cfg.server.listen = *v;
     }
     if (const toml::array* a = r.array("tokens")) {
@@ -373,8 +387,24 @@ void read_server(const toml::table& root, config& cfg) {
         r.fail(cfg.server.tls_cert.empty() ? "tls_key" : "tls_cert",
                "'tls_cert' and 'tls_key' go together");
     }
+    if (auto d = r.duration("request_timeout")) {
+        if (*d < core::k_ns_per_ms * 100)
+            r.fail("request_timeout", "'request_timeout' must be at least 100ms");
+        cfg.server.request_timeout = *d;
+    }
+    if (auto d = r.duration("idle_timeout")) {
+        if (*d != 0 && *d < core::k_ns_per_ms * 200)
+            r.fail("idle_timeout", "'idle_timeout' must be at least 200ms (or \"0s\": never)");
+        cfg.server.idle_timeout = *d;
+    }
+    if (auto v = r.integer("client_rate", 0, 1 << 24))
+        cfg.server.client_rate = static_cast<std::uint32_t>(*v);
+    if (auto v = r.boolean("allow_insecure")) cfg.server.allow_insecure = *v;
+    if (const std::string why = insecure_listener(cfg.server, cfg.server.listen); !why.empty())
+        r.fail(r.has("listen") ? "listen" : "tokens", why);
     r.finish({"listen", "tokens", "max_connections", "max_subscriptions", "max_message_bytes",
-              "replay_ring", "session_queue", "tls_cert", "tls_key"});
+              "replay_ring", "session_queue", "tls_cert", "tls_key", "request_timeout",
+              "idle_timeout", "client_rate", "allow_insecure"});
 }
 
 void read_feeds(const toml::table& root, config& cfg) {

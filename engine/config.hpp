@@ -71,7 +71,15 @@ struct server_config {
     std::size_t session_queue = 4096;     ///< outbound messages queued per subscriber
     std::string tls_cert;                 ///< PEM; with tls_key enables TLS on the listener
     std::string tls_key;
+    core::nanos request_timeout = 10 * core::k_ns_per_s; ///< a whole HTTP request within it
+    core::nanos idle_timeout = 60 * core::k_ns_per_s;    ///< a silent subscriber is closed
+    std::uint32_t client_rate = 100;                     ///< inbound WS messages/s per client
+    bool allow_insecure = false; ///< tokens over plain ws:// on a non-loopback address
 };
+
+/// Why this listener would send tokens in clear text over the network (tokens, no TLS, a
+/// non-loopback address, no allow_insecure); empty when it would not.
+[[nodiscard]] std::string insecure_listener(const server_config& s, std::string_view listen);
 
 struct feed_config {
     std::string name;

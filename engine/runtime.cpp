@@ -84,6 +84,9 @@ publish::server_options server_options_of(const config& cfg, const run_options& 
     s.session_queue = cfg.server.session_queue;
     s.tls_cert = cfg.server.tls_cert;
     s.tls_key = cfg.server.tls_key;
+    s.request_timeout = std::chrono::nanoseconds(cfg.server.request_timeout);
+    s.idle_timeout = std::chrono::nanoseconds(cfg.server.idle_timeout);
+    s.client_rate = cfg.server.client_rate;
     return s;
 }
 

@@ -36,6 +36,9 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
     const parse_result r = generic_ ? generic_->parse(data, len, capacity, recv, ticks_)
                            : csv_   ? csv_->parse(frame, ticks_)
                                     : parser_->parse(data, len, capacity, recv, ticks_);
+    // Every frame the venue numbered counts, heartbeats and ignored channels too: a
+    // connection-level gap is a number skipped, not a number on a frame without ticks.
+    o.connection_seq = r.connection_seq;
     switch (r.status) {
     case frame_status::rejected:
         count(frame_outcome::rejected);
@@ -54,7 +57,6 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
         count(frame_outcome::control);
         break;
     case frame_status::ticks: {
-        o.connection_seq = r.connection_seq;
         std::size_t kept = 0, repeats = 0;
         for (std::size_t i = 0; i < ticks_.size(); ++i) {
             const core::tick& t = ticks_[i];

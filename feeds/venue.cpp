@@ -102,11 +102,11 @@ struct venue_parser::impl {
             doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
             r = malformed("trailing content after JSON");
         }
-        if (r.status == frame_status::rejected) {
-            o.resize(start);
-        } else {
-            r.connection_seq = c.connection_seq;
-        }
+        // The outcome says what the frame gave: "ticks" only with ticks (a trade message with
+        // an empty list gave none), and no ticks kept from a frame that is not applied.
+        if (r.status == frame_status::ticks && o.size() == start) r.status = frame_status::ignored;
+        if (r.status != frame_status::ticks) o.resize(start);
+        if (r.status != frame_status::rejected) r.connection_seq = c.connection_seq;
         return r;
     }
 };

@@ -12,7 +12,7 @@ namespace seismo::signals {
 
 /// Number of buckets a span covers: ceil(span / width), at least 1.
 [[nodiscard]] constexpr std::int64_t buckets_for(core::nanos span, core::nanos width) noexcept {
-    const std::int64_t n = (span + width - 1) / width;
+    const std::int64_t n = span / width + (span % width > 0 ? 1 : 0); // no span + width overflow
     return n < 1 ? 1 : n;
 }
 

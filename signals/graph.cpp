@@ -1,5 +1,6 @@
 #include "signals/graph.hpp"
 
+#include "engine/core/time.hpp"
 #include "signals/bucket.hpp"
 #include "signals/change_history.hpp"
 #include "signals/ew_stats.hpp"
@@ -412,9 +413,9 @@ struct graph::impl {
                 core::nanos next = k_never;
                 for (auto in : s.inputs) {
                     const signal_rt& src = sigs[in];
-                    if (src.has_fire && now - src.fire_ts <= s.spec.within) {
+                    if (src.has_fire && core::sat_sub(now, src.fire_ts) <= s.spec.within) {
                         tr.cause[active++] = src.fire_seq;
-                        next = std::min(next, src.fire_ts + s.spec.within);
+                        next = std::min(next, core::sat_add(src.fire_ts, s.spec.within));
                     }
                 }
                 tr.n_cause = static_cast<std::uint8_t>(active);
@@ -461,7 +462,8 @@ struct graph::impl {
         core::nanos ts = t.event_ts();
         const auto stream = static_cast<std::size_t>(t.kind); // trade, quote or value
         if (is.has_tick) {
-            if (is.stream_ts[stream] != k_none && ts < is.stream_ts[stream] - is.lateness) {
+            if (is.stream_ts[stream] != k_none &&
+                ts < core::sat_sub(is.stream_ts[stream], is.lateness)) {
                 return apply_status::late;
             }
             is.stream_ts[stream] = std::max(is.stream_ts[stream], ts);

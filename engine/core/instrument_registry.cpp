@@ -30,14 +30,19 @@ void instrument_registry::add_template(instrument_template t) {
     templates_.push_back(std::move(t));
 }
 
-venue_id instrument_registry::venue(std::string_view name) {
+std::optional<venue_id> instrument_registry::try_venue(std::string_view name) {
     std::lock_guard lock(mu_);
-    for (std::size_t i = 0; i < venues_.size(); ++i) {
-        if (venues_[i] == name) return venue_id{static_cast<std::uint16_t>(i)};
-    }
-    if (venues_.size() >= 0xffff) throw std::length_error("too many venues");
+    if (const auto* v = venue_ids_.find(name)) return venue_id{*v};
+    if (venues_.size() >= k_max_venues) return std::nullopt;
+    const auto id = static_cast<std::uint16_t>(venues_.size());
     venues_.emplace_back(name);
-    return venue_id{static_cast<std::uint16_t>(venues_.size() - 1)};
+    venue_ids_.insert(name, id);
+    return venue_id{id};
+}
+
+venue_id instrument_registry::venue(std::string_view name) {
+    if (auto v = try_venue(name)) return *v;
+    throw std::length_error("more than " + std::to_string(k_max_venues) + " venue names");
 }
 
 std::string_view instrument_registry::venue_name(venue_id v) const {

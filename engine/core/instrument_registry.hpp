@@ -61,8 +61,13 @@ class instrument_registry {
     /// Maps `venue:native` to `id`; false when that alias exists already.
     bool add_alias(venue_id venue, std::string_view native, instrument_id id);
     void add_template(instrument_template t);
-    /// Interns a venue name ("binance", "generic", ...).
+    /// Interns a venue name ("binance", "generic", ...); std::nullopt when k_max_venues are
+    /// known already (a feed naming ever more venues is refused frame by frame, not killed).
+    std::optional<venue_id> try_venue(std::string_view name);
+    /// try_venue for start-up, where running out is a configuration error: throws
+    /// std::length_error.
     venue_id venue(std::string_view name);
+    static constexpr std::size_t k_max_venues = 0xffff;
     [[nodiscard]] std::string_view venue_name(venue_id v) const;
 
     // ---- any thread ----
@@ -94,6 +99,7 @@ class instrument_registry {
     string_map<std::uint32_t> by_symbol_;
     std::vector<string_map<std::uint32_t>> aliases_; // per venue id
     std::vector<std::string> venues_;
+    string_map<std::uint16_t> venue_ids_; ///< name -> index in venues_
     std::vector<instrument_template> templates_;
 };
 

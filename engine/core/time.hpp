@@ -4,6 +4,7 @@
 #include "engine/core/tick.hpp"
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,21 @@ inline constexpr nanos k_ns_per_s = 1'000'000'000;
 inline constexpr nanos k_ns_per_min = 60 * k_ns_per_s;
 inline constexpr nanos k_ns_per_hour = 60 * k_ns_per_min;
 inline constexpr nanos k_ns_per_day = 24 * k_ns_per_hour;
+
+/// a + b, held at the limits instead of wrapping (a time plus a configured span of any size).
+[[nodiscard]] constexpr nanos sat_add(nanos a, nanos b) noexcept {
+    nanos r = 0;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? std::numeric_limits<nanos>::max() : std::numeric_limits<nanos>::min();
+    return r;
+}
+/// a - b, held at the limits instead of wrapping.
+[[nodiscard]] constexpr nanos sat_sub(nanos a, nanos b) noexcept {
+    nanos r = 0;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? std::numeric_limits<nanos>::max() : std::numeric_limits<nanos>::min();
+    return r;
+}
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 [[nodiscard]] constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m,

@@ -111,13 +111,27 @@ unsigned role_for(std::string_view path, http::verb method) {
 template <class Stream>
 net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stream stream) {
     beast::flat_buffer buf;
+    auto& lowest = beast::get_lowest_layer(stream);
+    // Whether this connection waits for a request (changed and read on its strand only): an
+    // eviction posted here closes it only while it still waits.
+    auto waiting = std::make_shared<bool>(false);
     for (;;) {
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+        lowest.expires_after(opts.request_timeout);
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 * 1024);
         parser.body_limit(64 * 1024);
+        *waiting = true;
+        const auto listed = add_idle([waiting, sock = &lowest] {
+            net::post(sock->get_executor(), [waiting, sock] {
+                if (*waiting) sock->close();
+            });
+        });
         auto [ec, n] = co_await http::async_read(stream, buf, parser, k_tuple);
         (void)n;
+        *waiting = false;
+        remove_idle(listed);
+        if (ec == beast::error::timeout)
+            stats.http_timeouts.fetch_add(1, std::memory_order_relaxed);
         if (ec == http::error::header_limit || ec == http::error::body_limit) {
             // Say why before closing: 431 for headers over 16 KiB, 413 for a body over 64 KiB.
             const bool header = ec == http::error::header_limit;
@@ -231,28 +245,14 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
         http::status status = http::status::ok;
         std::string type = "application/json";
         std::string body;
-        if (req.method() != http::verb::get && req.method() != http::verb::head) {
-            status = http::status::method_not_allowed;
-            body = error_json("method_not_allowed", "only GET");
-        } else if (path == "/metrics") {
-            type = "text/plain; version=0.0.4; charset=utf-8";
-            if (hooks.metrics) body = hooks.metrics();
-        } else if (path == "/healthz") {
-            type = "text/plain";
-            body = "ok\n";
-        } else if (path == "/readyz") {
-            const bool ok = hooks.ready ? hooks.ready(body) : true;
-            if (!ok) status = http::status::service_unavailable;
-        } else if (path == "/v1/state") {
-            body = hooks.state ? hooks.state(limit) : std::string("{}");
-        } else if (path == "/" || path == "/index.html") {
-            type = "text/html; charset=utf-8";
-            body = std::string(dashboard_html());
-        } else {
-            status = http::status::not_found;
-            body = error_json(
-                "not_found",
-                "no such path; try /, /metrics, /healthz, /readyz, /v1/state, /v1/stream");
+        try {
+            route(req.method(), path, limit, status, type, body);
+        } catch (const std::exception& e) {
+            // A hook failed: say so rather than drop the connection without an answer.
+            stats.http_errors.fetch_add(1, std::memory_order_relaxed);
+            status = http::status::internal_server_error;
+            type = "application/json";
+            body = error_json("internal_error", std::string(path) + ": " + e.what());
         }
         co_await respond(stream, req, status, type, std::move(body));
         if (!req.keep_alive()) break;
@@ -260,6 +260,32 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
     beast::error_code ignored;
     beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
     co_return;
+}
+
+void server::impl::route(http::verb method, std::string_view path, const topic_limit& limit,
+                         http::status& status, std::string& type, std::string& body) {
+    if (method != http::verb::get && method != http::verb::head) {
+        status = http::status::method_not_allowed;
+        body = error_json("method_not_allowed", "only GET");
+    } else if (path == "/metrics") {
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        if (hooks.metrics) body = hooks.metrics();
+    } else if (path == "/healthz") {
+        type = "text/plain";
+        body = "ok\n";
+    } else if (path == "/readyz") {
+        const bool ok = hooks.ready ? hooks.ready(body) : true;
+        if (!ok) status = http::status::service_unavailable;
+    } else if (path == "/v1/state") {
+        body = hooks.state ? hooks.state(limit) : std::string("{}");
+    } else if (path == "/" || path == "/index.html") {
+        type = "text/html; charset=utf-8";
+        body = std::string(dashboard_html());
+    } else {
+        status = http::status::not_found;
+        body = error_json(
+            "not_found", "no such path; try /, /metrics, /healthz, /readyz, /v1/state, /v1/stream");
+    }
 }
 
 template net::awaitable<void> server::impl::http_session<plain_stream>(std::shared_ptr<impl>,

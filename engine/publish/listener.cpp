@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -48,6 +49,10 @@ const char* to_string(drop_reason r) noexcept {
         return "protocol_error";
     case drop_reason::message_too_big:
         return "message_too_big";
+    case drop_reason::rate_limited:
+        return "rate_limited";
+    case drop_reason::idle:
+        return "idle";
     case drop_reason::unread_replies:
         return "unread_replies";
     case drop_reason::count_:
@@ -81,6 +86,49 @@ const std::string& busy_response() {
 
 } // namespace
 
+bool listen_address::loopback() const {
+    beast::error_code ec;
+    const auto a = net::ip::make_address(host, ec);
+    return !ec && a.is_loopback();
+}
+
+bool parse_listen(std::string_view text, listen_address& out, std::string& why) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        why = "'" + std::string(text) + "' has no port: HOST:PORT, e.g. 127.0.0.1:8080 or :8080";
+        return false;
+    }
+    const std::string_view port = text.substr(colon + 1);
+    std::string_view host = text.substr(0, colon);
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoul(std::string(port)) > 65535) {
+        why = "'" + std::string(text) + "': the port must be a number 0-65535";
+        return false;
+    }
+    out.port = static_cast<std::uint16_t>(std::stoul(std::string(port)));
+    const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+    if (bracketed) host = host.substr(1, host.size() - 2);
+    if (host.empty() || host == "*") {
+        out.host = "0.0.0.0";
+        return true;
+    }
+    if (host == "localhost") {
+        out.host = "127.0.0.1";
+        return true;
+    }
+    beast::error_code ec;
+    const auto a = net::ip::make_address(std::string(host), ec);
+    if (ec || (a.is_v6() && !bracketed)) {
+        why = "'" + std::string(text) +
+              "': the host must be an IP address (IPv6 in brackets), localhost, or empty for "
+              "every interface";
+        return false;
+    }
+    out.host = a.to_string();
+    return true;
+}
+
 server::impl::impl(net::io_context& i, server_options o, hub& h, server_hooks hk)
     : io(i), opts(std::move(o)), trigger_hub(h), hooks(std::move(hk)),
       acceptor(net::make_strand(i)) {}
@@ -89,6 +137,30 @@ void server::impl::register_closer(const std::shared_ptr<void>& owner, std::func
     std::lock_guard lock(conns_mu);
     closers.remove_if([](const auto& c) { return c.first.expired(); });
     closers.emplace_back(owner, std::move(f));
+}
+
+std::list<server::impl::idle_conn>::iterator server::impl::add_idle(std::function<void()> close) {
+    std::lock_guard lock(idle_mu);
+    return idle.insert(idle.end(), idle_conn{std::move(close)});
+}
+
+void server::impl::remove_idle(std::list<idle_conn>::iterator it) {
+    std::lock_guard lock(idle_mu);
+    idle.erase(it);
+}
+
+bool server::impl::evict_idle() {
+    std::function<void()> close;
+    {
+        std::lock_guard lock(idle_mu);
+        auto it = std::find_if(idle.begin(), idle.end(), [](const auto& c) { return !c.evicted; });
+        if (it == idle.end()) return false;
+        it->evicted = true; // its owner erases it when its read ends
+        close = it->close;
+    }
+    stats.http_evicted.fetch_add(1, std::memory_order_relaxed);
+    close();
+    return true;
 }
 
 net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::socket sock) {
@@ -117,8 +189,10 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
             continue;
         }
         if (stats.connections.load(std::memory_order_relaxed) >=
-            opts.max_connections + k_http_reserve) {
-            // Over every limit (sessions and the HTTP reserve): a plain HTTP 503.
+                opts.max_connections + k_http_reserve &&
+            !evict_idle()) {
+            // Over every limit (sessions and the HTTP reserve) with no idle connection to
+            // close instead: a plain HTTP 503.
             stats.refused.fetch_add(1, std::memory_order_relaxed);
             beast::error_code wec;
             net::write(sock, net::buffer(busy_response()), wec);
@@ -153,15 +227,11 @@ server::~server() {
 }
 
 void server::start() {
-    const auto colon = p_->opts.listen.rfind(':');
-    std::string host = p_->opts.listen.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    const auto port = static_cast<std::uint16_t>(std::stoul(p_->opts.listen.substr(colon + 1)));
+    listen_address where;
+    std::string why;
+    if (!parse_listen(p_->opts.listen, where, why)) throw std::runtime_error("listen " + why);
+    const tcp::endpoint ep(net::ip::make_address(where.host), where.port);
     beast::error_code ec;
-    const auto addr = net::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-    if (ec)
-        throw std::runtime_error("listen " + p_->opts.listen + ": bad address: " + ec.message());
-    const tcp::endpoint ep(addr, port);
     p_->acceptor.open(ep.protocol(), ec);
     if (!ec) p_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) p_->acceptor.bind(ep, ec);

@@ -37,6 +37,17 @@ class server_probe final : public prometheus::Collectable {
         add_single(out, "seismo_connections_refused_total",
                    "Connections and sessions refused over a connection limit.", MetricType::Counter,
                    v(&server_stats::refused));
+        auto closed = make_family("seismo_http_closed_total",
+                                  "HTTP connections closed by the server before a whole request: "
+                                  "timeout (none within request_timeout), evicted (idle, closed "
+                                  "to admit a new connection at the limit).",
+                                  MetricType::Counter);
+        add_sample(closed, {{"reason", "timeout"}}, v(&server_stats::http_timeouts));
+        add_sample(closed, {{"reason", "evicted"}}, v(&server_stats::http_evicted));
+        out.push_back(std::move(closed));
+        add_single(out, "seismo_http_errors_total",
+                   "Requests answered 500 because a route failed (the response says why).",
+                   MetricType::Counter, v(&server_stats::http_errors));
         auto denied = make_family("seismo_http_denied_total",
                                   "Requests refused access: no token, an unknown token, or a "
                                   "token whose roles do not cover the path.",

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,7 +60,26 @@ struct server_options {
     std::string tls_key;
     std::string epoch;                ///< the run's random id, in every snapshot
     std::vector<std::string> signals; ///< topic names that exist (warn about the others)
+    /// An HTTP request must arrive whole (headers and body) within this, an idle keep-alive
+    /// connection included; past it the connection is closed.
+    std::chrono::nanoseconds request_timeout = std::chrono::seconds(10);
+    /// A subscriber silent this long is closed; the server pings it at half of it (any frame
+    /// from the client, a pong included, counts). 0: never.
+    std::chrono::nanoseconds idle_timeout = std::chrono::seconds(60);
+    /// Inbound WebSocket messages per second per client (ops and control frames alike; a
+    /// burst of as many is allowed); past it the client is closed. 0: unlimited.
+    std::uint32_t client_rate = 100;
 };
+
+/// A listener address: an IPv4 literal, a bracketed IPv6 literal, `localhost`, or nothing
+/// (every interface); then a port 0–65535 (0: any free one).
+struct listen_address {
+    std::string host; ///< as an address literal ("0.0.0.0" for every interface)
+    std::uint16_t port = 0;
+    [[nodiscard]] bool loopback() const;
+};
+/// Parses `HOST:PORT`; false with a sentence in `why` when it is not one.
+[[nodiscard]] bool parse_listen(std::string_view text, listen_address& out, std::string& why);
 
 /// The topic globs a request may see: empty means all.
 using topic_limit = std::vector<std::string>;
@@ -81,6 +101,8 @@ enum class drop_reason : std::uint8_t {
     protocol_error,  ///< broke RFC 6455
     message_too_big, ///< sent a message over max_message_bytes
     unread_replies,  ///< sent requests (pings, ops) without reading the replies
+    rate_limited,    ///< sent more than client_rate messages a second
+    idle,            ///< sent nothing, not even a pong, for idle_timeout
     count_
 };
 [[nodiscard]] const char* to_string(drop_reason r) noexcept;
@@ -92,6 +114,9 @@ struct server_stats {
     std::atomic<std::uint64_t> http_requests{0};
     std::atomic<std::uint64_t> refused{0};       ///< over a connection limit
     std::atomic<std::uint64_t> client_errors{0}; ///< error messages sent for bad requests
+    std::atomic<std::uint64_t> http_timeouts{0}; ///< closed: no whole request in request_timeout
+    std::atomic<std::uint64_t> http_evicted{0};  ///< idle connections closed to admit new ones
+    std::atomic<std::uint64_t> http_errors{0};   ///< 500s: a route's hook failed
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(drop_reason::count_)> dropped{};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(deny_reason::count_)> denied{};
 };

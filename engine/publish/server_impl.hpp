@@ -10,6 +10,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <atomic>
@@ -59,6 +61,20 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     std::list<std::pair<std::weak_ptr<void>, std::function<void()>>> closers;
     std::uint16_t bound_port = 0;
 
+    /// HTTP connections waiting for a request, oldest first: at the connection limit the
+    /// oldest is closed to admit a new one, so idle sockets cannot lock out /metrics or the
+    /// probes. `close` posts to the connection's strand and acts only while it still waits.
+    struct idle_conn {
+        std::function<void()> close;
+        bool evicted = false; ///< closed already; its owner erases the entry
+    };
+    std::mutex idle_mu;
+    std::list<idle_conn> idle;
+    std::list<idle_conn>::iterator add_idle(std::function<void()> close);
+    void remove_idle(std::list<idle_conn>::iterator it);
+    /// Closes the oldest idle connection; false when none waits.
+    bool evict_idle();
+
     [[nodiscard]] const token* find_token(std::string_view tok) const;
     void register_closer(const std::shared_ptr<void>& owner, std::function<void()> f);
 
@@ -69,6 +85,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     // http_routes.cpp: serves requests until the connection closes or upgrades.
     template <class Stream>
     detail::net::awaitable<void> http_session(std::shared_ptr<impl> self, Stream stream);
+    /// The answer to a plain GET or HEAD (not the upgrade); may throw from a hook.
+    void route(boost::beast::http::verb method, std::string_view path, const topic_limit& limit,
+               boost::beast::http::status& status, std::string& type, std::string& body);
 };
 
 extern template detail::net::awaitable<void>

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <simdjson.h>
 
 #include <cstring>
 
@@ -41,6 +42,30 @@ std::string accept_key(std::string_view client_key) {
     unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
     const int n = EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
     return std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n));
+}
+
+bool valid_close_code(std::uint16_t code) noexcept {
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+bool frame_parser::close_ok(std::string_view payload) noexcept {
+    if (payload.empty()) return true; // no code at all is allowed
+    if (payload.size() == 1) {
+        err_ = error::bad_close;
+        return false;
+    }
+    const auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                                 static_cast<unsigned char>(payload[1]));
+    if (!valid_close_code(code)) {
+        err_ = error::bad_close;
+        return false;
+    }
+    if (!simdjson::validate_utf8(payload.data() + 2, payload.size() - 2)) {
+        err_ = error::bad_utf8;
+        return false;
+    }
+    return true;
 }
 
 bool frame_parser::next(message& out) {
@@ -127,12 +152,17 @@ bool frame_parser::next(message& out) {
         for (std::size_t i = 0; i < len; ++i)
             dst[base + i] = static_cast<char>(dst[base + i] ^ mask[i % 4]);
         pos_ += header + 4 + static_cast<std::size_t>(len);
+        if (op == opcode::close && !close_ok(control_)) return false;
         if (control) {
             out.op = op;
             out.payload = control_;
             return true;
         }
         if (fin) {
+            if (msg_op_ == opcode::text && !simdjson::validate_utf8(msg_.data(), msg_.size())) {
+                err_ = error::bad_utf8;
+                return false;
+            }
             in_message_ = false;
             out.op = msg_op_;
             out.payload = msg_;
@@ -157,6 +187,10 @@ const char* to_string(frame_parser::error e) noexcept {
         return "bad continuation frame";
     case frame_parser::error::too_big:
         return "message too big";
+    case frame_parser::error::bad_close:
+        return "invalid close code";
+    case frame_parser::error::bad_utf8:
+        return "text is not valid UTF-8";
     }
     return "?";
 }

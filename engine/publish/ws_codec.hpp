@@ -41,6 +41,8 @@ class frame_parser {
         bad_control,      ///< control frame fragmented or longer than 125 bytes (1002)
         bad_continuation, ///< continuation without a message, or a new message mid-message (1002)
         too_big,          ///< message above the limit (1009)
+        bad_close,        ///< close payload of 1 byte, or a code RFC 6455 §7.4 forbids (1002)
+        bad_utf8,         ///< a text message or close reason that is not UTF-8 (1007)
     };
 
     struct message {
@@ -55,12 +57,14 @@ class frame_parser {
     /// The next complete message, if any. Returns false when more bytes are needed or on error.
     bool next(message& out);
     [[nodiscard]] error failure() const noexcept { return err_; }
-    /// The close code for the failure (1002 or 1009).
+    /// The close code for the failure (1002, 1007 or 1009).
     [[nodiscard]] std::uint16_t close_code() const noexcept {
-        return err_ == error::too_big ? 1009 : 1002;
+        return err_ == error::too_big ? 1009 : err_ == error::bad_utf8 ? 1007 : 1002;
     }
 
   private:
+    bool close_ok(std::string_view payload) noexcept;
+
     std::string in_;      // unconsumed bytes
     std::size_t pos_ = 0; // read position in in_
     std::string msg_;     // message being reassembled
@@ -70,6 +74,10 @@ class frame_parser {
     std::size_t max_;
     error err_ = error::none;
 };
+
+/// Whether a peer may send `code` in a close frame (RFC 6455 §7.4: 1000–1003, 1007–1014 as
+/// registered with IANA, 3000–4999; never 1004–1006, 1015, or anything else).
+[[nodiscard]] bool valid_close_code(std::uint16_t code) noexcept;
 
 /// The HTTP status line text for a close-code failure, for messages.
 [[nodiscard]] const char* to_string(frame_parser::error e) noexcept;

@@ -36,7 +36,8 @@ class pubsub_session final : public hub_subscriber,
     pubsub_session(std::shared_ptr<server::impl> srv, Stream stream,
                    std::vector<std::string> allowed)
         : srv_(std::move(srv)), stream_(std::move(stream)), parser_(srv_->opts.max_message_bytes),
-          allowed_(std::move(allowed)) {}
+          allowed_(std::move(allowed)), idle_timer_(stream_.get_executor()), last_rx_(clock::now()),
+          rate_at_(last_rx_), rate_tokens_(static_cast<double>(srv_->opts.client_rate)) {}
 
     // hub_subscriber (hub lock held)
     [[nodiscard]] bool wants(const message& m) const override {
@@ -79,16 +80,20 @@ class pubsub_session final : public hub_subscriber,
         struct release {
             pubsub_session* s;
             ~release() {
+                s->idle_timer_.cancel();
                 s->srv_->trigger_hub.remove(s);
                 s->srv_->stats.subscribers.fetch_sub(1, std::memory_order_relaxed);
             }
         } released{this};
+        if (srv_->opts.idle_timeout.count() > 0)
+            net::co_spawn(stream_.get_executor(), idle_watch(keep), net::detached);
         if (!leftover.empty()) parser_.feed(leftover.data(), leftover.size());
         co_await handle_messages();
         std::array<char, 16 * 1024> buf{};
         while (!closing_) {
             auto [ec, n] = co_await stream_.async_read_some(net::buffer(buf), k_tuple);
             if (ec) break;
+            last_rx_ = clock::now();
             parser_.feed(buf.data(), n);
             co_await handle_messages();
         }
@@ -104,6 +109,55 @@ class pubsub_session final : public hub_subscriber,
     }
 
   private:
+    using clock = std::chrono::steady_clock;
+
+    /// A client silent for idle_timeout is closed; at half of it the server pings (browsers
+    /// and WebSocket libraries answer pings by themselves, so a live client stays).
+    awaitable_void idle_watch(std::shared_ptr<pubsub_session> keep) {
+        const auto timeout = srv_->opts.idle_timeout;
+        const auto half = timeout / 2;
+        bool pinged = false;
+        while (!closing_ && !dead_) {
+            idle_timer_.expires_after(std::chrono::duration_cast<clock::duration>(half / 2));
+            auto [ec] = co_await idle_timer_.async_wait(k_tuple);
+            if (ec || closing_ || dead_) break;
+            const auto quiet = clock::now() - last_rx_;
+            if (quiet >= timeout) {
+                fail(drop_reason::idle, 1008,
+                     "idle: nothing received, not even a pong, in " +
+                         std::to_string(
+                             std::chrono::duration_cast<std::chrono::milliseconds>(timeout)
+                                 .count()) +
+                         " ms");
+                cut_soon();
+                break;
+            }
+            if (quiet < half) {
+                pinged = false;
+            } else if (!pinged) {
+                std::string f;
+                ws::append_frame(f, ws::opcode::ping, "seismo");
+                send_own(std::move(f));
+                pinged = true;
+            }
+        }
+        (void)keep;
+    }
+
+    /// One inbound message against the client's rate (a token bucket of client_rate per
+    /// second, as many in a burst); false when it is over.
+    bool admit() {
+        const double rate = srv_->opts.client_rate;
+        if (rate <= 0) return true;
+        const auto now = clock::now();
+        rate_tokens_ = std::min(
+            rate, rate_tokens_ + rate * std::chrono::duration<double>(now - rate_at_).count());
+        rate_at_ = now;
+        if (rate_tokens_ < 1) return false;
+        rate_tokens_ -= 1;
+        return true;
+    }
+
     /// A subscription: a topic glob and the least severity it wants.
     struct pattern {
         std::string glob;
@@ -172,7 +226,14 @@ class pubsub_session final : public hub_subscriber,
 
     awaitable_void handle_messages() {
         ws::frame_parser::message m;
-        while (parser_.next(m)) {
+        while (!closing_after_write_ && parser_.next(m)) {
+            if (!admit()) {
+                fail(drop_reason::rate_limited, 1008,
+                     "more than " + std::to_string(srv_->opts.client_rate) +
+                         " messages a second ([server] client_rate)");
+                cut_soon();
+                co_return;
+            }
             switch (m.op) {
             case ws::opcode::text:
                 on_text(m.payload);
@@ -444,6 +505,10 @@ class pubsub_session final : public hub_subscriber,
     bool dead_ = false;
     bool closing_ = false;
     bool closing_after_write_ = false;
+    net::steady_timer idle_timer_;
+    clock::time_point last_rx_; ///< when the client last sent anything
+    clock::time_point rate_at_; ///< the bucket's last refill
+    double rate_tokens_;        ///< messages the client may still send now
 };
 } // namespace
 

@@ -91,9 +91,37 @@ class session_impl final : public ws_session,
     }
 
     void start() override {
+        spawn_supervisor(false);
+        net::co_spawn(strand_, watchdog(this->shared_from_this()), net::detached);
+    }
+
+    /// Runs the supervisor; if anything escapes it (a fault, not a venue's doing), the feed
+    /// says so — down, with the reason in its failure and log line — and starts over after a
+    /// backoff, instead of dying while still reporting itself connected.
+    void spawn_supervisor(bool backoff_first) {
         auto self = this->shared_from_this();
-        net::co_spawn(strand_, supervisor(self), net::detached);
-        net::co_spawn(strand_, watchdog(self), net::detached);
+        net::co_spawn(strand_, supervisor(self, backoff_first), [self](std::exception_ptr e) {
+            if (!e || self->stopping_) return;
+            std::string what = "unknown exception";
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                what = x.what();
+            } catch (...) {
+            }
+            ++self->failures_;
+            self->stats_.reconnects.add();
+            self->fail_with(core::down_cause::lost, "internal error, reconnecting: " + what);
+            if (self->up_)
+                self->set_down();
+            else
+                self->health_down();
+            if (self->cur_) self->cur_->close();
+            if (self->next_) self->next_->close();
+            self->next_.reset();
+            self->rotating_ = self->swap_ready_ = false;
+            self->spawn_supervisor(true);
+        });
     }
 
     void stop() override {
@@ -356,8 +384,12 @@ class session_impl final : public ws_session,
         return d;
     }
 
-    awaitable<void> supervisor(std::shared_ptr<session_impl> keep) {
+    awaitable<void> supervisor(std::shared_ptr<session_impl> keep, bool backoff_first) {
         bool first = true;
+        if (backoff_first) {
+            backoff_timer_.expires_after(dur(backoff_delay(nullptr)));
+            co_await backoff_timer_.async_wait(k_tuple);
+        }
         while (!stopping_) {
             if (!first) stats_.reconnects.add();
             first = false;

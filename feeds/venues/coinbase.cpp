@@ -129,6 +129,7 @@ struct coinbase_parser : venue_context {
             if (channel == "subscriptions" || channel == "heartbeats") return k_control;
             return k_ignored;
         }
+        out->resize(start); // `events` belong to Advanced Trade: an Exchange frame's are not read
         if (type == "match" || type == "last_match") {
             if (!price.present) return missing("price: missing");
             if (!has_trade_id) return missing("trade_id: missing");

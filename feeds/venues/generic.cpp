@@ -234,9 +234,12 @@ struct generic_parser::impl {
                 }
                 if (const auto* id = venues.find(name)) {
                     t.venue = core::venue_id{*id};
-                } else {
-                    t.venue = symbols->registry().venue(name);
+                } else if (const auto known = symbols->registry().try_venue(name)) {
+                    t.venue = *known;
                     venues.insert(name, core::index(t.venue));
+                } else {
+                    return parse_result::reject(reject_reason::registry_full,
+                                                "venue: no room for another venue name");
                 }
             }
         }

@@ -15,7 +15,7 @@ bool parse_decimal_seconds(std::string_view s, nanos& out) {
         secs = secs * 10 + (s[i] - '0');
         ++digits;
     }
-    if (digits == 0) return false;
+    if (digits == 0 || secs > (INT64_MAX - core::k_ns_per_s) / core::k_ns_per_s) return false;
     if (i < s.size()) {
         ++i;
         std::size_t n = 0;

@@ -175,5 +175,30 @@ TEST(generic_parser, full_registry_is_a_reason) {
     EXPECT_EQ(r.reason, reject_reason::registry_full);
 }
 
+// A feed naming ever more venues (hardening finding 5): past the registry's 65,535 venue names
+// each new one is refused as registry_full, the parser keeps going, and known ones still parse.
+TEST(generic_parser, too_many_venue_names_are_refused_not_thrown) {
+    core::instrument_registry reg(16);
+    core::symbol_cache syms(reg, reg.venue("generic"));
+    generic_parser p(syms);
+    std::vector<core::tick> out;
+    std::size_t ticks = 0, full = 0;
+    for (std::size_t i = 0; i < core::instrument_registry::k_max_venues + 100; ++i) {
+        std::string f = R"({"sym":"A","px":1,"venue":"v)" + std::to_string(i) + R"("})";
+        const std::size_t n = f.size();
+        f.append(k_padding, ' ');
+        out.clear();
+        const parse_result r = p.parse(f.data(), n, f.size(), 0, out);
+        if (r.status == frame_status::ticks) ++ticks;
+        if (r.status == frame_status::rejected && r.reason == reject_reason::registry_full) ++full;
+    }
+    EXPECT_EQ(ticks, core::instrument_registry::k_max_venues - 1); // "generic" is one of them
+    EXPECT_EQ(full, 101u);
+    std::string known = R"({"sym":"A","px":2,"venue":"v7"})";
+    const std::size_t n = known.size();
+    known.append(k_padding, ' ');
+    EXPECT_EQ(p.parse(known.data(), n, known.size(), 0, out).status, frame_status::ticks);
+}
+
 } // namespace
 } // namespace seismo::feeds

@@ -159,6 +159,32 @@ TEST_F(venue_test, coinbase_fields) {
     EXPECT_EQ(adv.r.connection_seq, 6u); // sequence_num 5, offset by one
 }
 
+// The outcome says what the frame gave (hardening finding 7): an Exchange-format frame that
+// carries an Advanced Trade `events` list gives no ticks and says ignored; a Kraken trade
+// message with an empty list says ignored, not ticks.
+TEST_F(venue_test, the_outcome_matches_the_ticks_given) {
+    const auto l2 =
+        parse(venue::coinbase, R"({"type":"l2update","product_id":"BTC-USD","changes":[],"events":)"
+                               R"([{"trades":[{"product_id":"BTC-USD","price":"1","size":"1",)"
+                               R"("trade_id":"9","side":"BUY","time":"2024-01-01T00:00:00Z"}]}]})");
+    EXPECT_EQ(l2.r.status, frame_status::ignored);
+    EXPECT_TRUE(l2.ticks.empty());
+    const auto empty = parse(venue::kraken, R"([336,[],"trade","XBT/USD"])");
+    EXPECT_EQ(empty.r.status, frame_status::ignored);
+    EXPECT_TRUE(empty.ticks.empty());
+    // A heartbeat's sequence_num is a number on the connection too.
+    const auto hb = parse(venue::coinbase, R"({"channel":"heartbeats","client_id":"",)"
+                                           R"("timestamp":"2024-01-01T00:00:00Z",)"
+                                           R"("sequence_num":41,"events":[]})");
+    EXPECT_EQ(hb.r.status, frame_status::control);
+    EXPECT_EQ(hb.r.connection_seq, 42u);
+    // Kraken decimal seconds past 2262 are a bad timestamp, not a wrapped one.
+    const auto far = parse(venue::kraken,
+                           R"([336,[["1.0","1.0","9223372039.5","s","l",""]],"trade","XBT/USD"])");
+    EXPECT_EQ(far.r.status, frame_status::rejected);
+    EXPECT_EQ(far.r.reason, reject_reason::bad_timestamp);
+}
+
 TEST_F(venue_test, kraken_fields) {
     const auto v1 = parse(venue::kraken, lines_of("kraken_v1_trade.json")[3]);
     ASSERT_EQ(v1.ticks.size(), 2u);

@@ -101,6 +101,21 @@ TEST(ws_codec, protocol_violations_fail_with_their_close_codes) {
         {client_frame(opcode::text, std::string(40, 'x'), false) +
              client_frame(opcode::continuation, std::string(40, 'x')),
          frame_parser::error::too_big, 1009},
+        // RFC 6455 §7.4 and §8.1: close codes and UTF-8
+        {client_frame(opcode::close, "\x03"), frame_parser::error::bad_close, 1002},
+        {client_frame(opcode::close, "\x03\xe7"), frame_parser::error::bad_close, 1002}, // 999
+        {client_frame(opcode::close, "\x03\xec"), frame_parser::error::bad_close, 1002}, // 1004
+        {client_frame(opcode::close, "\x03\xed"), frame_parser::error::bad_close, 1002}, // 1005
+        {client_frame(opcode::close, "\x03\xee"), frame_parser::error::bad_close, 1002}, // 1006
+        {client_frame(opcode::close, "\x03\xf7"), frame_parser::error::bad_close, 1002}, // 1015
+        {client_frame(opcode::close, "\x0b\xb7"), frame_parser::error::bad_close, 1002}, // 2999
+        {client_frame(opcode::close, "\x13\x88"), frame_parser::error::bad_close, 1002}, // 5000
+        {client_frame(opcode::close, "\x03\xe8\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce"),
+         frame_parser::error::bad_utf8, 1007},
+        {client_frame(opcode::text, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"),
+         frame_parser::error::bad_utf8, 1007}, // a UTF-16 surrogate
+        {client_frame(opcode::text, "\xce", false) + client_frame(opcode::continuation, "\xba\xff"),
+         frame_parser::error::bad_utf8, 1007},
     };
     for (std::size_t i = 0; i < cases.size(); ++i) {
         frame_parser p(64);
@@ -135,6 +150,33 @@ TEST(ws_codec, a_huge_continuation_length_does_not_wrap_the_limit) {
         EXPECT_EQ(p.failure(), len == 59 ? frame_parser::error::none : frame_parser::error::too_big)
             << len;
     }
+}
+
+TEST(ws_codec, valid_close_codes_and_utf8_split_across_fragments_pass) {
+    for (const int c :
+         {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999}) {
+        const auto code = static_cast<std::uint16_t>(c);
+        EXPECT_TRUE(valid_close_code(code)) << code;
+        std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+        payload += "\xce\xba\xe1\xbd\xb9"; // a UTF-8 reason
+        const std::string in = client_frame(opcode::close, payload);
+        frame_parser p(64);
+        p.feed(in.data(), in.size());
+        frame_parser::message m;
+        ASSERT_TRUE(p.next(m)) << code;
+        EXPECT_EQ(m.op, opcode::close);
+    }
+    // A code point split between two fragments is valid once the message is whole.
+    const std::string in = client_frame(opcode::text, "\xce", false) +
+                           client_frame(opcode::continuation, "\xba") +
+                           client_frame(opcode::close, "");
+    frame_parser p(64);
+    p.feed(in.data(), in.size());
+    frame_parser::message m;
+    ASSERT_TRUE(p.next(m));
+    EXPECT_EQ(m.payload, "\xce\xba");
+    ASSERT_TRUE(p.next(m)) << "an empty close is allowed";
+    EXPECT_EQ(m.op, opcode::close);
 }
 
 } // namespace

@@ -33,6 +33,10 @@ inline constexpr char k_magic[8] = {'S', 'E', 'I', 'S', 'M', 'O', 'J', 'L'};
 inline constexpr std::uint32_t k_block_magic = 0x31424a53;      // "SJB1" little-endian: raw records
 inline constexpr std::uint32_t k_block_magic_zstd = 0x5a424a53; // "SJBZ": zstd-compressed records
 inline constexpr std::uint32_t k_flag_zstd = 1;                 ///< segment header flag
+/// The most a block's records can be: the writer cuts blocks at 1 MiB on record boundaries, and
+/// one record holds at most a 64 MiB frame ([engine] max_frame_bytes) and its headers. A length
+/// field past it is damage, never an allocation.
+inline constexpr std::uint32_t k_max_block_bytes = (64u << 20) + (1u << 20);
 
 enum class record_type : std::uint16_t { frame = 1, order = 2, health = 3 };
 

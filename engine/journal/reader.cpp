@@ -33,7 +33,7 @@ bool reader::is_journal(const std::string& path) {
     return ok;
 }
 
-reader::reader(const std::string& path) {
+reader::reader(const std::string& path) try {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
         throw std::runtime_error(path + ": " + std::strerror(errno));
@@ -56,6 +56,11 @@ reader::reader(const std::string& path) {
         throw std::runtime_error(segments_.front() +
                                  ": not a seismo journal (no segment with a valid header)");
     }
+} catch (...) {
+    // The destructor does not run for a constructor that throws: close the segment here.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    throw;
 }
 
 bool reader::report(problem p) {
@@ -102,6 +107,7 @@ bool reader::load_segment() {
         done_bytes_ += file_size_;
         if (fd_ >= 0) ::close(fd_);
         file_size_ = 0;
+        resync_crc_bytes_ = 0;
         win_off_ = 0;
         win_len_ = 0;
         pos_ = 0;
@@ -167,13 +173,43 @@ bool reader::load_segment() {
     return false;
 }
 
+bool reader::resync_budget(std::uint64_t n) noexcept {
+    if (resync_crc_bytes_ + n > 4 * file_size_ + k_max_block_bytes) return false;
+    resync_crc_bytes_ += n;
+    return true;
+}
+
 bool reader::block_at(std::uint64_t off, bool verify) {
     if (!ensure(off, k_block_header)) return false;
     const auto m = get_le<std::uint32_t>(at(off));
     if (m != k_block_magic && m != k_block_magic_zstd) return false;
+    const auto raw = get_le<std::uint32_t>(at(off + 4));
     const auto len = get_le<std::uint32_t>(at(off + 8));
-    if (!ensure(off, k_block_header + len)) return false; // runs past the end of the file
-    return !verify || crc32c(at(off + k_block_header), len) == get_le<std::uint32_t>(at(off + 12));
+    if (raw > k_max_block_bytes || len > k_max_block_bytes) return false; // damaged lengths
+    if (m == k_block_magic && raw != len) return false;
+    if (!verify) return ensure(off, k_block_header + len); // false: past the end of the file
+    // Resynchronising: blocks lie back to back, so a real one ends at the file's end or where
+    // the next block's magic starts. Checked before the CRC, so that bytes that merely look
+    // like a block header cost a few compares, not a CRC over the length they claim.
+    const std::uint64_t end = off + k_block_header + len;
+    if (end > file_size_ || (end != file_size_ && end + 4 > file_size_)) return false;
+    if (end != file_size_) {
+        // Four bytes read on their own: the window is not moved for a candidate that fails.
+        char nm[4];
+        if (end + 4 <= win_off_ + win_len_ && end >= win_off_) {
+            std::memcpy(nm, at(end), 4);
+        } else if (::pread(fd_, nm, 4, static_cast<off_t>(end)) != 4) {
+            return false;
+        }
+        const auto next = get_le<std::uint32_t>(nm);
+        if (next != k_block_magic && next != k_block_magic_zstd) return false;
+    }
+    // Crafted bytes can still chain (say, every candidate claiming to end at the file's end):
+    // the CRC work of resynchronising is capped at a few times the segment's size, past which
+    // the rest of the segment is dropped as damaged. Real damage never comes near it.
+    if (!resync_budget(len)) return false;
+    if (!ensure(off, k_block_header + len)) return false;
+    return crc32c(at(off + k_block_header), len) == get_le<std::uint32_t>(at(off + 12));
 }
 
 bool reader::next_block() {
@@ -235,9 +271,16 @@ bool reader::next_block() {
                 if (!report(pr)) return false;
                 continue;
             }
-            block_.resize(static_cast<std::size_t>(raw) + k_read_padding);
-            const std::size_t n = ZSTD_decompress(block_.data(), raw, stored, len);
-            if (ZSTD_isError(n) || n != raw) {
+            // The raw length sizes a buffer but is outside the CRC: it must be the length the
+            // CRC-checked zstd frame declares, and within a block's bound.
+            const unsigned long long declared = ZSTD_getFrameContentSize(stored, len);
+            const bool sized = declared == raw && raw <= k_max_block_bytes;
+            std::size_t n = 0;
+            if (sized) {
+                block_.resize(static_cast<std::size_t>(raw) + k_read_padding);
+                n = ZSTD_decompress(block_.data(), raw, stored, len);
+            }
+            if (!sized || ZSTD_isError(n) || n != raw) {
                 problem pr;
                 pr.segment = seg;
                 pr.offset = block;
@@ -302,9 +345,12 @@ bool reader::next(record& r) {
             for (; next + k_record_header <= blk_.size(); ++next) {
                 const char* q = blk_.data() + next;
                 const auto l = get_le<std::uint32_t>(q);
-                if (l <= blk_.size() - next - k_record_header &&
-                    crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4))
+                if (l > blk_.size() - next - k_record_header) continue;
+                if (!resync_budget(12 + l)) {
+                    next = blk_.size(); // crafted, not damaged: the rest of the block goes
                     break;
+                }
+                if (crc32c(q + 8, 12 + l) == get_le<std::uint32_t>(q + 4)) break;
             }
             pr.dropped_bytes = std::min(next, blk_.size()) - bpos_;
             pr.what +=

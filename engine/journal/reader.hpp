@@ -68,12 +68,15 @@ class reader {
     [[nodiscard]] const char* at(std::uint64_t off) const noexcept {
         return buf_.get() + (off - win_off_);
     }
+    /// Counts `n` bytes of CRC work spent resynchronising; false once past the segment's cap.
+    bool resync_budget(std::uint64_t n) noexcept;
     /// True when a whole block starts at `off` (and, with `verify`, its CRC holds).
     bool block_at(std::uint64_t off, bool verify);
 
     std::vector<std::string> segments_;
     std::size_t seg_ = 0; // segments opened so far
-    int fd_ = -1;         // the current segment
+    int fd_ = -1;
+    std::uint64_t resync_crc_bytes_ = 0; // CRC work spent resynchronising in this segment
     std::uint64_t file_size_ = 0;
     std::unique_ptr<char[]> buf_; // a window on the segment, then k_read_padding bytes
     std::size_t buf_size_ = 0;

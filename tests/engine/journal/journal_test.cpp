@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 #include <vector>
@@ -276,6 +278,100 @@ TEST(journal, an_order_taken_before_its_frame_is_held_back_until_the_frame_is_in
         seen.push_back(rec.type);
     EXPECT_EQ(seen, (std::vector<record_type>{record_type::frame, record_type::order,
                                               record_type::health}));
+}
+
+// Hardening finding 4: a compressed block's raw length is outside its CRC and sized a buffer;
+// 0xfffffff0 there asked for 4 GiB. Now it must equal what the CRC-checked zstd frame declares.
+TEST(journal, a_damaged_raw_length_is_refused_not_allocated) {
+    options o;
+    o.block_bytes = 4 * 1024;
+    o.compress = true;
+    const auto dir = write_journal("rawlen", 4000, o);
+    const auto seg = segments_in(dir).front();
+    std::string bytes = slurp(seg);
+    const auto first = bytes.find("SJBZ");
+    const auto second = bytes.find("SJBZ", first + 1);
+    ASSERT_NE(second, std::string::npos);
+    const std::uint32_t huge = 0xfffffff0u;
+    std::memcpy(bytes.data() + second + 4, &huge, 4);
+    spit(seg, bytes);
+    rusage before{};
+    ::getrusage(RUSAGE_SELF, &before);
+    const counts c = read_all(dir);
+    rusage after{};
+    ::getrusage(RUSAGE_SELF, &after);
+    ASSERT_EQ(c.problems.size(), 1u);
+    EXPECT_NE(c.problems[0].find("damaged block: skipped"), std::string::npos) << c.problems[0];
+    EXPECT_GT(c.frames, 3000u) << "the blocks after it are read";
+    EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "KiB: no 4 GiB buffer";
+}
+
+// A raw length within bounds but not the zstd frame's: refused before any allocation.
+TEST(journal, a_raw_length_unlike_the_frames_is_refused) {
+    options o;
+    o.block_bytes = 4 * 1024;
+    o.compress = true;
+    const auto dir = write_journal("rawlen2", 4000, o);
+    const auto seg = segments_in(dir).front();
+    std::string bytes = slurp(seg);
+    const auto second = bytes.find("SJBZ", bytes.find("SJBZ") + 1);
+    ASSERT_NE(second, std::string::npos);
+    const std::uint32_t wrong = 60u << 20;
+    std::memcpy(bytes.data() + second + 4, &wrong, 4);
+    spit(seg, bytes);
+    const counts c = read_all(dir);
+    ASSERT_EQ(c.problems.size(), 1u);
+    EXPECT_NE(c.problems[0].find("does not decompress"), std::string::npos) << c.problems[0];
+    EXPECT_GT(c.frames, 3000u);
+}
+
+// Hardening finding 4: each reader whose constructor threw kept its segment's descriptor.
+TEST(journal, a_reader_that_throws_keeps_no_descriptor) {
+    const auto dir = write_journal("fdleak", 10);
+    const auto seg = segments_in(dir).front();
+    std::string bytes = slurp(seg);
+    bytes[k_segment_header] ^= 0x20; // the metadata: its header CRC fails, no segment is valid
+    spit(seg, bytes);
+    auto open_fds = [] {
+        std::size_t n = 0;
+        for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+            (void)e;
+            ++n;
+        }
+        return n;
+    };
+    const std::size_t before = open_fds();
+    for (int i = 0; i < 1000; ++i)
+        EXPECT_THROW(reader r(dir), std::runtime_error);
+    EXPECT_EQ(open_fds(), before);
+}
+
+// Hardening finding 4: resynchronising past bytes that look like block headers claiming long
+// lengths checked a CRC over each claimed length (quadratic). Now a candidate must end where
+// the next block starts; the real next block is found and everything after it read.
+TEST(journal, bytes_that_look_like_block_headers_do_not_stop_the_resync) {
+    options o;
+    o.block_bytes = 4 * 1024;
+    const auto dir = write_journal("fakehdr", 4000, o);
+    const auto seg = segments_in(dir).front();
+    std::string bytes = slurp(seg);
+    const auto first = bytes.find("SJB1");
+    const auto second = bytes.find("SJB1", first + 1);
+    ASSERT_NE(second, std::string::npos);
+    // Overwrite the first block with fake headers, each claiming the rest of the file.
+    for (std::size_t at = first; at + k_block_header <= second; at += k_block_header) {
+        const std::uint32_t magic = k_block_magic;
+        const auto len = static_cast<std::uint32_t>(bytes.size() - at - k_block_header - 1);
+        std::memcpy(bytes.data() + at, &magic, 4);
+        std::memcpy(bytes.data() + at + 4, &len, 4);
+        std::memcpy(bytes.data() + at + 8, &len, 4);
+        std::memset(bytes.data() + at + 12, 0, 4);
+    }
+    spit(seg, bytes);
+    const counts c = read_all(dir);
+    ASSERT_FALSE(c.problems.empty());
+    EXPECT_GT(c.frames, 3500u);
+    EXPECT_EQ(c.last_frame, 4000u) << "read to the end";
 }
 
 TEST(journal, not_a_journal) {

@@ -13,10 +13,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 namespace seismo::engine {
 
@@ -806,6 +808,60 @@ std::uint64_t fnv1a(std::string_view s) {
     return h;
 }
 
+/// More instruments than the registry holds fail at load, at the line that passes the limit,
+/// not in the run with no line: declared instruments, then feed symbols not declared.
+void check_capacity(const config& cfg) {
+    const std::size_t cap = cfg.engine.max_instruments;
+    std::set<std::string> known; // symbols, and venue:native aliases (not instruments)
+    std::size_t declared = 0;
+    for (const auto& in : cfg.instruments) {
+        declared += known.insert(in.info.symbol).second ? 1 : 0;
+        for (const auto& [venue, native] : in.aliases)
+            known.insert(venue + ":" + native);
+        if (declared > cap) {
+            throw config_error(cfg.file, in.line, 1,
+                               "[[instrument]] '" + in.info.symbol + "': more instruments than "
+                               "[engine] max_instruments (" + std::to_string(cap) + ")");
+        }
+    }
+    std::size_t count = declared;
+    std::set<std::string> extra;
+    for (const auto& f : cfg.feeds) {
+        for (const auto& s : f.symbols) {
+            if (known.count(s) != 0 || known.count(f.venue + ":" + s) != 0) continue;
+            if (extra.insert(s).second && ++count > cap) {
+                throw config_error(cfg.file, f.line, 1,
+                                   "[[feed]] '" + f.name + "': its symbols take the instruments "
+                                   "past [engine] max_instruments (" + std::to_string(cap) +
+                                   "): raise it or subscribe to fewer");
+            }
+        }
+    }
+}
+
+/// A file the config names must be readable now, not when the run gets to it.
+void check_readable(const toml::table& root, const config& cfg) {
+    auto check = [&](const toml::node* n, const std::string& where, const std::string& key,
+                     const std::string& path) {
+        if (path.empty() || ::access(path.c_str(), R_OK) == 0) return;
+        const auto& src = n != nullptr ? n->source() : root.source();
+        throw config_error(cfg.file, src.begin.line, src.begin.column,
+                           where + ": '" + key + "' " + path + ": " + std::strerror(errno));
+    };
+    if (const auto* s = root["server"].as_table()) {
+        check(s->get("tls_cert"), "[server]", "tls_cert", cfg.server.tls_cert);
+        check(s->get("tls_key"), "[server]", "tls_key", cfg.server.tls_key);
+    }
+    if (const auto* feeds = root["feed"].as_array()) {
+        for (std::size_t i = 0; i < feeds->size() && i < cfg.feeds.size(); ++i) {
+            const auto* t = (*feeds)[i].as_table();
+            if (t != nullptr)
+                check(t->get("ca_file"), "[[feed]] '" + cfg.feeds[i].name + "'", "ca_file",
+                      cfg.feeds[i].ca_file);
+        }
+    }
+}
+
 } // namespace
 
 config load_config_string(std::string_view text, const std::string& name) {
@@ -834,11 +890,16 @@ config load_config_string(std::string_view text, const std::string& name) {
     read_feeds(root, cfg);
     read_instruments(root, cfg);
     read_signals(root, cfg);
+    check_capacity(cfg);
+    check_readable(root, cfg);
     check_memory(cfg);
     return cfg;
 }
 
 config load_config_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw config_error(path, 0, 0, "is a directory, not a config file");
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw config_error(
@@ -846,6 +907,10 @@ config load_config_file(const std::string& path) {
     }
     std::ostringstream ss;
     ss << in.rdbuf();
+    if (in.bad()) {
+        throw config_error(path, 0, 0,
+                           "cannot read the config file (" + std::string(std::strerror(errno)) + ")");
+    }
     return load_config_string(ss.str(), path);
 }
 

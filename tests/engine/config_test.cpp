@@ -167,6 +167,45 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
                  "unknown role 'root' (subscribe, metrics, admin)");
     expect_error("[server]\ntokens = [{ token = \"\" }]\n", 10, "must not be empty");
     expect_error("[server]\ntokens = [{ token = \"a\" }, { token = \"a\" }]\n", 10, "listed twice");
+    // hardening finding 8: listen addresses, limits, files named in the config
+    expect_error("[server]\nlisten = \"127.0.0.1:70000\"\n", 10, "0-65535");
+    expect_error("[server]\nlisten = \":-5\"\n", 10, "0-65535");
+    expect_error("[server]\nlisten = \":18085x\"\n", 10, "0-65535");
+    expect_error("[server]\nlisten = \"abc\"\n", 10, "has no port");
+    expect_error("[server]\nlisten = \"::1:80\"\n", 10, "IPv6 in brackets");
+    expect_error("[server]\nlisten = \"0.0.0.0:8080\"\ntokens = [{ token = \"a\" }]\n", 10,
+                 "clear text");
+    expect_error("[server]\ntls_cert = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\n",
+                 10, "'tls_cert' /nonexistent/c.pem: No such file or directory");
+    expect_error("[[feed]]\nname = \"f\"\nvenue = \"binance\"\nurl = \"wss://x\"\n"
+                 "ca_file = \"/nonexistent/ca.pem\"\n",
+                 13, "'ca_file' /nonexistent/ca.pem");
+    expect_error("[engine]\nmax_instruments = 2\n[[instrument]]\nsymbol = \"C\"\n", 11,
+                 "more instruments than [engine] max_instruments (2)");
+    expect_error("[engine]\nmax_instruments = 3\n[[feed]]\nname = \"f\"\nvenue = \"binance\"\n"
+                 "url = \"wss://x\"\nsymbols = [\"BTCUSDT\", \"ETHUSDT\", \"XRPUSDT\"]\n",
+                 11, "past [engine] max_instruments (3)");
+    expect_error("[server]\nidle_timeout = \"1ms\"\n", 10, "at least 200ms");
+    expect_error("[server]\nclient_rate = -1\n", 10, "between 0 and");
+    // allowed: a loopback listener with tokens, TLS, or allow_insecure; BTCUSDT is an alias
+    for (const char* ok : {"[server]\nlisten = \"127.0.0.1:0\"\ntokens = [{ token = \"a\" }]\n",
+                           "[server]\nlisten = \"[::1]:0\"\ntokens = [{ token = \"a\" }]\n",
+                           "[server]\nlisten = \"0.0.0.0:0\"\nallow_insecure = true\n"
+                           "tokens = [{ token = \"a\" }]\n",
+                           "[engine]\nmax_instruments = 3\n[[feed]]\nname = \"f\"\n"
+                           "venue = \"binance\"\nurl = \"wss://x\"\n"
+                           "symbols = [\"BTCUSDT\", \"ETHUSDT\"]\n"}) {
+        EXPECT_NO_THROW((void)load_config_string(std::string(k_base) + ok, "ok.toml")) << ok;
+    }
+}
+
+TEST(config, a_directory_is_not_a_config_file) {
+    try {
+        (void)load_config_file(::testing::TempDir());
+        ADD_FAILURE() << "no error";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+    }
 }
 
 TEST(config, missing_file_is_an_error) {

@@ -36,8 +36,9 @@ class pubsub_session final : public hub_subscriber,
     pubsub_session(std::shared_ptr<server::impl> srv, Stream stream,
                    std::vector<std::string> allowed)
         : srv_(std::move(srv)), stream_(std::move(stream)), parser_(srv_->opts.max_message_bytes),
-          allowed_(std::move(allowed)), idle_timer_(stream_.get_executor()), last_rx_(clock::now()),
-          rate_at_(last_rx_), rate_tokens_(static_cast<double>(srv_->opts.client_rate)) {}
+          allowed_(std::move(allowed)), idle_timer_(stream_.get_executor()),
+          drain_timer_(stream_.get_executor()), last_rx_(clock::now()), rate_at_(last_rx_),
+          rate_tokens_(static_cast<double>(srv_->opts.client_rate)) {}
 
     // hub_subscriber (hub lock held)
     [[nodiscard]] bool wants(const message& m) const override {
@@ -81,6 +82,7 @@ class pubsub_session final : public hub_subscriber,
             pubsub_session* s;
             ~release() {
                 s->idle_timer_.cancel();
+                s->drain_timer_.cancel();
                 s->srv_->trigger_hub.remove(s);
                 s->srv_->stats.subscribers.fetch_sub(1, std::memory_order_relaxed);
             }
@@ -91,8 +93,25 @@ class pubsub_session final : public hub_subscriber,
         co_await handle_messages();
         std::array<char, 16 * 1024> buf{};
         while (!closing_) {
+            // Back-pressure: while k_max_own replies wait unwritten, read no more requests (the
+            // client's own sends then stall in TCP); one that still has not read them after
+            // k_unread_grace does not read at all, and is cut off.
+            if (!draining_ && own_waiting() >= k_max_own) {
+                drain_timer_.expires_after(k_unread_grace);
+                (void)co_await drain_timer_.async_wait(k_tuple);
+                if (closing_) break;
+                if (own_waiting() >= k_max_own) {
+                    cut_off_unread();
+                    draining_ = true;
+                }
+                continue;
+            }
             auto [ec, n] = co_await stream_.async_read_some(net::buffer(buf), k_tuple);
             if (ec) break;
+            // After our close frame, what the peer still sends is read and dropped until it
+            // closes (or the cut timer does): closing a socket with unread bytes sends a reset,
+            // which can destroy the close frame in flight.
+            if (draining_ || closing_after_write_) continue;
             last_rx_ = clock::now();
             parser_.feed(buf.data(), n);
             co_await handle_messages();
@@ -176,14 +195,15 @@ class pubsub_session final : public hub_subscriber,
         return false;
     }
 
-    /// Queues a frame of our own. Bounded: a client that keeps asking (pings, ops) without
-    /// reading the answers is cut off once k_max_own of them wait, so it cannot grow the server.
+    /// Queues a frame of our own. Bounded: the read loop stops reading while k_max_own wait
+    /// (back-pressure), so at most one read's worth of requests more can be answered; past
+    /// k_max_own_hard the client is cut off at once.
     void send_own(std::string frame, bool closing_frame = false) {
         bool over = false;
         {
             std::lock_guard lock(qmu_);
             if (closing_after_write_ && !closing_frame) return; // closing: nothing more to say
-            if (own_.size() >= k_max_own && !closing_frame) {
+            if (own_.size() >= k_max_own_hard && !closing_frame) {
                 over = true;
             } else {
                 own_.push_back(std::move(frame));
@@ -194,6 +214,10 @@ class pubsub_session final : public hub_subscriber,
             return;
         }
         kick();
+    }
+    std::size_t own_waiting() {
+        std::lock_guard lock(qmu_);
+        return own_.size();
     }
     /// The client asks without reading the answers: drop what waits, say why, cut it off.
     void cut_off_unread() {
@@ -275,10 +299,10 @@ class pubsub_session final : public hub_subscriber,
 
     void on_text(std::string_view text) {
         {
-            // Every op is answered (snapshot, pong, error): one that finds k_max_own answers
-            // still unread comes from a client that does not read, and is the last.
+            // Every op is answered (snapshot, pong, error): one that finds k_max_own_hard
+            // answers still unwritten comes from a client that does not read, and is the last.
             std::unique_lock lock(qmu_);
-            if (own_.size() >= k_max_own && !closing_after_write_) {
+            if (own_.size() >= k_max_own_hard && !closing_after_write_) {
                 lock.unlock();
                 cut_off_unread();
                 return;
@@ -470,14 +494,17 @@ class pubsub_session final : public hub_subscriber,
                 break;
             }
             if (closing_after_write_ && own_drained()) {
+                // Our close frame is out: no more writes; the read loop drains what the peer
+                // still sends until it closes, or the cut timer closes in 2 s.
                 dead_ = true;
-                closing_ = true;
+                draining_ = true;
                 beast::error_code ignored;
-                beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both,
+                beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send,
                                                                    ignored);
-                beast::get_lowest_layer(stream_).close();
+                cut_soon();
                 break;
             }
+            if (own_waiting() < k_max_own / 2) drain_timer_.cancel(); // the read loop may go on
         }
         writing_ = false;
         (void)keep;
@@ -494,8 +521,12 @@ class pubsub_session final : public hub_subscriber,
     client_op_parser ops_;
     std::vector<std::string> allowed_;
     std::vector<pattern> patterns_; // changed only under the hub lock
-    /// Own frames (pongs, errors, snapshots) that may wait unread before the client is cut off.
+    /// Own frames (pongs, errors, snapshots) waiting unwritten at which reading stops, and for
+    /// how long before a client that never reads is cut off.
     static constexpr std::size_t k_max_own = 256;
+    static constexpr auto k_unread_grace = std::chrono::seconds(5);
+    /// The most own frames may reach (one read of tiny pings past k_max_own): then cut at once.
+    static constexpr std::size_t k_max_own_hard = 8192;
     std::mutex qmu_;
     std::deque<message_ptr> queue_;
     std::deque<std::string> own_;
@@ -506,9 +537,11 @@ class pubsub_session final : public hub_subscriber,
     bool closing_ = false;
     bool closing_after_write_ = false;
     net::steady_timer idle_timer_;
-    clock::time_point last_rx_; ///< when the client last sent anything
-    clock::time_point rate_at_; ///< the bucket's last refill
-    double rate_tokens_;        ///< messages the client may still send now
+    net::steady_timer drain_timer_; ///< the read loop waits on it while own_ is full
+    bool draining_ = false;         ///< our close frame is out: reads are dropped
+    clock::time_point last_rx_;     ///< when the client last sent anything
+    clock::time_point rate_at_;     ///< the bucket's last refill
+    double rate_tokens_;            ///< messages the client may still send now
 };
 } // namespace
 

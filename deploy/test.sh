@@ -13,7 +13,7 @@ find app bench engine feeds fuzz signals tests -name '*.cpp' -o -name '*.hpp' | 
 
 cmake --preset debug
 cmake --build --preset debug
-ctest --preset debug
+ctest --preset debug -LE soak
 
 cmake --preset tsan
 cmake --build --preset tsan --target runtime_test publish_test journal_test feeds_live_test
@@ -21,5 +21,5 @@ ctest --preset tsan -L threads
 
 cmake --preset release
 cmake --build --preset release --target seismo replay_bench journal_bench micro_bench venue_bench live_bench
-ctest --preset release -L bench
+ctest --preset release -L 'bench|soak'
 echo "seismo: all tests passed"

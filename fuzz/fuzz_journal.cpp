@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             bytes += rec.payload.size();
             if (rec.payload.size() > k_max_block_bytes) std::abort();
         }
-        if (bytes > size * 64 + 64) std::abort(); // records come from the input (zstd at most ~64x here)
+        if (bytes > size * 64 + 64)
+            std::abort(); // records come from the input (zstd at most ~64x here)
         (void)problems;
     } catch (const std::runtime_error&) {
         // not a journal at all: refused at open, with the reason

@@ -820,8 +820,10 @@ void check_capacity(const config& cfg) {
             known.insert(venue + ":" + native);
         if (declared > cap) {
             throw config_error(cfg.file, in.line, 1,
-                               "[[instrument]] '" + in.info.symbol + "': more instruments than "
-                               "[engine] max_instruments (" + std::to_string(cap) + ")");
+                               "[[instrument]] '" + in.info.symbol +
+                                   "': more instruments than "
+                                   "[engine] max_instruments (" +
+                                   std::to_string(cap) + ")");
         }
     }
     std::size_t count = declared;
@@ -831,9 +833,10 @@ void check_capacity(const config& cfg) {
             if (known.count(s) != 0 || known.count(f.venue + ":" + s) != 0) continue;
             if (extra.insert(s).second && ++count > cap) {
                 throw config_error(cfg.file, f.line, 1,
-                                   "[[feed]] '" + f.name + "': its symbols take the instruments "
-                                   "past [engine] max_instruments (" + std::to_string(cap) +
-                                   "): raise it or subscribe to fewer");
+                                   "[[feed]] '" + f.name +
+                                       "': its symbols take the instruments "
+                                       "past [engine] max_instruments (" +
+                                       std::to_string(cap) + "): raise it or subscribe to fewer");
             }
         }
     }
@@ -908,8 +911,8 @@ config load_config_file(const std::string& path) {
     std::ostringstream ss;
     ss << in.rdbuf();
     if (in.bad()) {
-        throw config_error(path, 0, 0,
-                           "cannot read the config file (" + std::string(std::strerror(errno)) + ")");
+        throw config_error(
+            path, 0, 0, "cannot read the config file (" + std::string(std::strerror(errno)) + ")");
     }
     return load_config_string(ss.str(), path);
 }

@@ -43,7 +43,7 @@ for t in $targets; do
   set +e
   TMPDIR=$work ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    $B/fuzz/fuzz_$t $limit -jobs=1 -workers=1 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+    $B/fuzz/fuzz_$t $limit -rss_limit_mb=2048 -malloc_limit_mb=512 \
     -artifact_prefix="$findings/" -print_final_stats=1 "$work" fuzz/corpus/$t >"$log" 2>&1
   rc=$?
   set -e

@@ -161,8 +161,9 @@ bool parse_duration(std::string_view s, nanos& out) noexcept {
         std::int64_t n = 0;
         std::size_t start = pos;
         while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-            if (n > std::numeric_limits<std::int64_t>::max() / 10) return false;
-            n = n * 10 + (s[pos] - '0');
+            const int digit = s[pos] - '0';
+            if (n > (std::numeric_limits<std::int64_t>::max() - digit) / 10) return false;
+            n = n * 10 + digit;
             ++pos;
         }
         if (pos == start) return false;

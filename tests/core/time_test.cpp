@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace seismo::core {
 namespace {
 
@@ -70,6 +72,10 @@ TEST(time, durations) {
     for (const char* s : {"", "5", "ms", "1.5s", "-1s", "10 s", "3y", "99999999999999999999d"}) {
         EXPECT_FALSE(parse_duration(s, d)) << s;
     }
+    // found by fuzz_time: INT64_MAX + 1 in digits overflowed the accumulator (UBSan)
+    EXPECT_FALSE(parse_duration("9223372036854775808ns", d));
+    ASSERT_TRUE(parse_duration("9223372036854775807ns", d));
+    EXPECT_EQ(d, std::numeric_limits<nanos>::max());
     EXPECT_EQ(format_duration(6 * k_ns_per_hour), "6h");
     EXPECT_EQ(format_duration(1500 * k_ns_per_ms), "1500ms");
 }

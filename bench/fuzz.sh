@@ -37,7 +37,7 @@ printf '| target | executions | exec/s | coverage (edges) | features | findings 
 status=0
 for t in $targets; do
   work=$B/work/$t findings=$B/findings/$t
-  rm -rf "$work"; mkdir -p "$work" "$findings"
+  rm -rf "$work" "$findings"; mkdir -p "$work" "$findings"
   if [ -n "$runs" ]; then limit="-runs=$runs"; else limit="-max_total_time=$secs"; fi
   log=$B/$t.log
   set +e

@@ -216,16 +216,10 @@ async def conformance(port):
     for n in (13, 125, 126, 127, 128, 65535, 65536, 1 << 20):
         await case(port, f"text of {n} bytes", [text(padded(n))], "pong", "1 framing", results)
 
-    async def empty_text(raw):
-        m = await raw.recv_json()
-        return isinstance(m, dict) and m.get("code") == "bad_json" and await pong_after_ping(raw)
-
-    async def pong_after_ping(raw):
-        raw.send(text(PING_OP))
-        return await pong_after(raw)
-    await case(port, "empty text: an error, and the connection stays", [text("")], empty_text, "1 framing", results)
+    await case(port, "empty text: an error, and the connection stays", [text("")],
+               lambda raw: error_then_alive(raw, "bad_json"), "1 framing", results)
     await case(port, "binary message: an error, and the connection stays", [frame(2, b"\x00\x01")],
-               lambda raw: binary_refused(raw), "1 framing", results)
+               lambda raw: error_then_alive(raw, "binary_unsupported"), "1 framing", results)
     await case(port, "unmasked client frame", [text(PING_OP, mask=False)], 1002, "1 framing", results)
 
     # 2 ping/pong
@@ -344,12 +338,13 @@ async def conformance(port):
     return results
 
 
-async def binary_refused(raw):
+async def error_then_alive(raw, code):
+    """An error reply with `code`, and the connection still answers an op."""
     m = await raw.recv_json()
-    return isinstance(m, dict) and m.get("code") == "binary_unsupported" and await pong_after_ping_(raw)
+    return isinstance(m, dict) and m.get("code") == code and await pong_after_ping(raw)
 
 
-async def pong_after_ping_(raw):
+async def pong_after_ping(raw):
     raw.send(text(PING_OP))
     return await pong_after(raw)
 

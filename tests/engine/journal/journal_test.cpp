@@ -280,21 +280,28 @@ TEST(journal, an_order_taken_before_its_frame_is_held_back_until_the_frame_is_in
                                               record_type::health}));
 }
 
-// Hardening finding 4: a compressed block's raw length is outside its CRC and sized a buffer;
-// 0xfffffff0 there asked for 4 GiB. Now it must equal what the CRC-checked zstd frame declares.
-TEST(journal, a_damaged_raw_length_is_refused_not_allocated) {
+/// A compressed journal of 4,000 frames whose second block's raw length says `raw`.
+std::string with_raw_length(const std::string& name, std::uint32_t raw) {
     options o;
     o.block_bytes = 4 * 1024;
     o.compress = true;
-    const auto dir = write_journal("rawlen", 4000, o);
+    const auto dir = write_journal(name, 4000, o);
     const auto seg = segments_in(dir).front();
     std::string bytes = slurp(seg);
-    const auto first = bytes.find("SJBZ");
-    const auto second = bytes.find("SJBZ", first + 1);
-    ASSERT_NE(second, std::string::npos);
-    const std::uint32_t huge = 0xfffffff0u;
-    std::memcpy(bytes.data() + second + 4, &huge, 4);
+    const auto second = bytes.find("SJBZ", bytes.find("SJBZ") + 1);
+    if (second == std::string::npos) {
+        ADD_FAILURE() << "no second compressed block";
+        return dir;
+    }
+    std::memcpy(bytes.data() + second + 4, &raw, 4);
     spit(seg, bytes);
+    return dir;
+}
+
+// Hardening finding 4: a compressed block's raw length is outside its CRC and sized a buffer;
+// 0xfffffff0 there asked for 4 GiB. Now it must equal what the CRC-checked zstd frame declares.
+TEST(journal, a_damaged_raw_length_is_refused_not_allocated) {
+    const auto dir = with_raw_length("rawlen", 0xfffffff0u);
     rusage before{};
     ::getrusage(RUSAGE_SELF, &before);
     const counts c = read_all(dir);
@@ -308,17 +315,7 @@ TEST(journal, a_damaged_raw_length_is_refused_not_allocated) {
 
 // A raw length within bounds but not the zstd frame's: refused before any allocation.
 TEST(journal, a_raw_length_unlike_the_frames_is_refused) {
-    options o;
-    o.block_bytes = 4 * 1024;
-    o.compress = true;
-    const auto dir = write_journal("rawlen2", 4000, o);
-    const auto seg = segments_in(dir).front();
-    std::string bytes = slurp(seg);
-    const auto second = bytes.find("SJBZ", bytes.find("SJBZ") + 1);
-    ASSERT_NE(second, std::string::npos);
-    const std::uint32_t wrong = 60u << 20;
-    std::memcpy(bytes.data() + second + 4, &wrong, 4);
-    spit(seg, bytes);
+    const auto dir = with_raw_length("rawlen2", 60u << 20);
     const counts c = read_all(dir);
     ASSERT_EQ(c.problems.size(), 1u);
     EXPECT_NE(c.problems[0].find("does not decompress"), std::string::npos) << c.problems[0];

@@ -53,12 +53,16 @@ struct engine_config {
     /// Members assumed for a signal whose `select` may also match instruments first seen in a
     /// feed (templates), beyond the configured ones it matches.
     std::uint64_t budget_template_members = 1000;
+
+    bool operator==(const engine_config&) const = default;
 };
 
 struct token_config {
     std::string token;
     std::vector<std::string> topics; ///< globs this token may see; empty = all
     std::vector<std::string> roles;  ///< subscribe (the default), metrics, admin
+
+    bool operator==(const token_config&) const = default;
 };
 
 struct server_config {
@@ -75,6 +79,8 @@ struct server_config {
     core::nanos idle_timeout = 60 * core::k_ns_per_s;    ///< a silent subscriber is closed
     std::uint32_t client_rate = 100;                     ///< inbound WS messages/s per client
     bool allow_insecure = false; ///< tokens over plain ws:// on a non-loopback address
+
+    bool operator==(const server_config&) const = default;
 };
 
 /// Why this listener would send tokens in clear text over the network (tokens, no TLS, a
@@ -94,6 +100,14 @@ struct feed_config {
     std::string ca_file; ///< extra PEM trust anchors for wss:// (a private CA)
     std::optional<std::size_t> max_frame_bytes;
     std::uint32_t line = 0;
+
+    /// The same feed, wherever it stands in the file.
+    [[nodiscard]] bool same_as(const feed_config& o) const {
+        return name == o.name && venue == o.venue && url == o.url && symbols == o.symbols &&
+               channels == o.channels && stale_after == o.stale_after &&
+               max_connection_age == o.max_connection_age && ca_file == o.ca_file &&
+               max_frame_bytes == o.max_frame_bytes;
+    }
 };
 
 struct instrument_config {

@@ -29,6 +29,7 @@ struct feed_host::feed final : feeds::frame_sink {
 
     std::string name, venue;
     std::uint16_t id;
+    std::atomic<bool> retired{false}; // removed by a reload
     event_queue* events;
     dead_queue* dead;
     journal::writer* journal = nullptr;
@@ -132,31 +133,38 @@ feeds::live::session_options session_options_for(const config& cfg, const feed_c
 
 } // namespace
 
+feed_host::feed& feed_host::add(std::string name, std::string venue) {
+    const std::size_t n = n_.load(std::memory_order_relaxed);
+    if (n >= signals::k_max_feeds) throw std::invalid_argument("at most 64 feeds");
+    const auto id = static_cast<std::uint16_t>(n);
+    feeds_[n] = std::make_unique<feed>(std::move(name), std::move(venue), id, events_, dead_);
+    feeds_[n]->journal = journal_;
+    return *feeds_[n];
+}
+
+void feed_host::add_session(feed& e, const config& cfg, const feed_config& f) {
+    std::size_t ctx = 0;
+    while (ctx < tls_files_.size() && tls_files_[ctx] != f.ca_file)
+        ++ctx;
+    if (ctx == tls_files_.size()) {
+        auto tls = feeds::live::make_client_tls(f.ca_file);
+        tls_files_.push_back(f.ca_file);
+        tls_.push_back(std::move(tls));
+    }
+    auto so = session_options_for(cfg, f);
+    so.on_failure = [fp = &e](const feeds::live::session_failure& fail) { fp->log_failure(fail); };
+    e.session = feeds::live::ws_session::create(io_, *tls_[ctx], std::move(so), reg_, e, e.id);
+}
+
 feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_context& io,
-                     core::instrument_registry& reg, event_queue& events, dead_queue& dead) {
-    auto add = [&](std::string name, std::string venue) -> feed& {
-        const auto id = static_cast<std::uint16_t>(feeds_.size());
-        names_.push_back(name);
-        venues_.push_back(venue);
-        feeds_.push_back(
-            std::make_unique<feed>(std::move(name), std::move(venue), id, events, dead));
-        return *feeds_.back();
-    };
-    std::vector<std::string> tls_files;
+                     core::instrument_registry& reg, event_queue& events, dead_queue& dead)
+    : io_(io), reg_(reg), events_(events), dead_(dead) {
+    if (slots_for(cfg, o).size() > signals::k_max_feeds)
+        throw std::invalid_argument("at most 64 feeds");
     for (const auto& f : cfg.feeds) {
         feed& e = add(f.name, f.venue);
-        std::size_t ctx = 0;
-        while (ctx < tls_files.size() && tls_files[ctx] != f.ca_file)
-            ++ctx;
-        if (ctx == tls_files.size()) {
-            tls_files.push_back(f.ca_file);
-            tls_.push_back(feeds::live::make_client_tls(f.ca_file));
-        }
-        auto so = session_options_for(cfg, f);
-        so.on_failure = [fp = &e](const feeds::live::session_failure& fail) {
-            fp->log_failure(fail);
-        };
-        e.session = feeds::live::ws_session::create(io, *tls_[ctx], std::move(so), reg, e, e.id);
+        add_session(e, cfg, f);
+        n_.store(e.id + 1u, std::memory_order_release);
     }
     if (o.demo) {
         feed& e = add("demo", "generic");
@@ -170,6 +178,7 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
             return simulate(so);
         };
         e.demo = feeds::live::demo_feed::create(io, std::move(d), reg, e, e.id);
+        n_.store(e.id + 1u, std::memory_order_release);
     }
     if (o.inproc) {
         feed& e = add("inproc", "generic");
@@ -179,42 +188,74 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
             feeds::venue::generic, reg, max_frame_for(cfg, feeds::venue::generic), e, e.id,
             *e.own_stats);
         inproc_ = &e;
+        n_.store(e.id + 1u, std::memory_order_release);
     }
-    if (feeds_.size() > signals::k_max_feeds) throw std::invalid_argument("at most 64 feeds");
-    if (names_ != names_for(cfg, o)) throw std::logic_error("feed_host: names_for disagrees");
 }
 
 feed_host::~feed_host() = default;
 
-std::vector<std::string> feed_host::names_for(const config& cfg, const feed_host_options& o) {
-    std::vector<std::string> n;
-    for (const auto& f : cfg.feeds)
-        n.push_back(f.name);
-    if (o.demo) n.emplace_back("demo");
-    if (o.inproc) n.emplace_back("inproc");
-    return n;
+std::vector<feed_slot> feed_host::slots_for(const config& cfg, const feed_host_options& o) {
+    std::vector<std::pair<std::string, std::string>> extra;
+    if (o.demo) extra.emplace_back("demo", "generic");
+    if (o.inproc) extra.emplace_back("inproc", "generic");
+    return initial_feed_slots(cfg, extra);
+}
+
+void feed_host::apply(const feed_plan& plan, const config& cfg) {
+    // Make before break: what is new connects first, what goes stops last.
+    for (const auto id : plan.added) {
+        if (id != size()) throw std::logic_error("feed_host::apply: feed ids out of step");
+        const feed_slot& slot = plan.slots[id];
+        if (journal_ != nullptr) journal_->add_feed();
+        feed& e = add(slot.name, slot.venue);
+        add_session(e, cfg, *slot.cfg);
+        n_.store(id + 1u, std::memory_order_release);
+        e.session->start();
+    }
+    for (const auto id : plan.resubscribed) {
+        feed& e = *feeds_[id];
+        if (e.session) e.session->reconfigure(session_options_for(cfg, *plan.slots[id].cfg));
+    }
+    for (const auto id : plan.removed) {
+        feed& e = *feeds_[id];
+        e.retired.store(true, std::memory_order_release);
+        if (e.session) e.session->stop();
+    }
+}
+
+const std::string& feed_host::name(std::size_t i) const {
+    return feeds_.at(i)->name;
+}
+const std::string& feed_host::venue(std::size_t i) const {
+    return feeds_.at(i)->venue;
+}
+bool feed_host::retired(std::size_t i) const noexcept {
+    return i < size() && feeds_[i]->retired.load(std::memory_order_acquire);
 }
 
 void feed_host::record_to(journal::writer* w) noexcept {
-    for (auto& f : feeds_)
-        f->journal = w;
+    journal_ = w;
+    for (std::size_t i = 0; i < size(); ++i)
+        feeds_[i]->journal = w;
 }
 
 void feed_host::start() {
-    for (auto& f : feeds_) {
-        if (f->session)
-            f->session->start();
-        else if (f->demo)
-            f->demo->start();
+    for (std::size_t i = 0; i < size(); ++i) {
+        feed& f = *feeds_[i];
+        if (f.session)
+            f.session->start();
+        else if (f.demo)
+            f.demo->start();
     }
 }
 
 void feed_host::stop() {
-    for (auto& f : feeds_) {
-        if (f->session)
-            f->session->stop();
-        else if (f->demo)
-            f->demo->stop();
+    for (std::size_t i = 0; i < size(); ++i) {
+        feed& f = *feeds_[i];
+        if (f.session)
+            f.session->stop();
+        else if (f.demo)
+            f.demo->stop();
     }
 }
 
@@ -231,8 +272,9 @@ void feed_host::inject(std::string_view frame, core::nanos recv_ts) {
 
 std::vector<std::string> feed_host::warnings() const {
     std::vector<std::string> out;
-    for (const auto& f : feeds_) {
-        if (!f->session) continue;
+    for (std::size_t i = 0; i < size(); ++i) {
+        const auto& f = feeds_[i];
+        if (!f->session || retired(i)) continue;
         if (auto w = ignored_warning("feed " + f->name, f->venue, f->stats(),
                                      f->session->first_ignored())) {
             out.push_back(std::move(*w));
@@ -242,8 +284,8 @@ std::vector<std::string> feed_host::warnings() const {
 }
 
 std::uint64_t feed_host::demo_loops() const noexcept {
-    for (const auto& f : feeds_) {
-        if (f->demo) return f->demo->loops();
+    for (std::size_t i = 0; i < size(); ++i) {
+        if (feeds_[i]->demo) return feeds_[i]->demo->loops();
     }
     return 0;
 }
@@ -252,9 +294,9 @@ std::string feed_host::state_json(core::nanos now,
                                   const std::function<bool(std::string_view)>& visible) const {
     std::string o = "[";
     bool first = true;
-    for (std::size_t i = 0; i < feeds_.size(); ++i) {
+    for (std::size_t i = 0; i < size(); ++i) {
         const feed& f = *feeds_[i];
-        if (!visible(f.name)) continue;
+        if (retired(i) || !visible(f.name)) continue;
         const auto& st = f.stats();
         if (!first) o += ',';
         first = false;
@@ -309,12 +351,15 @@ std::string feed_host::state_json(core::nanos now,
 bool feed_host::ready(std::string& detail) const {
     bool ok = true;
     detail = R"({"feeds":[)";
-    for (std::size_t i = 0; i < feeds_.size(); ++i) {
+    bool first = true;
+    for (std::size_t i = 0; i < size(); ++i) {
+        if (retired(i)) continue;
         const auto& st = feeds_[i]->stats();
         const bool connected = st.connected.value();
         const bool stale = st.stale.value();
         ok = ok && connected && !stale;
-        if (i != 0) detail += ',';
+        if (!first) detail += ',';
+        first = false;
         detail += R"({"name":)";
         core::append_json_string(detail, feeds_[i]->name);
         detail += R"(,"connected":)";
@@ -376,8 +421,9 @@ class feed_probe final : public prometheus::Collectable {
             MetricType::Counter);
         const core::nanos now = core::realtime_now();
         for (std::size_t i = 0; i < h_.size(); ++i) {
+            if (h_.retired(i)) continue;
             const auto& st = h_.stats(i);
-            const std::string& name = h_.names()[i];
+            const std::string& name = h_.name(i);
             for (std::size_t o = 0; o < feeds::k_frame_outcomes; ++o) {
                 add_sample(frames,
                            {{"feed", name},

@@ -10,8 +10,12 @@
 
 #include "engine/config.hpp"
 #include "engine/events.hpp"
+#include "engine/reload.hpp"
 #include "feeds/pipeline.hpp"
+#include "signals/step.hpp"
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,11 +56,18 @@ class feed_host {
     ~feed_host();
     feed_host(const feed_host&) = delete;
 
-    /// The names the feeds of (cfg, o) get, in feed id order: the config's, then "demo", then
-    /// "inproc" — known before the host is built (the publisher needs them first).
-    [[nodiscard]] static std::vector<std::string> names_for(const config& cfg,
-                                                            const feed_host_options& o);
+    /// The feed ids of (cfg, o), in order: the config's, then "demo", then "inproc" — known
+    /// before the host is built (the publisher needs their names first).
+    [[nodiscard]] static std::vector<feed_slot> slots_for(const config& cfg,
+                                                          const feed_host_options& o);
     feed_host& operator=(const feed_host&) = delete;
+
+    /// Hot reload, on the io_context's thread: starts the plan's added feeds (new ids, recorded
+    /// to the journal when there is one), re-subscribes the changed ones on their ids
+    /// (make-before-break: the session's successor connection takes over once subscribed) and
+    /// then stops the removed ones, whose ids stay retired. Throws std::runtime_error on an
+    /// unreadable ca_file (nothing started then).
+    void apply(const feed_plan& plan, const config& cfg);
 
     /// Records every frame to `w` (before start()).
     void record_to(journal::writer* w) noexcept;
@@ -64,10 +75,13 @@ class feed_host {
     /// Asks every feed to stop; any thread.
     void stop();
 
-    [[nodiscard]] std::size_t size() const noexcept { return feeds_.size(); }
-    /// Names and venues, in feed id order (journal metadata, trigger JSON).
-    [[nodiscard]] const std::vector<std::string>& names() const noexcept { return names_; }
-    [[nodiscard]] const std::vector<std::string>& venues() const noexcept { return venues_; }
+    /// Feed ids in use, removed ones included (any thread).
+    [[nodiscard]] std::size_t size() const noexcept { return n_.load(std::memory_order_acquire); }
+    /// A feed's name and venue (any thread; ids < size()).
+    [[nodiscard]] const std::string& name(std::size_t feed) const;
+    [[nodiscard]] const std::string& venue(std::size_t feed) const;
+    /// Whether a reload removed it.
+    [[nodiscard]] bool retired(std::size_t feed) const noexcept;
     [[nodiscard]] const feeds::feed_stats& stats(std::size_t feed) const;
     /// Completed passes of the demo feed over its day (0 without one).
     [[nodiscard]] std::uint64_t demo_loops() const noexcept;
@@ -91,8 +105,19 @@ class feed_host {
     struct feed;
 
   private:
-    std::vector<std::unique_ptr<feed>> feeds_;
-    std::vector<std::string> names_, venues_;
+    feed& add(std::string name, std::string venue);
+    void add_session(feed& e, const config& cfg, const feed_config& f);
+
+    boost::asio::io_context& io_;
+    core::instrument_registry& reg_;
+    event_queue& events_;
+    dead_queue& dead_;
+    journal::writer* journal_ = nullptr;
+    // Fixed slots, so that readers on other threads (scrapes, /v1/state) walk [0, n_) while a
+    // reload adds a feed on the I/O thread.
+    std::array<std::unique_ptr<feed>, signals::k_max_feeds> feeds_{};
+    std::atomic<std::size_t> n_{0};
+    std::vector<std::string> tls_files_; // the I/O thread's (after start)
     std::vector<std::unique_ptr<boost::asio::ssl::context>> tls_;
     std::vector<char> inject_buf_;
     feed* inproc_ = nullptr;

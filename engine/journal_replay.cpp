@@ -4,6 +4,7 @@
 #include "engine/core/time.hpp"
 #include "engine/journal/output.hpp"
 #include "engine/journal/reader.hpp"
+#include "engine/reload.hpp"
 #include "engine/signal_stage.hpp"
 #include "feeds/pipeline.hpp"
 
@@ -35,27 +36,37 @@ std::unique_ptr<core::instrument_registry> make_registry(const config& c) {
 /// into the signal stage in that order; the recorded health events at their place.
 struct replayer final : feeds::frame_sink {
     replayer(const config& c, const journal_replay_options& opts, const journal::meta& m)
-        : registry(make_registry(c)), out(c, *registry, opts.base, feed_names(m)),
+        : current(std::make_shared<config>(c)), registry(make_registry(c)),
+          out(c, *registry, opts.base, feed_names(m)),
           stage(c, *registry, std::max<std::size_t>(m.feeds.size(), 1), out) {
         out.plot_graph(&stage.graph());
         for (std::size_t i = 0; i < m.feeds.size(); ++i) {
-            feeds::venue v = feeds::venue::generic;
-            if (!feeds::parse_venue(m.feeds[i].venue, v)) {
-                throw std::runtime_error("journal feed '" + m.feeds[i].name + "': unknown venue " +
-                                         m.feeds[i].venue);
-            }
             const feed_config* fc = nullptr;
             for (const auto& f : c.feeds) {
                 if (f.name == m.feeds[i].name) fc = &f;
             }
-            stats.push_back(std::make_unique<feeds::feed_stats>());
-            pipes.push_back(std::make_unique<feeds::frame_pipeline>(
-                v, *registry, max_frame_for(c, v, fc), *this, static_cast<std::uint16_t>(i),
-                *stats.back()));
+            slots.push_back({m.feeds[i].name, m.feeds[i].venue,
+                             fc != nullptr ? std::optional<feed_config>(*fc) : std::nullopt, true});
+            add_pipe(c, m.feeds[i].name, m.feeds[i].venue, fc);
         }
-        pending.resize(pipes.size());
     }
 
+    void add_pipe(const config& c, const std::string& name, const std::string& venue,
+                  const feed_config* fc) {
+        feeds::venue v = feeds::venue::generic;
+        if (!feeds::parse_venue(venue, v))
+            throw std::runtime_error("journal feed '" + name + "': unknown venue " + venue);
+        stats.push_back(std::make_unique<feeds::feed_stats>());
+        pipes.push_back(std::make_unique<feeds::frame_pipeline>(
+            v, *registry, max_frame_for(c, v, fc), *this, static_cast<std::uint16_t>(pipes.size()),
+            *stats.back()));
+        pending.emplace_back();
+    }
+
+    // The running config and feed ids: a recorded reload changes them as it did live.
+    std::shared_ptr<const config> current;
+    std::vector<feed_slot> slots;
+    std::uint64_t reloads = 0, reload_failures = 0;
     std::unique_ptr<core::instrument_registry> registry;
     replay_outputs out;
     signal_stage stage;
@@ -198,6 +209,43 @@ struct replayer final : feeds::frame_sink {
         stage.health(r.feed, e);
     }
 
+    /// A hot reload where the live signal thread swapped (DESIGN §9): the same preparation,
+    /// then the same swap at the same place in the consumption order.
+    void reload_record(const journal::record& r) {
+        const std::string_view p = r.payload;
+        if (p.size() < journal::k_reload_header) {
+            ++bad_records;
+            return;
+        }
+        const auto file_len = journal::get_le<std::uint32_t>(p.data() + 8);
+        if (file_len > p.size() - journal::k_reload_header) {
+            ++bad_records;
+            return;
+        }
+        const std::string file(p.substr(journal::k_reload_header, file_len));
+        const std::string_view text = p.substr(journal::k_reload_header + file_len);
+        try {
+            auto next = std::make_shared<config>(
+                load_config_string(text, file + " (a reload recorded in the journal)"));
+            prepared_reload pr = prepare_reload(*current, next, slots, *registry, out.gens());
+            if (!out.gens().add(pr.gen)) throw reload_error("too many reloads");
+            for (const auto id : pr.feeds.added) {
+                const feed_slot& s = pr.feeds.slots[id];
+                add_pipe(*next, s.name, s.venue, s.cfg ? &*s.cfg : nullptr);
+            }
+            stage.reload(pr, r.recv_ts);
+            current = pr.cfg;
+            slots = pr.feeds.slots;
+            ++reloads;
+        } catch (const std::exception& e) {
+            // Live, this reload took effect; a replay that cannot take it diverges from here.
+            ++reload_failures;
+            std::cerr << "seismo: journal: a recorded reload cannot be replayed (triggers after "
+                         "it may differ from the live run's): "
+                      << e.what() << "\n";
+        }
+    }
+
     std::uint64_t bad_records = 0; // frame records that name no recorded feed
 };
 
@@ -250,6 +298,9 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
             break;
         case journal::record_type::health:
             rp.health_record(r);
+            break;
+        case journal::record_type::reload:
+            rp.reload_record(r);
             break;
         }
         if (opts.progress) {
@@ -359,6 +410,9 @@ journal_inspection inspect_journal(const std::string& path, const std::string& f
             ++j.health;
             if (f != nullptr) ++f->health;
             break;
+        case journal::record_type::reload:
+            ++j.reloads;
+            break;
         }
     }
     out.flush();
@@ -384,6 +438,8 @@ std::string inspection_json(const journal_inspection& j) {
     core::append_uint(s, j.order_entries);
     s += R"(,"health_events":)";
     core::append_uint(s, j.health);
+    s += R"(,"reloads":)";
+    core::append_uint(s, j.reloads);
     s += R"(,"problems":)";
     core::append_uint(s, j.problems);
     s += R"(,"dropped_bytes":)";

@@ -45,7 +45,7 @@ struct journal_inspection {
     };
     std::vector<feed> feeds;
     std::size_t segments = 0;
-    std::uint64_t bytes = 0, frames = 0, orders = 0, order_entries = 0, health = 0;
+    std::uint64_t bytes = 0, frames = 0, orders = 0, order_entries = 0, health = 0, reloads = 0;
     std::uint64_t problems = 0, dropped_bytes = 0;
     std::uint64_t digest = 0;
     std::string config_file;

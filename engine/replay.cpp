@@ -110,8 +110,16 @@ std::string summary_text(const replay_stats& s) {
 
 replay_outputs::replay_outputs(const config& cfg, const core::instrument_registry& reg,
                                const replay_options& opts, std::vector<std::string> feed_names)
-    : cfg_(cfg), reg_(reg), deterministic_(opts.deterministic), plot_path_(opts.plot),
-      names_(std::move(feed_names)), dead_(opts.dead_letter) {
+    : gens_([&] {
+          auto g = std::make_shared<generation>();
+          g->digest = cfg.digest;
+          g->digest_hex = digest_hex(cfg.digest);
+          g->specs = cfg.signals;
+          g->feed_names = std::move(feed_names);
+          return g;
+      }()),
+      reg_(reg), deterministic_(opts.deterministic), plot_path_(opts.plot),
+      dead_(opts.dead_letter) {
     if (!opts.out.empty()) out_ = journal::output_file(opts.out);
     if (!opts.ticks.empty()) ticks_out_ = journal::output_file(opts.ticks);
     if (!opts.plot.empty()) plot_ = std::make_unique<plot_recorder>();
@@ -124,7 +132,7 @@ replay_outputs::~replay_outputs() = default;
 void replay_outputs::on_trigger(const signals::trigger& t) {
     if (plot_) plot_->on_trigger(t, reg_);
     buf_.clear();
-    append_trigger_json(buf_, t, cfg_.signals, reg_, deterministic_, -1, &names_);
+    append_trigger_json(buf_, t, gens_.at(t.gen), reg_, deterministic_);
     buf_ += '\n';
     if (out_.is_open()) out_.write(buf_);
     if (observer_) observer_(t, std::string_view(buf_).substr(0, buf_.size() - 1));
@@ -134,7 +142,8 @@ void replay_outputs::on_late(std::uint16_t feed, std::uint32_t frame_no, const c
     if (!dead_.enabled()) return;
     buf_.clear();
     append_tick_json(buf_, t, reg_);
-    dead_.tick(t.recv_ts, feed < names_.size() ? std::string_view(names_[feed]) : "?", frame_no,
+    const auto& names = feed_names();
+    dead_.tick(t.recv_ts, feed < names.size() ? std::string_view(names[feed]) : "?", frame_no,
                core::reject_reason::late,
                "older than the instrument's last event time (same stream) by more than the "
                "allowed lateness",
@@ -157,7 +166,8 @@ void replay_outputs::on_applied(const core::tick& t, bool triggered) {
 void replay_outputs::on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,
                                std::string_view detail, std::string_view frame,
                                core::nanos recv_ts) {
-    dead_.frame(recv_ts, feed < names_.size() ? std::string_view(names_[feed]) : "?", frame_no, why,
+    const auto& names = feed_names();
+    dead_.frame(recv_ts, feed < names.size() ? std::string_view(names[feed]) : "?", frame_no, why,
                 detail, frame);
 }
 
@@ -165,7 +175,7 @@ void replay_outputs::finish(const std::string& title) {
     out_.flush();
     ticks_out_.flush();
     dead_.flush();
-    if (plot_ && graph_ != nullptr) plot_->write(plot_path_, *graph_, names_, title);
+    if (plot_ && graph_ != nullptr) plot_->write(plot_path_, *graph_, feed_names(), title);
 }
 
 // ------------------------------------------------------------------------------ session

@@ -8,6 +8,7 @@
 
 #include "engine/config.hpp"
 #include "engine/core/instrument_registry.hpp"
+#include "engine/generation.hpp"
 #include "engine/journal/dead_letter.hpp"
 #include "engine/journal/line_reader.hpp"
 #include "engine/journal/output.hpp"
@@ -89,14 +90,17 @@ class replay_outputs : public stage_sink {
     /// Flushes the files and writes the plot (titled `title`).
     void finish(const std::string& title);
 
-    [[nodiscard]] const std::vector<std::string>& feed_names() const noexcept { return names_; }
+    [[nodiscard]] const std::vector<std::string>& feed_names() const noexcept {
+        return gens_.latest().feed_names;
+    }
+    /// The config generations triggers are named by (a journal replay adds one per reload).
+    [[nodiscard]] generations& gens() noexcept { return gens_; }
 
   private:
-    const config& cfg_;
+    generations gens_;
     const core::instrument_registry& reg_;
     bool deterministic_;
     std::string plot_path_;
-    std::vector<std::string> names_;
     journal::output_file out_, ticks_out_;
     journal::dead_letter dead_;
     std::string buf_;

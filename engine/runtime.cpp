@@ -10,18 +10,23 @@
 #include "engine/publish/hub.hpp"
 #include "engine/publish/metrics.hpp"
 #include "engine/publish/server.hpp"
+#include "engine/reload.hpp"
 #include "engine/signal_stage.hpp"
 #include "engine/trigger_publisher.hpp"
 #include "engine/warnings.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <future>
+#include <iostream>
 #include <limits>
 #include <mutex>
 #include <pthread.h>
@@ -50,6 +55,9 @@ feed_host_options host_options(const run_options& o) {
     return h;
 }
 
+/// Marks a feed_event that only wakes the signal thread (a reload is waiting).
+constexpr std::uint16_t k_control_feed = 0xffff;
+
 publisher_options publisher_options_of(const run_options& o) {
     return {o.out, o.print, o.dead_letter, o.deterministic};
 }
@@ -64,6 +72,13 @@ std::string make_epoch() {
     return buf;
 }
 
+std::vector<std::string> topic_names(const config& cfg) {
+    std::vector<std::string> n{"feed_health"};
+    for (const auto& sp : cfg.signals)
+        n.push_back(sp.name);
+    return n;
+}
+
 publish::server_options server_options_of(const config& cfg, const run_options& o,
                                           std::string epoch) {
     publish::server_options s;
@@ -75,9 +90,7 @@ publish::server_options server_options_of(const config& cfg, const run_options& 
             roles |= publish::role_named(r);
         s.tokens.push_back({t.token, t.topics, roles == 0 ? publish::role_subscribe : roles});
     }
-    s.signals.push_back("feed_health");
-    for (const auto& sp : cfg.signals)
-        s.signals.push_back(sp.name);
+    s.signals = topic_names(cfg);
     s.max_connections = cfg.server.max_connections;
     s.max_subscriptions = cfg.server.max_subscriptions;
     s.max_message_bytes = cfg.server.max_message_bytes;
@@ -109,25 +122,43 @@ class queue_probe final : public prometheus::Collectable {
 
 } // namespace
 
+namespace {
+/// seismo_config_reloads_total{result}, seismo_config_last_reload_success_timestamp_seconds,
+/// seismo_config_last_reload_pause_seconds, seismo_config_info{digest} (DESIGN §8, §9).
+class reload_probe final : public prometheus::Collectable {
+  public:
+    explicit reload_probe(const runtime::impl& p) : p_(p) {}
+    [[nodiscard]] std::vector<prometheus::MetricFamily> Collect() const override;
+
+  private:
+    const runtime::impl& p_;
+};
+} // namespace
+
 struct runtime::impl final : stage_sink {
     impl(const config& c, run_options o)
-        : cfg(c), opts(std::move(o)), registry(make_registry(c)), events(c.engine.queue_capacity),
+        : cfg(c), opts(std::move(o)), registry(make_registry(c)),
+          slots(feed_host::slots_for(c, host_options(opts))), gens(first_generation(c, slots)),
+          current(std::make_shared<config>(c)), events(c.engine.queue_capacity),
           hub(c.server.replay_ring),
-          publisher(c, *registry, feed_host::names_for(c, host_options(opts)),
-                    publisher_options_of(opts), hub, dead),
+          publisher(gens, *registry, publisher_options_of(opts), hub, dead),
           feeds(c, host_options(opts), io, *registry, events, dead),
           stage(c, *registry, feeds.size(), *this) {
         samples.resize(opts.latency_samples);
+        last_reload_ok.store(core::realtime_now(), std::memory_order_relaxed);
     }
 
     // Declaration order is destruction order reversed, and it matters: the publisher outlives
     // the io_context (a wake-up still queued there lives in the publisher's memory), and the
     // io_context outlives the feed host and the server (their sessions and timers use its
     // services).
-    const config& cfg;
+    const config& cfg; // as started: [engine] and [server], which a reload cannot change
     run_options opts;
     std::string epoch = make_epoch();
     std::unique_ptr<core::instrument_registry> registry;
+    std::vector<feed_slot> slots; // feed ids (the control thread's after start)
+    generations gens;
+    std::shared_ptr<const config> current; // the running config (the control thread's)
     event_queue events;
     dead_queue dead;
     publish::hub hub;
@@ -148,6 +179,27 @@ struct runtime::impl final : stage_sink {
     std::atomic<bool> producers_done{false};
     std::mutex stop_mu;
     std::condition_variable stop_cv;
+
+    // Hot reload: requests queue for the control thread, which prepares each and hands it to
+    // the signal thread through `pending` (looked at once per batch of events).
+    struct reload_request {
+        std::optional<std::string> text;
+        std::function<void(const reload_outcome&)> done;
+    };
+    std::mutex reload_mu;
+    std::condition_variable reload_cv;
+    std::deque<reload_request> reload_queue; // reload_mu
+    bool control_stop = false;               // reload_mu
+    bool swapped = false;                    // reload_mu: the signal thread took `pending`
+    bool signal_exited = false;              // reload_mu
+    std::atomic<prepared_reload*> pending{nullptr};
+    std::thread control_thread;
+    std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
+    std::atomic<core::nanos> last_reload_ok{0}; // wall clock: start, then each success
+    std::atomic<core::nanos> last_pause{0};     // the signal thread's, in the last swap
+    std::atomic<std::uint32_t> generation_now{0};
+    mutable std::mutex digest_mu;
+    std::string digest_now = digest_hex(cfg.digest); // digest_mu
 
     // ------------------------------------------------------------ the signal stage's output
     void on_trigger(const signals::trigger& t) override {
@@ -196,11 +248,24 @@ struct runtime::impl final : stage_sink {
             for (std::size_t k = 0; k < n; ++k) {
                 const feed_event& e = buf[k];
                 if (e.health) {
+                    if (e.feed == k_control_feed) continue; // a wake-up for the reload below
                     health_events.add();
                     stage.health(e.feed, e.health_event());
                 } else {
                     stage.tick(e.feed, e.frame, e.index, e.t);
                 }
+            }
+            // A reload waiting: swap it in here, between two events (DESIGN §9).
+            if (prepared_reload* r = pending.load(std::memory_order_acquire); r != nullptr) {
+                const core::nanos t0 = core::monotonic_now();
+                stage.reload(*r, core::realtime_now());
+                last_pause.store(core::monotonic_now() - t0, std::memory_order_relaxed);
+                pending.store(nullptr, std::memory_order_relaxed);
+                {
+                    std::lock_guard lock(reload_mu);
+                    swapped = true;
+                }
+                reload_cv.notify_all();
             }
             // The consumption order goes to the journal when the queue is idle or enough has
             // gathered, not after every tick of a burst (that would delay the burst's next tick).
@@ -221,6 +286,150 @@ struct runtime::impl final : stage_sink {
         }
         stage.flush_order();
         stage.publish_snapshot();
+        {
+            std::lock_guard lock(reload_mu);
+            signal_exited = true;
+        }
+        reload_cv.notify_all();
+    }
+
+    // ------------------------------------------------------------ control thread (reloads)
+    void control_loop() {
+        for (;;) {
+            reload_request req;
+            {
+                std::unique_lock lock(reload_mu);
+                reload_cv.wait(lock, [&] { return control_stop || !reload_queue.empty(); });
+                if (reload_queue.empty()) return;
+                req = std::move(reload_queue.front());
+                reload_queue.pop_front();
+                if (control_stop) {
+                    lock.unlock();
+                    if (req.done) req.done(refused(503, "stopping", "the engine is stopping"));
+                    continue;
+                }
+            }
+            const reload_outcome out = reload_once(req.text);
+            std::cerr << "seismo: reload: " << out.message << "\n";
+            if (req.done) req.done(out);
+        }
+    }
+
+    void enqueue_reload(std::optional<std::string> text,
+                        std::function<void(const reload_outcome&)> done) {
+        {
+            std::lock_guard lock(reload_mu);
+            if (!control_stop && control_thread.joinable()) {
+                reload_queue.push_back({std::move(text), std::move(done)});
+                reload_cv.notify_all();
+                return;
+            }
+        }
+        if (done) done(refused(503, "stopping", "the engine is not running"));
+    }
+
+    reload_outcome refused(int status, std::string_view code, const std::string& why) {
+        reloads_failed.fetch_add(1, std::memory_order_relaxed);
+        reload_outcome o;
+        o.ok = false;
+        o.status = status;
+        o.json = R"({"type":"error","code":)";
+        core::append_json_string(o.json, code);
+        o.json += R"(,"message":)";
+        core::append_json_string(o.json, why);
+        o.json += "}\n";
+        o.message = "refused, nothing changed: " + why;
+        return o;
+    }
+
+    reload_outcome reload_once(const std::optional<std::string>& text) {
+        std::shared_ptr<config> next;
+        try {
+            if (text && !text->empty())
+                next = std::make_shared<config>(load_config_string(*text, "POST /v1/reload"));
+            else if (current->file == "<playbook>")
+                next = std::make_shared<config>(load_playbook());
+            else
+                next = std::make_shared<config>(load_config_file(current->file));
+        } catch (const std::exception& e) {
+            return refused(400, "config_error", e.what());
+        }
+        if (journal && next->text.size() > journal->max_reload_bytes()) {
+            return refused(409, "reload_refused",
+                           "the config is " + std::to_string(next->text.size()) +
+                               " bytes; a journaled run reloads at most " +
+                               std::to_string(journal->max_reload_bytes()));
+        }
+        prepared_reload r;
+        try {
+            r = prepare_reload(*current, next, slots, *registry, gens);
+        } catch (const std::exception& e) {
+            return refused(409, "reload_refused", e.what());
+        }
+        if (!gens.add(r.gen) || r.gen->number + 1 != gens.size())
+            return refused(409, "reload_refused", "too many reloads in this run");
+        // The swap, on the signal thread between two events.
+        {
+            std::lock_guard lock(reload_mu);
+            swapped = false;
+        }
+        pending.store(&r, std::memory_order_release);
+        feed_event wake;
+        wake.health = true;
+        wake.feed = k_control_feed;
+        events.enqueue(wake);
+        {
+            std::unique_lock lock(reload_mu);
+            reload_cv.wait(lock, [&] { return swapped || signal_exited; });
+            if (!swapped) {
+                pending.store(nullptr, std::memory_order_relaxed);
+                lock.unlock();
+                return refused(503, "stopping", "the engine stopped before the swap");
+            }
+        }
+        // Then the feeds and the server's topic names, on the I/O thread.
+        std::promise<std::string> applied;
+        auto done = applied.get_future();
+        boost::asio::post(io, [&] {
+            std::string err;
+            try {
+                feeds.apply(r.feeds, *r.cfg);
+                if (srv) srv->set_signals(topic_names(*r.cfg));
+            } catch (const std::exception& e) {
+                err = e.what();
+            }
+            applied.set_value(std::move(err));
+        });
+        const std::string feed_error = done.get();
+        current = r.cfg;
+        slots = r.feeds.slots;
+        generation_now.store(r.gen->number, std::memory_order_relaxed);
+        {
+            std::lock_guard lock(digest_mu);
+            digest_now = r.gen->digest_hex;
+        }
+        reloads_ok.fetch_add(1, std::memory_order_relaxed);
+        last_reload_ok.store(core::realtime_now(), std::memory_order_relaxed);
+        const core::nanos pause = last_pause.load(std::memory_order_relaxed);
+        reload_outcome o;
+        o.ok = true;
+        o.json = r.diff.json();
+        o.json.pop_back(); // '}'
+        o.json += R"(,"generation":)";
+        core::append_uint(o.json, r.gen->number);
+        o.json += R"(,"pause_us":)";
+        core::append_double(o.json, static_cast<double>(pause) / 1e3);
+        if (!feed_error.empty()) {
+            o.json += R"(,"feed_error":)";
+            core::append_json_string(o.json, feed_error);
+        }
+        o.json += "}\n";
+        char us[32];
+        std::snprintf(us, sizeof us, "%.1f", static_cast<double>(pause) / 1e3);
+        o.message = r.diff.summary() + " (signal thread paused " + us + " us)" +
+                    (feed_error.empty() ? "" : "; feeds: " + feed_error);
+        return o;
+        // `r` goes here, with the old graph: freed on this thread, not the signal thread.
     }
 
     // ------------------------------------------------------------ server hooks
@@ -246,6 +455,16 @@ struct runtime::impl final : stage_sink {
             core::append_json_time(o, s->watermark);
         o += R"(,"last_seq":)";
         core::append_uint(o, hub.last_seq());
+        o += R"(,"config":{"digest":")";
+        {
+            std::lock_guard lock(digest_mu);
+            o += digest_now;
+        }
+        o += R"(","generation":)";
+        core::append_uint(o, generation_now.load(std::memory_order_relaxed));
+        o += R"(,"reloads":)";
+        core::append_uint(o, reloads_ok.load(std::memory_order_relaxed));
+        o += '}';
         o += R"(,"feeds":)";
         o += feeds.state_json(now, [&](std::string_view feed) {
             return publish::topic_visible(limit, "feed_health", feed);
@@ -292,6 +511,7 @@ struct runtime::impl final : stage_sink {
             .Add({{"version", std::string(core::version())},
                   {"revision", std::string(core::revision())}})
             .Set(1);
+        metrics.add(std::make_shared<reload_probe>(*this));
         metrics.add(feeds.make_probe(&stage.stats()));
         metrics.add(std::make_shared<queue_probe>(events));
         metrics.add(stage.make_probe());
@@ -301,6 +521,39 @@ struct runtime::impl final : stage_sink {
         metrics.add(publish::make_process_probe());
     }
 };
+
+namespace {
+std::vector<prometheus::MetricFamily> reload_probe::Collect() const {
+    using prometheus::MetricType;
+    std::vector<prometheus::MetricFamily> out;
+    auto reloads = publish::make_family("seismo_config_reloads_total",
+                                        "Hot reloads by result (SIGHUP, POST /v1/reload).",
+                                        MetricType::Counter);
+    publish::add_sample(reloads, {{"result", "success"}},
+                        static_cast<double>(p_.reloads_ok.load(std::memory_order_relaxed)));
+    publish::add_sample(reloads, {{"result", "error"}},
+                        static_cast<double>(p_.reloads_failed.load(std::memory_order_relaxed)));
+    out.push_back(std::move(reloads));
+    publish::add_single(
+        out, "seismo_config_last_reload_success_timestamp_seconds",
+        "When the running config took effect (start, or the last successful reload).",
+        MetricType::Gauge,
+        static_cast<double>(p_.last_reload_ok.load(std::memory_order_relaxed)) / 1e9);
+    publish::add_single(out, "seismo_config_last_reload_pause_seconds",
+                        "How long the signal thread stopped for the last reload's swap.",
+                        MetricType::Gauge,
+                        static_cast<double>(p_.last_pause.load(std::memory_order_relaxed)) / 1e9);
+    auto info = publish::make_family("seismo_config_info",
+                                     "The running config: its digest (the triggers' \"config\").",
+                                     MetricType::Gauge);
+    {
+        std::lock_guard lock(p_.digest_mu);
+        publish::add_sample(info, {{"digest", p_.digest_now}}, 1);
+    }
+    out.push_back(std::move(info));
+    return out;
+}
+} // namespace
 
 runtime::runtime(const config& cfg, run_options opts)
     : p_(std::make_unique<impl>(cfg, std::move(opts))) {}
@@ -320,7 +573,7 @@ void runtime::start() {
         jo.compress = p.cfg.engine.journal_compress;
         journal::meta m;
         for (std::size_t i = 0; i < p.feeds.size(); ++i)
-            m.feeds.push_back({p.feeds.names()[i], p.feeds.venues()[i]});
+            m.feeds.push_back({p.feeds.name(i), p.feeds.venue(i)});
         m.config_text = p.cfg.text;
         m.config_file = p.cfg.file;
         m.digest = p.cfg.digest;
@@ -335,6 +588,13 @@ void runtime::start() {
         hooks.metrics = [ip] { return ip->metrics.exposition(); };
         hooks.state = [ip](const publish::topic_limit& limit) { return ip->state_json(limit); };
         hooks.ready = [ip](std::string& d) { return ip->feeds.ready(d); };
+        hooks.reload = [ip](std::string body, std::function<void(int, std::string)> done) {
+            std::optional<std::string> text;
+            if (!body.empty()) text = std::move(body);
+            ip->enqueue_reload(std::move(text), [done = std::move(done)](const reload_outcome& o) {
+                done(o.status, o.json);
+            });
+        };
         p.srv = std::make_unique<publish::server>(p.io, server_options_of(p.cfg, p.opts, p.epoch),
                                                   p.hub, std::move(hooks));
         p.publisher.serve_on(p.io);
@@ -347,6 +607,7 @@ void runtime::start() {
         ip->io.run();
     });
     p.signal_thread = std::thread([ip = &p] { ip->signal_loop(); });
+    p.control_thread = std::thread([ip = &p] { ip->control_loop(); });
     p.publisher.start();
 }
 
@@ -362,6 +623,13 @@ void runtime::wait() {
         p.stop_cv.wait(lock, [&p] { return p.stop_requested.load(std::memory_order_acquire); });
     }
     if (!p.io_thread.joinable()) return; // never started, or already waited
+    // Reloads first, while the threads they wait on still run; queued ones are refused.
+    {
+        std::lock_guard lock(p.reload_mu);
+        p.control_stop = true;
+    }
+    p.reload_cv.notify_all();
+    p.control_thread.join();
     p.feeds.stop();
     // Producers first: after the I/O thread ends nothing enqueues; then the signal thread drains
     // the tick queue, then the writer thread drains the triggers and flushes.
@@ -378,6 +646,27 @@ void runtime::wait() {
 
 void runtime::reopen_outputs() noexcept {
     p_->publisher.reopen_outputs();
+}
+
+void runtime::reload(std::optional<std::string> text,
+                     std::function<void(const reload_outcome&)> done) {
+    p_->enqueue_reload(std::move(text), std::move(done));
+}
+
+reload_outcome runtime::reload_and_wait(std::optional<std::string> text) {
+    std::promise<reload_outcome> p;
+    auto f = p.get_future();
+    reload(std::move(text), [&p](const reload_outcome& o) { p.set_value(o); });
+    return f.get();
+}
+
+std::string runtime::config_digest() const {
+    std::lock_guard lock(p_->digest_mu);
+    return p_->digest_now;
+}
+
+std::uint32_t runtime::config_generation() const {
+    return p_->generation_now.load(std::memory_order_relaxed);
 }
 
 run_figures runtime::figures() const {

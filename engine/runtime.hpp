@@ -13,7 +13,7 @@
 // the signal thread; it may busy-poll and be pinned ([engine] busy_poll, pin_cpu).
 //
 // request_stop() may be called from any thread; wait() then drains every queue, flushes the
-// outputs and returns.
+// outputs and returns. reload() swaps in a new config without stopping (engine/reload.hpp).
 
 #include "engine/config.hpp"
 #include "signals/trigger.hpp"
@@ -48,6 +48,14 @@ struct run_options {
     std::string record_dir;
 };
 
+/// What a hot reload did (DESIGN §9): `ok` with the diff as JSON, or why nothing changed.
+struct reload_outcome {
+    bool ok = false;
+    int status = 200;    ///< as POST /v1/reload answers: 200, 400 (config), 409 (refused), 503
+    std::string json;    ///< the answer's body
+    std::string message; ///< one line for the log
+};
+
 /// Figures of a run (relaxed reads while it runs).
 struct run_figures {
     std::uint64_t frames = 0;
@@ -76,6 +84,17 @@ class runtime {
     void wait();
     /// Reopens --out and --dead-letter (log rotation); any thread.
     void reopen_outputs() noexcept;
+    /// Hot reload (DESIGN §9): `text` is the new config, or nullopt to re-read the running
+    /// config's file. Validated and built on the runtime's control thread, swapped in on the
+    /// signal thread between two events, then the feeds are changed; `done` is called on the
+    /// control thread with the outcome. Reloads are applied one at a time, in order. Any
+    /// thread.
+    void reload(std::optional<std::string> text, std::function<void(const reload_outcome&)> done);
+    /// reload() and wait for its outcome. Not on the runtime's own threads.
+    reload_outcome reload_and_wait(std::optional<std::string> text);
+    /// The running config's digest (hex), its generation number (0 before any reload).
+    [[nodiscard]] std::string config_digest() const;
+    [[nodiscard]] std::uint32_t config_generation() const;
 
     [[nodiscard]] run_figures figures() const;
     /// The port the server listens on (after start(); 0 without a server).
@@ -97,8 +116,9 @@ class runtime {
     /// on, else the writer thread; tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);
 
-  private:
     struct impl;
+
+  private:
     std::unique_ptr<impl> p_;
 };
 

@@ -13,7 +13,7 @@ namespace seismo::engine {
 
 signal_stage::signal_stage(const config& cfg, core::instrument_registry& reg, std::size_t feeds,
                            stage_sink& out)
-    : cfg_(cfg), configured_(configured_instruments(cfg, reg)), reg_(reg),
+    : configured_(configured_instruments(cfg, reg)), reg_(reg),
       graph_(cfg.signals, reg, signals::graph_options{cfg.engine.lateness}),
       step_(graph_, std::max<std::size_t>(feeds, 1)), out_(out),
       snapshot_(std::make_shared<stage_snapshot>()) {
@@ -57,6 +57,22 @@ void signal_stage::health(std::uint16_t feed, const core::health_event& e) {
                              : std::string_view(reg_.info(e.inst).symbol));
     }
     step_.health(feed, e, *this);
+}
+
+void signal_stage::reload(prepared_reload& r, core::nanos now) {
+    if (journal_ != nullptr) {
+        flush_order(); // the reload stands between the ticks before and after it
+        journal_->reload(r.cfg->digest, r.cfg->file, r.cfg->text, now);
+    }
+    r.graph->adopt(graph_, r.plan, *this);
+    // The old graph goes back in `r`, to be freed by whoever prepared the reload: freeing a
+    // big universe's windows is not the signal thread's time to spend.
+    std::swap(graph_, *r.graph);
+    step_.resize(r.feeds.slots.size());
+    for (const auto f : r.feeds.removed)
+        step_.retire(f, now, *this);
+    configured_ = configured_instruments(*r.cfg, reg_);
+    publish_snapshot();
 }
 
 void signal_stage::flush_order() {
@@ -135,6 +151,7 @@ void signal_stage::publish_snapshot() {
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& sp = specs[i];
         s->signals[i].name = sp.name;
+        s->signals[i].kind = sp.kind;
         std::string& j = s->signals[i].head;
         j += R"({"name":)";
         core::append_json_string(j, sp.name);
@@ -182,8 +199,8 @@ class stage_probe final : public prometheus::Collectable {
                             static_cast<double>(st.applied.value() + st.references.value()));
         publish::add_single(out, "seismo_ticks_late_total", "Ticks refused as late.",
                             MetricType::Counter, static_cast<double>(st.late.value()));
+        // Named by the snapshot itself: the graph may have been swapped by a reload since.
         const auto snap = s_.snapshot();
-        const auto& specs = s_.graph().specs();
         auto values = publish::make_family(
             "seismo_signal_value", "A signal's current value per instrument.", MetricType::Gauge);
         auto breadth = publish::make_family(
@@ -194,7 +211,7 @@ class stage_probe final : public prometheus::Collectable {
                                               MetricType::Gauge);
         for (const auto& v : snap->values) {
             if (std::isnan(v.v)) continue;
-            const auto& sp = specs[v.signal];
+            const auto& sp = snap->signals[v.signal];
             if (sp.kind == signals::signal_kind::breadth) {
                 publish::add_sample(breadth, {{"signal", sp.name}}, v.v);
             } else if (sp.kind == signals::signal_kind::composite) {

@@ -13,6 +13,7 @@
 #include "engine/core/health.hpp"
 #include "engine/core/instrument_registry.hpp"
 #include "engine/journal/format.hpp"
+#include "engine/reload.hpp"
 #include "engine/warnings.hpp"
 #include "signals/graph.hpp"
 #include "signals/step.hpp"
@@ -69,6 +70,7 @@ struct stage_snapshot {
     /// topics sees only those: `head` + the visible `entries` joined by ',' + "]}".
     struct signal_entry {
         std::string name;
+        signals::signal_kind kind = signals::signal_kind::level;
         std::string head;                                         ///< `{"name":…,…,"values":[`
         std::vector<std::pair<std::string, std::string>> entries; ///< (instrument, JSON)
     };
@@ -122,6 +124,12 @@ class signal_stage final : signals::trigger_sink {
     /// Applies a health event of `feed` (journaled first, when recording).
     void health(std::uint16_t feed, const core::health_event& e);
 
+    /// Hot reload (DESIGN §9), between two events: records the reload at this place in the
+    /// consumption order (when recording), hands `r`'s graph the running one's state (clearing
+    /// what ends), swaps it in, retires removed feeds and publishes a snapshot. `now`: the
+    /// wall clock (live) or the recorded time (replay), for the record and feed clears.
+    void reload(prepared_reload& r, core::nanos now);
+
     /// Records the consumption order and health events to `w` from now on (live --record).
     void record_to(journal::writer* w) noexcept { journal_ = w; }
     /// Writes the consumption order gathered so far (when recording).
@@ -157,7 +165,6 @@ class signal_stage final : signals::trigger_sink {
   private:
     void on_trigger(const signals::trigger& t) override;
 
-    const config& cfg_;
     std::vector<configured_instrument> configured_; // for the never-ticked warning
     core::instrument_registry& reg_;
     signals::graph graph_;

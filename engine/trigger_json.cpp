@@ -24,7 +24,12 @@ void append_instrument_value(std::string& out, const signals::trigger& t,
 }
 
 void append_tail(std::string& out, const signals::trigger& t, bool deterministic,
-                 core::nanos latency_ns) {
+                 core::nanos latency_ns, std::string_view config_digest) {
+    if (t.reason != signals::end_reason::none) {
+        out += R"(,"reason":")";
+        out += signals::to_string(t.reason);
+        out += '"';
+    }
     out += R"(,"event_ts":)";
     core::append_json_time(out, t.event_ts);
     out += R"(,"cause":[)";
@@ -34,6 +39,11 @@ void append_tail(std::string& out, const signals::trigger& t, bool deterministic
     }
     out += ']';
     if (t.degraded) out += R"(,"degraded":true)";
+    if (!config_digest.empty()) {
+        out += R"(,"config":")";
+        out += config_digest;
+        out += '"';
+    }
     if (!deterministic) {
         out += R"(,"recv_ts":)";
         core::append_json_time(out, t.recv_ts);
@@ -50,7 +60,8 @@ void append_tail(std::string& out, const signals::trigger& t, bool deterministic
 void append_trigger_json(std::string& out, const signals::trigger& t,
                          const std::vector<signals::signal_spec>& specs,
                          const core::instrument_registry& reg, bool deterministic,
-                         core::nanos latency_ns, const std::vector<std::string>* feed_names) {
+                         core::nanos latency_ns, const std::vector<std::string>* feed_names,
+                         std::string_view config_digest) {
     if (t.signal == signals::k_feed_health) {
         out += R"({"type":"trigger","seq":)";
         core::append_uint(out, t.seq);
@@ -68,7 +79,7 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
             out += core::to_string(t.down);
             out += '"';
         }
-        append_tail(out, t, deterministic, latency_ns);
+        append_tail(out, t, deterministic, latency_ns, config_digest);
         return;
     }
     const signals::signal_spec& s = specs[t.signal];
@@ -99,7 +110,7 @@ void append_trigger_json(std::string& out, const signals::trigger& t,
         out += R"(,"members":)";
         core::append_uint(out, t.members);
     }
-    append_tail(out, t, deterministic, latency_ns);
+    append_tail(out, t, deterministic, latency_ns, config_digest);
 }
 
 std::string trigger_topic(const signals::trigger& t, const std::vector<signals::signal_spec>& specs,

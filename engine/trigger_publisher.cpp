@@ -14,7 +14,9 @@
 #include <array>
 #include <cstddef>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <mutex>
 
 namespace seismo::engine {
 namespace {
@@ -60,14 +62,13 @@ constexpr std::size_t k_batch = 64;
 } // namespace
 
 struct trigger_publisher::impl {
-    impl(const config& c, const core::instrument_registry& r, std::vector<std::string> names,
-         publisher_options o, publish::hub& h, dead_queue& d)
-        : cfg(c), reg(r), feed_names(std::move(names)), opts(std::move(o)), hub(h), dead(d),
-          triggers(4096), signal_token(triggers), counts(c.signals.size() + 1) {}
+    impl(const generations& g, const core::instrument_registry& r, publisher_options o,
+         publish::hub& h, dead_queue& d)
+        : gens(g), reg(r), opts(std::move(o)), hub(h), dead(d), triggers(4096),
+          signal_token(triggers) {}
 
-    const config& cfg;
+    const generations& gens;
     const core::instrument_registry& reg;
-    const std::vector<std::string> feed_names;
     const publisher_options opts;
     publish::hub& hub;
     dead_queue& dead;
@@ -92,21 +93,45 @@ struct trigger_publisher::impl {
 
     // Written by whoever serialises (the I/O thread; the writer thread without a server or
     // after the I/O thread has ended): one writer at a time.
-    std::vector<std::array<core::counter, 3>> counts; // per signal (feed health last), severity
-    core::counter written;                            // the writer thread's
+    // seismo_triggers_total by signal name and severity: names outlive reloads (a counter
+    // never goes back), so the counters are kept by name, at stable addresses, and the
+    // serialiser maps its generation's signal indices to them once per generation.
+    using severity_counts = std::array<core::counter, 3>;
+    mutable std::mutex counts_mu; // adding a name (once per generation) vs. a scrape
+    std::map<std::string, std::unique_ptr<severity_counts>> counts;
+    std::uint32_t counts_gen = std::numeric_limits<std::uint32_t>::max();
+    std::vector<severity_counts*> gen_counts; // by signal index, feed health last
+    core::counter written;                    // the writer thread's
     std::function<void(const signals::trigger&, std::string_view)> observer;
     std::thread writer;
 
-    [[nodiscard]] publish::message_ptr message_for(const signals::trigger& t,
+    severity_counts& counts_for(const signals::trigger& t, const generation& g) {
+        if (counts_gen != t.gen) {
+            std::lock_guard lock(counts_mu);
+            gen_counts.clear();
+            auto slot = [&](const std::string& name) {
+                auto& c = counts[name];
+                if (!c) c = std::make_unique<severity_counts>();
+                return c.get();
+            };
+            for (const auto& sp : g.specs)
+                gen_counts.push_back(slot(sp.name));
+            gen_counts.push_back(slot("feed_health"));
+            counts_gen = t.gen;
+        }
+        return *gen_counts[t.signal == signals::k_feed_health ? gen_counts.size() - 1 : t.signal];
+    }
+
+    [[nodiscard]] publish::message_ptr message_for(const signals::trigger& t, const generation& g,
                                                    std::string_view json) const {
-        std::string key = std::to_string(t.signal) + "/" + std::to_string(core::index(t.inst)) +
-                          "/" + std::to_string(t.level) + "/" + std::to_string(t.feed) + "/" +
+        // The active-trigger key names the signal, not its index: an index moves with a reload.
+        std::string topic = trigger_topic(t, g.specs, reg, &g.feed_names);
+        std::string key = topic + "\x1f" + std::to_string(t.level) + "\x1f" +
                           std::to_string(static_cast<int>(t.condition));
-        return publish::make_message(t.seq, trigger_topic(t, cfg.signals, reg, &feed_names), json,
-                                     std::move(key), t.state == signals::trigger_state::fired,
-                                     t.signal == signals::k_feed_health &&
-                                         t.condition == signals::feed_condition::gap,
-                                     static_cast<std::uint8_t>(t.sev));
+        return publish::make_message(
+            t.seq, std::move(topic), json, std::move(key), t.state == signals::trigger_state::fired,
+            t.signal == signals::k_feed_health && t.condition == signals::feed_condition::gap,
+            static_cast<std::uint8_t>(t.sev));
     }
 
     /// Serialises triggers once each: counts them, tells the observer, and appends their
@@ -115,12 +140,11 @@ struct trigger_publisher::impl {
                    std::vector<publish::message_ptr>& batch) {
         for (std::size_t k = 0; k < n; ++k) {
             json.clear();
-            append_trigger_json(json, t[k], cfg.signals, reg, opts.deterministic,
-                                core::realtime_now() - t[k].recv_ts, &feed_names);
-            const std::size_t sig =
-                t[k].signal == signals::k_feed_health ? cfg.signals.size() : t[k].signal;
-            counts[sig][static_cast<std::size_t>(t[k].sev)].add();
-            batch.push_back(message_for(t[k], json));
+            const generation& g = gens.at(t[k].gen);
+            append_trigger_json(json, t[k], g, reg, opts.deterministic,
+                                core::realtime_now() - t[k].recv_ts);
+            counts_for(t[k], g)[static_cast<std::size_t>(t[k].sev)].add();
+            batch.push_back(message_for(t[k], g, json));
             if (observer) observer(t[k], json);
         }
     }
@@ -174,6 +198,7 @@ struct trigger_publisher::impl {
     void write_dead(journal::dead_letter& dl, std::string& scratch) {
         dead_record r;
         while (dead.pop(r)) {
+            const auto& feed_names = gens.latest().feed_names;
             const std::string_view feed =
                 r.feed < feed_names.size() ? std::string_view(feed_names[r.feed]) : "?";
             if (opts.log_refusals) log_refusal(r, feed);
@@ -273,10 +298,9 @@ struct trigger_publisher::impl {
     }
 };
 
-trigger_publisher::trigger_publisher(const config& cfg, const core::instrument_registry& reg,
-                                     std::vector<std::string> feed_names, publisher_options o,
-                                     publish::hub& hub, dead_queue& dead)
-    : p_(std::make_unique<impl>(cfg, reg, std::move(feed_names), std::move(o), hub, dead)) {}
+trigger_publisher::trigger_publisher(const generations& gens, const core::instrument_registry& reg,
+                                     publisher_options o, publish::hub& hub, dead_queue& dead)
+    : p_(std::make_unique<impl>(gens, reg, std::move(o), hub, dead)) {}
 
 trigger_publisher::~trigger_publisher() {
     if (p_->writer.joinable()) {
@@ -353,15 +377,24 @@ class publisher_probe final : public prometheus::Collectable {
         auto triggers = publish::make_family("seismo_triggers_total",
                                              "Triggers published per signal and severity.",
                                              MetricType::Counter);
-        for (std::size_t i = 0; i < p_.counts.size(); ++i) {
-            const std::string name =
-                i < p_.cfg.signals.size() ? p_.cfg.signals[i].name : std::string("feed_health");
-            for (std::size_t sev = 0; sev < 3; ++sev) {
-                publish::add_sample(
-                    triggers,
-                    {{"signal", name},
-                     {"severity", signals::to_string(static_cast<signals::severity>(sev))}},
-                    static_cast<double>(p_.counts[i][sev].value()));
+        {
+            // Every signal of the running config shows, fired or not; a removed one keeps its
+            // counts (counters never go back).
+            std::lock_guard lock(p_.counts_mu);
+            std::map<std::string, const trigger_publisher::impl::severity_counts*> names;
+            for (const auto& sp : p_.gens.latest().specs)
+                names.emplace(sp.name, nullptr);
+            names.emplace("feed_health", nullptr);
+            for (const auto& [name, c] : p_.counts)
+                names[name] = c.get();
+            for (const auto& [name, c] : names) {
+                for (std::size_t sev = 0; sev < 3; ++sev) {
+                    publish::add_sample(
+                        triggers,
+                        {{"signal", name},
+                         {"severity", signals::to_string(static_cast<signals::severity>(sev))}},
+                        c != nullptr ? static_cast<double>((*c)[sev].value()) : 0.0);
+                }
             }
         }
         out.push_back(std::move(triggers));

@@ -15,6 +15,7 @@
 #include "engine/config.hpp"
 #include "engine/core/counter.hpp"
 #include "engine/events.hpp"
+#include "engine/generation.hpp"
 #include "engine/publish/hub.hpp"
 #include "signals/trigger.hpp"
 
@@ -47,9 +48,10 @@ struct publisher_options {
 
 class trigger_publisher {
   public:
-    trigger_publisher(const config& cfg, const core::instrument_registry& reg,
-                      std::vector<std::string> feed_names, publisher_options o, publish::hub& hub,
-                      dead_queue& dead);
+    /// Triggers and dead letters are named by `gens` (the generation a trigger carries; the
+    /// latest for dead letters), which must outlive the publisher.
+    trigger_publisher(const generations& gens, const core::instrument_registry& reg,
+                      publisher_options o, publish::hub& hub, dead_queue& dead);
     ~trigger_publisher();
     trigger_publisher(const trigger_publisher&) = delete;
     trigger_publisher& operator=(const trigger_publisher&) = delete;

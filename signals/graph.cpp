@@ -261,6 +261,7 @@ struct graph::impl {
         tr.level = static_cast<std::uint8_t>(level);
         tr.sev = s.spec.levels[level].sev;
         tr.threshold = s.spec.levels[level].at;
+        tr.gen = opts.generation;
         sink->on_trigger(tr);
         if (st == trigger_state::fired) {
             s.has_fire = true;
@@ -510,6 +511,183 @@ struct graph::impl {
         return apply_status::applied;
     }
 
+    // ---- hot reload ----
+    /// Clears the active levels of signal `si` that `keep(level)` rejects, with `why`.
+    template <class Keep>
+    void end_levels(std::uint32_t si, end_reason why, trigger_sink& out, Keep&& keep) {
+        signal_rt& s = sigs[si];
+        sink = &out;
+        cur = nullptr;
+        const core::nanos ts = watermark == k_none ? 0 : watermark;
+        auto clear = [&](std::uint64_t& fired, trigger tr) {
+            for (std::size_t l = 0; l < s.spec.levels.size(); ++l) {
+                const std::uint64_t bit = std::uint64_t{1} << l;
+                if ((fired & bit) == 0 || keep(l)) continue;
+                fired &= ~bit;
+                trigger t = tr;
+                t.reason = why;
+                emit(s, l, trigger_state::cleared, ts, t);
+            }
+        };
+        auto member = [&](auto& m, double px, double ref) {
+            trigger tr;
+            tr.value = m.value;
+            tr.px = px;
+            tr.ref = ref;
+            tr.inst = m.inst;
+            tr.degraded = inst[core::index(m.inst)].stale;
+            clear(m.fired, tr);
+        };
+        switch (s.spec.kind) {
+        case signal_kind::drawdown:
+            for (auto& m : s.dd)
+                member(m, m.px, m.ref);
+            break;
+        case signal_kind::level:
+            for (auto& m : s.lv)
+                member(m, m.value, k_nan);
+            break;
+        case signal_kind::change:
+            for (auto& m : s.ch)
+                member(m, m.px, m.ref);
+            break;
+        case signal_kind::zscore:
+            for (auto& m : s.zs)
+                member(m, m.prev_x, k_nan);
+            break;
+        case signal_kind::breadth: {
+            trigger tr;
+            tr.value = s.value;
+            tr.count = s.counting;
+            tr.members = s.eligible;
+            tr.degraded = s.stale_members != 0;
+            clear(s.fired, tr);
+            break;
+        }
+        case signal_kind::composite: {
+            trigger tr;
+            tr.value = s.value;
+            tr.degraded = input_degraded(s);
+            clear(s.fired, tr);
+            break;
+        }
+        }
+    }
+
+    /// Matches every selector of `s` against instruments [from, to) (ids this signal has not
+    /// been matched against yet).
+    void match_selectors(signal_rt& s, std::uint32_t from, std::uint32_t to) {
+        if (s.spec.select.empty()) return;
+        for (std::uint32_t i = from; i < to; ++i) {
+            const auto id = core::instrument_id{i};
+            const core::instrument_info& info = registry->info(id);
+            for (const auto& sel : s.spec.select) {
+                if (sel.matches(info)) {
+                    add_member(s, id);
+                    break;
+                }
+            }
+        }
+    }
+
+    void adopt(impl& old, const reload_plan& plan, trigger_sink& out) {
+        // 1. What ends, through the old graph (its specs and generation name the triggers).
+        for (const std::uint32_t o : plan.ended) {
+            const bool removed =
+                std::find(plan.removed.begin(), plan.removed.end(), o) != plan.removed.end();
+            old.end_levels(o, removed ? end_reason::removed : end_reason::changed, out,
+                           [](std::size_t) { return false; });
+        }
+        for (std::size_t n = 0; n < sigs.size(); ++n) {
+            if (plan.how[n] != carry::relevelled) continue;
+            const auto o = static_cast<std::uint32_t>(plan.from[n]);
+            const signal_spec& next = sigs[n].spec;
+            old.end_levels(o, end_reason::relevelled, out,
+                           [&](std::size_t l) { return same_level(old.sigs[o].spec, next, l); });
+        }
+        // 2. Instruments: the old graph's state, with this config's lateness.
+        const auto built = static_cast<std::uint32_t>(inst.size());
+        const auto had = static_cast<std::uint32_t>(old.inst.size());
+        for (std::uint32_t i = 0; i < std::min(built, had); ++i) {
+            const core::nanos lateness = inst[i].lateness;
+            inst[i] = old.inst[i];
+            inst[i].lateness = lateness;
+        }
+        for (std::uint32_t i = built; i < had; ++i) {
+            inst_state st = old.inst[i];
+            const core::instrument_info& info = registry->info(core::instrument_id{i});
+            st.lateness = info.lateness.value_or(opts.lateness);
+            inst.push_back(st);
+        }
+        const auto total = static_cast<std::uint32_t>(inst.size());
+        // 3. Signals: carried state moves over; new and restarted ones keep what construction
+        // gave them. Each is then matched against the instruments it has not seen.
+        routes.assign(total, {});
+        for (std::size_t n = 0; n < sigs.size(); ++n) {
+            signal_rt& s = sigs[n];
+            std::uint32_t seen = built;
+            if (plan.from[n] != reload_plan::k_none) {
+                signal_rt& o = old.sigs[static_cast<std::size_t>(plan.from[n])];
+                s.dd = std::move(o.dd);
+                s.lv = std::move(o.lv);
+                s.ch = std::move(o.ch);
+                s.zs = std::move(o.zs);
+                s.br = std::move(o.br);
+                s.fired = o.fired;
+                s.value = o.value;
+                s.counting = o.counting;
+                s.eligible = o.eligible;
+                s.stale_members = o.stale_members;
+                s.has_fire = o.has_fire;
+                s.fire_seq = o.fire_seq;
+                s.fire_ts = o.fire_ts;
+                seen = had;
+            } else {
+                s.stale_members = 0;
+                auto count_stale = [&](const auto& members) {
+                    for (const auto& m : members)
+                        s.stale_members += inst[core::index(m.inst)].stale ? 1u : 0u;
+                };
+                count_stale(s.dd);
+                count_stale(s.lv);
+                count_stale(s.ch);
+                count_stale(s.zs);
+                count_stale(s.br);
+                if (s.spec.kind == signal_kind::breadth) {
+                    for (auto& m : s.br)
+                        breadth_member_update(s, m, inst[core::index(m.inst)]);
+                }
+            }
+            rebuild_routes(s);
+            match_selectors(s, std::min(seen, total), total);
+            if (s.spec.kind == signal_kind::composite) s.dirty = true;
+        }
+        for (auto& rs : routes) {
+            std::sort(rs.begin(), rs.end(),
+                      [](const route& a, const route& b) { return a.signal < b.signal; });
+        }
+        // 4. The run's clock and numbering go on.
+        seq = old.seq;
+        watermark = old.watermark;
+        next_expiry = k_never;
+        composite_dirty = !composites.empty();
+        old.routes.clear();
+        old.inst.clear();
+    }
+
+    void rebuild_routes(const signal_rt& s) {
+        auto add = [&](const auto& members) {
+            for (std::size_t m = 0; m < members.size(); ++m)
+                routes[core::index(members[m].inst)].push_back(
+                    {s.index, static_cast<std::uint32_t>(m)});
+        };
+        add(s.dd);
+        add(s.lv);
+        add(s.ch);
+        add(s.zs);
+        add(s.br);
+    }
+
     void set_stale(core::instrument_id id, bool stale, core::nanos now, trigger_sink& out) {
         const std::uint32_t i = core::index(id);
         if (i >= inst.size()) ensure_instrument(i);
@@ -543,6 +721,18 @@ void graph::restale(std::uint16_t feed, std::uint64_t unhealthy, core::nanos now
     }
 }
 
+void graph::forget_feed(std::uint16_t feed, std::uint64_t unhealthy, core::nanos now,
+                        trigger_sink& sink) {
+    const std::uint64_t bit = std::uint64_t{1} << feed;
+    for (std::size_t i = 0; i < p_->inst.size(); ++i) {
+        std::uint64_t& feeds = p_->inst[i].feeds;
+        if ((feeds & bit) == 0) continue;
+        feeds &= ~bit;
+        p_->set_stale(core::instrument_id{static_cast<std::uint32_t>(i)},
+                      feeds != 0 && (feeds & ~unhealthy) == 0, now, sink);
+    }
+}
+
 graph::graph(std::vector<signal_spec> specs, const core::instrument_registry& registry,
              graph_options options)
     : p_(std::make_unique<impl>(std::move(specs), registry, options)) {}
@@ -556,6 +746,16 @@ apply_status graph::apply(const core::tick& t, trigger_sink& sink, std::uint16_t
 
 void graph::set_stale(core::instrument_id inst, bool stale, core::nanos now, trigger_sink& sink) {
     p_->set_stale(inst, stale, now, sink);
+}
+
+void graph::adopt(graph& old, const reload_plan& plan, trigger_sink& sink) {
+    if (plan.from.size() != p_->sigs.size() || plan.how.size() != p_->sigs.size())
+        throw std::invalid_argument("graph::adopt: the plan is for another config");
+    p_->adopt(*old.p_, plan, sink);
+}
+
+std::uint32_t graph::generation() const noexcept {
+    return p_->opts.generation;
 }
 
 const std::vector<signal_spec>& graph::specs() const noexcept {

@@ -14,6 +14,7 @@
 
 #include "engine/core/instrument_registry.hpp"
 #include "engine/core/tick.hpp"
+#include "signals/reload.hpp"
 #include "signals/spec.hpp"
 #include "signals/trigger.hpp"
 
@@ -26,7 +27,8 @@
 namespace seismo::signals {
 
 struct graph_options {
-    core::nanos lateness = 0; ///< default allowed lateness, when an instrument sets none
+    core::nanos lateness = 0;     ///< default allowed lateness, when an instrument sets none
+    std::uint32_t generation = 0; ///< stamped on every trigger (trigger::gen)
 };
 
 enum class apply_status : std::uint8_t {
@@ -73,6 +75,20 @@ class graph {
     /// Re-judges the staleness of every instrument feed `feed` has delivered, given the set of
     /// unhealthy feeds (bit f: feed f is down or stale): stale when all its feeds are.
     void restale(std::uint16_t feed, std::uint64_t unhealthy, core::nanos now, trigger_sink& sink);
+    /// Feed `feed` is gone (hot reload): its instruments forget it and are stale only while
+    /// all their other feeds are unhealthy (never, with no other feed).
+    void forget_feed(std::uint16_t feed, std::uint64_t unhealthy, core::nanos now,
+                     trigger_sink& sink);
+
+    /// Hot reload (DESIGN §9), on the signal thread between two events: takes `old`'s state —
+    /// every instrument's, the trigger seq, the watermark, and each signal's that `plan` carries
+    /// over (signals/reload.hpp) — leaving `old` empty of it. First, through `old`'s own
+    /// specs and generation, every active level that ends is cleared: the levels of removed
+    /// (reason `removed`) and restarted (`changed`) signals, and of relevelled ones the levels
+    /// not kept (`relevelled`). Composites are judged again at the next tick. Allocates: once
+    /// per reload, never per tick.
+    void adopt(graph& old, const reload_plan& plan, trigger_sink& sink);
+    [[nodiscard]] std::uint32_t generation() const noexcept;
 
     [[nodiscard]] const std::vector<signal_spec>& specs() const noexcept;
     /// Signal indices, inputs before the composites that use them.

@@ -34,6 +34,12 @@ class step {
     /// Applies a health event of `feed`.
     void health(std::uint16_t feed, const core::health_event& e, trigger_sink& out);
 
+    /// Hot reload: `feeds` feeds report from now on (more than before when a reload adds some).
+    void resize(std::size_t feeds);
+    /// Hot reload: feed `feed` left the config. Its active conditions (down, stale) are cleared
+    /// with reason `removed`, and its instruments are judged by their other feeds alone.
+    void retire(std::uint16_t feed, core::nanos now, trigger_sink& out);
+
     [[nodiscard]] graph& signal_graph() noexcept { return *graph_; }
     [[nodiscard]] const graph& signal_graph() const noexcept { return *graph_; }
     /// True while the feed is down (since its last `down`, until its next `up`).
@@ -42,7 +48,7 @@ class step {
 
   private:
     void emit(std::uint16_t feed, feed_condition c, trigger_state st, severity sev,
-              const core::health_event& e, trigger_sink& out);
+              const core::health_event& e, trigger_sink& out, end_reason why = end_reason::none);
     void refresh(std::uint16_t feed, core::nanos now, trigger_sink& out);
 
     graph* graph_;

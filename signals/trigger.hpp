@@ -23,6 +23,21 @@ enum class feed_condition : std::uint8_t { down, stale, gap };
     return c == feed_condition::down ? "down" : c == feed_condition::stale ? "stale" : "gap";
 }
 
+/// Why a `cleared` trigger ended its level other than by the value (hot reload, DESIGN §9).
+enum class end_reason : std::uint8_t {
+    none,
+    removed,    ///< the signal left the config
+    changed,    ///< the signal's definition changed: it restarts
+    relevelled, ///< the signal's levels changed and this level is not among the new ones
+};
+
+[[nodiscard]] constexpr const char* to_string(end_reason r) noexcept {
+    return r == end_reason::removed      ? "removed"
+           : r == end_reason::changed    ? "changed"
+           : r == end_reason::relevelled ? "relevelled"
+                                         : "";
+}
+
 struct trigger {
     std::uint64_t seq = 0;    ///< gap-free per engine run, from 1
     core::nanos event_ts = 0; ///< event time of the step that produced it
@@ -43,6 +58,8 @@ struct trigger {
     std::uint16_t feed = 0; ///< feed-health triggers: the feed's index in the config
     core::down_cause down = core::down_cause::none; ///< feed-health `down` triggers: why
     std::uint8_t n_cause = 0;
+    end_reason reason = end_reason::none; ///< cleared by a reload: why
+    std::uint32_t gen = 0; ///< the config generation whose signal this is (0: the first)
     std::array<std::uint64_t, k_max_composite_inputs> cause{}; ///< composites: input trigger seqs
 };
 

@@ -8,12 +8,12 @@
 // with flags giving its type: a raw frame (payload: frame number u32, then the bytes as
 // received), the order in which the signal thread consumed ticks (payload: entries of feed u16,
 // tick index u16, frame number u32), or a health event (payload: kind u8, down cause u8 (0 in older
-// journals), 6 reserved, value u64, then the instrument symbol for gaps). Replaying frames through
-// the same pipelines in that order gives the triggers the live run gave. Blocks are written whole
-// every flush interval (or when full), so a crash loses at most the last unflushed block; the
-// reader drops a torn tail and says how many bytes, and reports a corrupted record with its
-// segment, offset and CRC. This header holds what the writer (writer.hpp) and the reader
-// (reader.hpp) agree on.
+// journals), 6 reserved, value u64, then the instrument symbol for gaps), or a hot reload (payload:
+// k_reload_header). Replaying frames through the same pipelines in that order gives the triggers
+// the live run gave. Blocks are written whole every flush interval (or when full), so a crash loses
+// at most the last unflushed block; the reader drops a torn tail and says how many bytes, and
+// reports a corrupted record with its segment, offset and CRC. This header holds what the writer
+// (writer.hpp) and the reader (reader.hpp) agree on.
 
 #include "engine/core/tick.hpp"
 
@@ -38,7 +38,14 @@ inline constexpr std::uint32_t k_flag_zstd = 1;                 ///< segment hea
 /// field past it is damage, never an allocation.
 inline constexpr std::uint32_t k_max_block_bytes = (64u << 20) + (1u << 20);
 
-enum class record_type : std::uint16_t { frame = 1, order = 2, health = 3 };
+enum class record_type : std::uint16_t { frame = 1, order = 2, health = 3, reload = 4 };
+
+/// A reload record's payload: [config digest u64][file name length u32][file name][config text].
+/// It stands where the signal thread swapped configs, between the order records before and
+/// after (DESIGN §9).
+inline constexpr std::size_t k_reload_header = 12;
+/// The most a feed id can be, plus one (signals::k_max_feeds).
+inline constexpr std::size_t k_max_journal_feeds = 64;
 
 /// One consumed tick: which feed, which of its frames, which tick of that frame.
 struct order_entry {

@@ -62,8 +62,9 @@ writer::writer(options o, meta m, std::size_t feeds) : o_(std::move(o)), meta_(s
     // Continue numbering after any segments already there (a journal is append-only).
     std::vector<segment_file> existing;
     if (list_segments(o_.dir, existing) && !existing.empty()) segment_no_ = existing.back().number;
+    if (feeds > k_max_journal_feeds) throw std::invalid_argument("journal: at most 64 feeds");
     for (std::size_t i = 0; i < feeds; ++i)
-        feed_rings_.push_back(std::make_unique<feed_ring>(o_.ring_bytes));
+        add_feed();
     signal_ring_ = std::make_unique<spsc_ring>(o_.ring_bytes);
     block_.reserve(o_.block_bytes + (1u << 20));
     const std::string mj = meta_json(meta_);
@@ -111,9 +112,16 @@ void writer::put(spsc_ring& ring, record_type type, std::uint16_t feed, core::na
     }
 }
 
+void writer::add_feed() {
+    const std::size_t n = n_feeds_.load(std::memory_order_relaxed);
+    if (n >= k_max_journal_feeds) throw std::length_error("journal: at most 64 feeds");
+    feed_rings_[n] = std::make_unique<feed_ring>(o_.ring_bytes);
+    n_feeds_.store(n + 1, std::memory_order_release);
+}
+
 void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_ts,
                    std::string_view bytes) noexcept {
-    if (feed >= feed_rings_.size()) return;
+    if (feed >= feeds()) return;
     feed_ring& fr = *feed_rings_[feed];
     put(fr.ring, record_type::frame, feed, recv_ts, &frame_no, 4, bytes.data(), bytes.size());
     fr.frames.store(fr.frames.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -122,15 +130,15 @@ void writer::frame(std::uint16_t feed, std::uint32_t frame_no, core::nanos recv_
 
 std::uint64_t writer::backlog_bytes() const noexcept {
     std::uint64_t n = signal_ring_->readable();
-    for (const auto& fr : feed_rings_)
-        n += fr->ring.readable();
+    for (std::size_t f = 0, e = feeds(); f < e; ++f)
+        n += feed_rings_[f]->ring.readable();
     return n;
 }
 
 std::uint64_t writer::frames() const noexcept {
     std::uint64_t n = 0;
-    for (const auto& fr : feed_rings_)
-        n += fr->frames.load(std::memory_order_relaxed);
+    for (std::size_t f = 0, e = feeds(); f < e; ++f)
+        n += feed_rings_[f]->frames.load(std::memory_order_relaxed);
     return n;
 }
 
@@ -146,6 +154,16 @@ void writer::health(std::uint16_t feed, core::health_kind kind, core::down_cause
     p[1] = static_cast<char>(cause);
     std::memcpy(p + 8, &value, 8);
     put(*signal_ring_, record_type::health, feed, at, p, sizeof p, symbol.data(), symbol.size());
+}
+
+void writer::reload(std::uint64_t digest, std::string_view file, std::string_view text,
+                    core::nanos at) noexcept {
+    std::string head;
+    put_le<std::uint64_t>(head, digest);
+    put_le<std::uint32_t>(head, static_cast<std::uint32_t>(file.size()));
+    head += file;
+    put(*signal_ring_, record_type::reload, 0, at, head.data(), head.size(), text.data(),
+        text.size());
 }
 
 void writer::start() {
@@ -233,7 +251,7 @@ void writer::release_signal_records(bool all) {
                  e += sizeof(order_entry)) {
                 const auto feed = get_le<std::uint16_t>(r + k_record_header + e);
                 const auto frame = get_le<std::uint32_t>(r + k_record_header + e + 4);
-                ready = feed >= seen_.size() ||
+                ready = feed >= k_max_journal_feeds ||
                         static_cast<std::int32_t>(frame - seen_[feed]) <= 0; // wraps
             }
             if (!ready) break;
@@ -245,7 +263,7 @@ void writer::release_signal_records(bool all) {
 }
 
 void writer::run() {
-    seen_.assign(feed_rings_.size(), 0);
+    seen_.fill(0);
     for (;;) {
         const bool stopping = stop_.load(std::memory_order_acquire);
         // The signal ring's content is measured first, then each feed ring's newest frame
@@ -253,7 +271,7 @@ void writer::run() {
         const std::size_t ordered = signal_ring_->readable();
         std::size_t moved = 0;
         const std::size_t from = block_.size();
-        for (std::size_t f = 0; f < feed_rings_.size(); ++f) {
+        for (std::size_t f = 0, e = feeds(); f < e; ++f) {
             feed_ring& fr = *feed_rings_[f];
             const std::uint32_t last = fr.last_frame.load(std::memory_order_acquire);
             const std::size_t n = fr.ring.readable();

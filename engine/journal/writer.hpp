@@ -7,6 +7,7 @@
 #include "engine/core/tick.hpp"
 #include "engine/journal/format.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -49,6 +50,19 @@ class writer {
     void order(const order_entry* entries, std::size_t n) noexcept;
     void health(std::uint16_t feed, core::health_kind kind, core::down_cause cause, core::nanos at,
                 std::uint64_t value, std::string_view symbol) noexcept;
+    /// A hot reload at this place in the consumption order: the new config's digest, file
+    /// name and bytes (at most ring_bytes / 2: the caller refuses bigger ones first).
+    void reload(std::uint64_t digest, std::string_view file, std::string_view text,
+                core::nanos at) noexcept;
+    /// The most config text reload() takes.
+    [[nodiscard]] std::size_t max_reload_bytes() const noexcept { return o_.ring_bytes / 2; }
+
+    // ---- any thread, one at a time
+    /// Gives feed id `feeds()` its ring (a feed added by a reload), before its first frame.
+    void add_feed();
+    [[nodiscard]] std::size_t feeds() const noexcept {
+        return n_feeds_.load(std::memory_order_acquire);
+    }
 
     [[nodiscard]] std::uint64_t bytes_written() const noexcept {
         return bytes_.load(std::memory_order_relaxed);
@@ -85,7 +99,10 @@ class writer {
     /// (a feed thread records a frame after handing its ticks on, so the signal thread can
     /// consume a tick before its frame is in the ring; on disk the frame always comes first).
     void release_signal_records(bool all);
-    std::vector<std::unique_ptr<feed_ring>> feed_rings_;
+    // Fixed slots, so that a reload can add a feed while the writer thread walks them: slots
+    // [0, n_feeds_) are in use (release on adding, acquire on reading).
+    std::array<std::unique_ptr<feed_ring>, k_max_journal_feeds> feed_rings_{};
+    std::atomic<std::size_t> n_feeds_{0};
     std::unique_ptr<spsc_ring> signal_ring_;
     std::thread thread_;
     std::atomic<bool> stop_{false};
@@ -94,8 +111,8 @@ class writer {
     std::size_t segment_size_ = 0;
     std::string block_;
     std::string sig_pending_; // signal-ring records held back (release_signal_records)
-    std::vector<std::uint32_t>
-        seen_; // per feed: every frame up to this number is in block_ or on disk
+    std::array<std::uint32_t, k_max_journal_feeds>
+        seen_{}; // per feed: every frame up to this number is in block_ or on disk
     std::string stored_;
     std::string header_;
     core::nanos last_flush_ = 0;

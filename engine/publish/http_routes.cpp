@@ -6,6 +6,7 @@
 #include "engine/publish/ws_codec.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -65,6 +66,8 @@ namespace {
 
 namespace http = beast::http;
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
+/// The largest config POST /v1/reload takes (a 5,000-instrument universe is ~0.5 MiB).
+constexpr std::uint64_t k_reload_body_limit = 8u << 20;
 
 template <class Stream>
 net::awaitable<void> respond(Stream& stream, const http::request<http::string_body>& req,
@@ -126,8 +129,27 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
                 if (*waiting) sock->close();
             });
         });
-        auto [ec, n] = co_await http::async_read(stream, buf, parser, k_tuple);
-        (void)n;
+        auto [hec, hn] = co_await http::async_read_header(stream, buf, parser, k_tuple);
+        (void)hn;
+        beast::error_code ec = hec;
+        if (!ec) {
+            // A reload carries a whole config: a larger body, for an admin only (nobody else
+            // gets to make the server hold more than 64 KiB for them).
+            const auto& h = parser.get();
+            const std::string_view t = h.target();
+            if (h.method() == http::verb::post && t.substr(0, t.find('?')) == "/v1/reload") {
+                const token* tok = nullptr;
+                if (const auto auth = h[http::field::authorization]; auth.starts_with("Bearer "))
+                    tok = find_token(auth.substr(7));
+                if (opts.tokens.empty() || (tok != nullptr && (tok->roles & role_admin) != 0))
+                    parser.body_limit(k_reload_body_limit);
+            }
+            if (!parser.is_done()) {
+                auto [bec, bn] = co_await http::async_read(stream, buf, parser, k_tuple);
+                (void)bn;
+                ec = bec;
+            }
+        }
         *waiting = false;
         remove_idle(listed);
         if (ec == beast::error::timeout)
@@ -145,7 +167,8 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
             res.keep_alive(false);
             res.body() = error_json(header ? "headers_too_large" : "body_too_large",
                                     header ? "request headers are limited to 16 KiB"
-                                           : "request bodies are limited to 64 KiB");
+                                           : "request bodies are limited to 64 KiB (8 MiB "
+                                             "for an admin's POST /v1/reload)");
             res.prepare_payload();
             auto [wec, m] = co_await http::async_write(stream, res, k_tuple);
             (void)wec;
@@ -240,6 +263,39 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
                                         std::move(limit));
             co_return;
         }
+        if (path == "/v1/reload") {
+            // The reload runs off this thread (it parses, validates and builds a graph); its
+            // answer comes back through a timer this coroutine waits on.
+            http::status st = http::status::ok;
+            std::string answer;
+            if (req.method() != http::verb::post) {
+                st = http::status::method_not_allowed;
+                answer = error_json("method_not_allowed",
+                                    "POST the new config as the body, or an empty body to "
+                                    "re-read the config file");
+            } else if (!hooks.reload) {
+                st = http::status::service_unavailable;
+                answer = error_json("unavailable", "this server has no engine to reload");
+            } else {
+                auto timer = std::make_shared<net::steady_timer>(lowest.get_executor());
+                timer->expires_at(net::steady_timer::time_point::max());
+                auto result = std::make_shared<std::pair<int, std::string>>(500, std::string());
+                hooks.reload(std::move(req.body()), [timer, result](int code, std::string body) {
+                    net::post(timer->get_executor(),
+                              [timer, result, code, body = std::move(body)]() mutable {
+                                  *result = {code, std::move(body)};
+                                  timer->cancel();
+                              });
+                });
+                auto [tec] = co_await timer->async_wait(k_tuple);
+                (void)tec;
+                st = static_cast<http::status>(result->first);
+                answer = std::move(result->second);
+            }
+            co_await respond(stream, req, st, "application/json", std::move(answer));
+            if (!req.keep_alive()) break;
+            continue;
+        }
         // Compute the response first, then one co_await: GCC 12 mis-destroys temporaries
         // built inside a co_await expression (a conditional operator there double-frees).
         http::status status = http::status::ok;
@@ -283,8 +339,8 @@ void server::impl::route(http::verb method, std::string_view path, const topic_l
         body = std::string(dashboard_html());
     } else {
         status = http::status::not_found;
-        body = error_json(
-            "not_found", "no such path; try /, /metrics, /healthz, /readyz, /v1/state, /v1/stream");
+        body = error_json("not_found", "no such path; try /, /metrics, /healthz, /readyz, "
+                                       "/v1/state, /v1/stream, POST /v1/reload");
     }
 }
 

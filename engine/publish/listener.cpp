@@ -254,6 +254,10 @@ void server::stop() {
     p_->closers.clear();
 }
 
+void server::set_signals(std::vector<std::string> names) {
+    p_->opts.signals = std::move(names);
+}
+
 std::uint16_t server::port() const {
     return p_->bound_port;
 }

@@ -89,6 +89,9 @@ struct server_hooks {
     /// /v1/state JSON, holding only what `limit` may see.
     std::function<std::string(const topic_limit& limit)> state;
     std::function<bool(std::string& detail)> ready; ///< /readyz; detail: JSON explaining
+    /// POST /v1/reload (DESIGN §9): `body` is the new TOML, or empty to re-read the config
+    /// file. Answers later, from any thread, through `done(status, json)`.
+    std::function<void(std::string body, std::function<void(int, std::string)> done)> reload;
 };
 
 /// Why a request was refused access (labels of seismo_http_denied_total).
@@ -134,6 +137,8 @@ class server {
     /// Stops accepting and closes every connection; safe from any thread.
     void stop();
     [[nodiscard]] std::uint16_t port() const;
+    /// Hot reload: the topic names that exist from now on. On the io_context's thread.
+    void set_signals(std::vector<std::string> names);
     [[nodiscard]] const server_stats& stats() const noexcept;
 
     struct impl;

@@ -124,6 +124,25 @@ class session_impl final : public ws_session,
         });
     }
 
+    void reconfigure(session_options o) override {
+        auto self = this->shared_from_this();
+        net::post(strand_, [self, o = std::move(o)]() mutable {
+            auto url = parse_ws_url(o.url);
+            if (!url || url->tls != Tls || o.kind != self->o_.kind) {
+                self->fail_with(core::down_cause::lost,
+                                "reload: '" + o.url + "' needs another session: not applied");
+                return;
+            }
+            o.on_failure = std::move(self->o_.on_failure);
+            self->o_ = std::move(o);
+            self->url_ = std::move(*url);
+            self->subscribes_ = subscribe_messages(self->o_);
+            // The watchdog rotates onto a successor with these options (at once when down:
+            // the next attempt uses them).
+            self->reconfigured_ = true;
+        });
+    }
+
     void stop() override {
         auto self = this->shared_from_this();
         net::post(strand_, [self] {
@@ -410,6 +429,7 @@ class session_impl final : public ws_session,
             }
             stats_.connects.add();
             connected_at_ = core::realtime_now();
+            reconfigured_ = false; // this connection was opened with the current options
             const std::uint64_t frames_before =
                 stats_.frames[static_cast<std::size_t>(frame_outcome::data)].value();
             set_up();
@@ -496,9 +516,13 @@ class session_impl final : public ws_session,
                 cur_->close();
                 continue;
             }
-            if (o_.max_connection_age > 0 && !rotating_ && !swap_ready_ &&
-                core::monotonic_now() - cur_->opened_at > o_.max_connection_age &&
-                core::monotonic_now() >= rotation_retry_at_) {
+            if (reconfigured_ && !rotating_ && !swap_ready_) {
+                reconfigured_ = false; // a reload's new options: rotate onto them now
+                rotating_ = true;
+                net::co_spawn(strand_, rotate(keep, cur_), net::detached);
+            } else if (o_.max_connection_age > 0 && !rotating_ && !swap_ready_ &&
+                       core::monotonic_now() - cur_->opened_at > o_.max_connection_age &&
+                       core::monotonic_now() >= rotation_retry_at_) {
                 rotating_ = true;
                 net::co_spawn(strand_, rotate(keep, cur_), net::detached);
             }
@@ -523,6 +547,7 @@ class session_impl final : public ws_session,
     bool stale_ = false;
     bool rotating_ = false;
     bool swap_ready_ = false;
+    bool reconfigured_ = false; // reconfigure() gave new options: rotate onto them
     core::nanos rotation_retry_at_ = 0;
     core::nanos last_data_ = 0;
     core::nanos connected_at_ = 0;

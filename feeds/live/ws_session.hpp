@@ -78,6 +78,11 @@ class ws_session {
     virtual void start() = 0;
     /// Closes the connection and stops reconnecting; safe from any thread.
     virtual void stop() = 0;
+    /// Hot reload: from now on the session uses `o` (URL, symbols, channels, timing); a
+    /// connected session rotates make-before-break onto a successor opened with it. `o` must
+    /// keep the venue, the URL's scheme and the CA file (those make another session); its
+    /// on_failure is ignored (the session keeps its own). Safe from any thread.
+    virtual void reconfigure(session_options o) = 0;
     [[nodiscard]] virtual const feed_stats& stats() const noexcept = 0;
     [[nodiscard]] virtual const session_options& options() const noexcept = 0;
 

@@ -423,6 +423,14 @@ class Oracle:
             self.levels(s, "", float(len(cause)), self.watermark, dict(cause=cause))
 
 
+def config_digest(text):
+    """FNV-1a (64-bit) of the config's bytes, as 16 hex digits: the triggers' "config"."""
+    h = 0xcbf29ce484222325
+    for b in text:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return f"{h:016x}"
+
+
 def close(a, b):
     if isinstance(a, float) or isinstance(b, float):
         return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)), abs(float(b)))
@@ -437,7 +445,9 @@ def main():
     ap.add_argument("--summary", required=True)
     args = ap.parse_args()
     with open(args.config, "rb") as f:
-        o = Oracle(tomllib.load(f))
+        text = f.read()
+    o = Oracle(tomllib.loads(text.decode()))
+    digest = config_digest(text)
     with open(args.input, "rb") as f:
         for raw in f:
             o.line(raw.rstrip(b"\n").rstrip(b"\r"))
@@ -447,6 +457,7 @@ def main():
     if len(got) != len(o.out):
         problems.append(f"trigger count: seismo {len(got)}, oracle {len(o.out)}")
     for i, (g, w) in enumerate(zip(got, o.out)):
+        w = dict(w, config=digest)  # every trigger names the config that produced it
         for key in sorted(set(g) | set(w) - {"type"}):
             if key == "type":
                 continue

@@ -58,6 +58,9 @@ counts read_all(const std::string& path, bool stop = false) {
             EXPECT_EQ(rec.payload.substr(16), "BTCUSDT");
             EXPECT_EQ(rec.feed, 1);
             break;
+        case record_type::reload:
+            ADD_FAILURE() << "no reload was recorded";
+            break;
         }
     }
     return c;

@@ -188,16 +188,17 @@ int cmd_run(const run_args& a) {
               << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":" << rt.port()
               << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host)
               << ":" << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
-    // SIGHUP reopens the audit log and the dead-letter file (log rotation); SIGINT and
-    // SIGTERM stop.
+    // SIGHUP reloads the config (DESIGN §9; the outcome goes to the log) and reopens the
+    // audit log and the dead-letter file (log rotation); SIGINT and SIGTERM stop.
     std::atomic<bool> done{false};
     std::thread waiter([&] {
         for (;;) {
             int sig = 0;
             sigwait(&set, &sig);
             if (sig == SIGHUP && !done.load()) {
-                std::cerr << "seismo: SIGHUP: reopening the output files\n";
+                std::cerr << "seismo: SIGHUP: reloading the config, reopening the output files\n";
                 rt.reopen_outputs();
+                rt.reload(std::nullopt, nullptr); // the control thread logs the outcome
                 continue;
             }
             rt.request_stop();

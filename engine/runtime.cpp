@@ -347,10 +347,10 @@ struct runtime::impl final : stage_sink {
         try {
             if (text && !text->empty())
                 next = std::make_shared<config>(load_config_string(*text, "POST /v1/reload"));
-            else if (current->file == "<playbook>")
+            else if (cfg.file == "<playbook>")
                 next = std::make_shared<config>(load_playbook());
-            else
-                next = std::make_shared<config>(load_config_file(current->file));
+            else // the file the run started with, even after a reload from a request's body
+                next = std::make_shared<config>(load_config_file(cfg.file));
         } catch (const std::exception& e) {
             return refused(400, "config_error", e.what());
         }

@@ -11,9 +11,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -371,7 +371,8 @@ levels = [{ at = 99.5, severity = "info" }]
             // Y slides down and recovers, through both configs' drawdown levels.
             for (std::uint64_t i = 0; !done.load() || i < 20'000; ++i) {
                 const double y = 100 * (1 - 0.05 * static_cast<double>(i % 400) / 400);
-                const std::int64_t ts = 1'770'000'000'000'000'000 + static_cast<std::int64_t>(i) * 1'000'000;
+                const std::int64_t ts =
+                    1'770'000'000'000'000'000 + static_cast<std::int64_t>(i) * 1'000'000;
                 rt.inject(R"({"sym":"X","px":)" + std::string(i % 2 == 0 ? "100" : "90") +
                               R"(,"ts":)" + std::to_string(ts) + "}",
                           ts);

@@ -3,13 +3,14 @@
 #include "signals/graph.hpp"
 #include "signals/levels.hpp"
 #include "signals/reload.hpp"
-#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <map>
 #include <random>
+
+#include "test_util.hpp"
 
 namespace seismo::signals {
 namespace {
@@ -65,13 +66,13 @@ std::vector<signal_spec> new_specs() {
     std::vector<signal_spec> v;
     v.push_back(o[4]); // br: kept
     auto rl = o[1];
-    rl.levels = {{-0.01, severity::warning}, {-0.03, severity::critical},
-                 {-0.05, severity::critical}};
+    rl.levels = {
+        {-0.01, severity::warning}, {-0.03, severity::critical}, {-0.05, severity::critical}};
     v.push_back(rl); // dd_relevel: level 0 stays, level 1 changes, level 2 is new
     auto ch = o[3];
     ch.window = 20 * k_min;
-    v.push_back(ch);   // changed: restarted
-    v.push_back(o[0]); // dd_keep: kept, at another position
+    v.push_back(ch);                        // changed: restarted
+    v.push_back(o[0]);                      // dd_keep: kept, at another position
     v.push_back(below("fresh", "E", 99.5)); // added
     v.push_back(o[5]);                      // comp: kept (its inputs are kept)
     return v;                               // "gone" is removed
@@ -152,8 +153,8 @@ class reload_test : public ::testing::Test {
             f.apply(ticks_[i], c);
         std::vector<named> out;
         for (const auto& t : c.out)
-            out.push_back({s.name, core::index(t.inst), t.level, t.state, t.value, t.event_ts,
-                           t.reason});
+            out.push_back(
+                {s.name, core::index(t.inst), t.level, t.state, t.value, t.event_ts, t.reason});
         return out;
     }
 
@@ -285,7 +286,8 @@ TEST_F(reload_test, a_relevelled_signal_keeps_its_window_and_judges_its_new_leve
         ref.apply(t, sink);
         if (core::index(t.inst) != 1 || t.event_ts() < reload_ts_) continue;
         ref.visit([&](const value_view& v) {
-            if (ref.specs()[v.signal].name == "dd_relevel") values.emplace_back(t.event_ts(), v.value);
+            if (ref.specs()[v.signal].name == "dd_relevel")
+                values.emplace_back(t.event_ts(), v.value);
         });
     }
     // Naive judgement of the new levels from the kept state: level 0 is the same level (kept
@@ -294,14 +296,15 @@ TEST_F(reload_test, a_relevelled_signal_keeps_its_window_and_judges_its_new_leve
     std::uint64_t fired = fired_before_["dd_relevel"] & 1u;
     std::vector<named> want;
     if ((fired_before_["dd_relevel"] & 2u) != 0)
-        want.push_back({"dd_relevel", 1, 1, trigger_state::cleared, NAN, 0, end_reason::relevelled});
+        want.push_back(
+            {"dd_relevel", 1, 1, trigger_state::cleared, NAN, 0, end_reason::relevelled});
     for (const auto& [ts, v] : values) {
         for (std::size_t l = 0; l < next.levels.size(); ++l) {
             const std::uint64_t bit = std::uint64_t{1} << l;
             if ((fired & bit) == 0 && v <= next.levels[l].at) {
                 fired |= bit;
-                want.push_back({"dd_relevel", 1, static_cast<std::uint8_t>(l),
-                                trigger_state::fired, v, ts, end_reason::none});
+                want.push_back({"dd_relevel", 1, static_cast<std::uint8_t>(l), trigger_state::fired,
+                                v, ts, end_reason::none});
             } else if ((fired & bit) != 0 && v > next.levels[l].at + next.rearm) {
                 fired &= ~bit;
                 want.push_back({"dd_relevel", 1, static_cast<std::uint8_t>(l),

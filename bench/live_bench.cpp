@@ -13,6 +13,7 @@
 //
 //   build/release/bench/live_bench [--rate 100000] [--seconds 3] [--round-trips 2000] [--rounds 3]
 //                                  [--only inprocess|fanout|recording|wire] [--quick]
+#include "bench/latency.hpp"
 #include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
@@ -45,63 +46,18 @@
 namespace {
 
 using namespace seismo;
+using bench::median;
+using bench::pace_until;
+using bench::percentiles;
+using bench::pin_self;
+using bench::print;
+using bench::summarize;
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
 
-struct percentiles {
-    double p50 = 0, p99 = 0, p999 = 0, p9999 = 0, max = 0;
-    std::size_t n = 0;
-};
-
-percentiles summarize(std::vector<std::int64_t> v) {
-    percentiles p;
-    if (v.empty()) return p;
-    std::sort(v.begin(), v.end());
-    auto at = [&](double q) {
-        return static_cast<double>(v[std::min(
-                   v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]) /
-               1000.0;
-    };
-    p.p50 = at(0.50);
-    p.p99 = at(0.99);
-    p.p999 = at(0.999);
-    p.p9999 = at(0.9999);
-    p.max = static_cast<double>(v.back()) / 1000.0;
-    p.n = v.size();
-    return p;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-void print(const char* what, const percentiles& p) {
-    std::printf("  %-44s p50 %7.2f  p99 %7.2f  p99.9 %8.2f us | jitter p99.99 %8.1f  max %8.1f us  "
-                "(n=%zu)\n",
-                what, p.p50, p.p99, p.p999, p.p9999, p.max, p.n);
-}
-
-/// Paces a sender without spinning (this box has two cores, and the busy-polling signal thread
-/// has one of them): sleeps when the deadline is 50 µs or more away, else sends at once. At
-/// 100 k/s that sends small bursts every ~60 µs — the rate holds, arrivals are bursty, as from
-/// a real socket; the floor is paced the same way.
-void pace_until(core::nanos deadline) {
-    const core::nanos now = core::monotonic_now();
-    if (deadline - now >= 50'000)
-        std::this_thread::sleep_for(std::chrono::nanoseconds(deadline - now));
-}
-
-/// Pins the calling thread (the feed role) to CPU 0; the signal thread is pinned to CPU 1.
-void pin_self(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
 
 // ---------------------------------------------------------------- 1. queue hop floor
 percentiles queue_hop(double rate, double seconds) {

@@ -144,6 +144,8 @@ class replay_session final : public feeds::frame_sink {
     [[nodiscard]] replay_stats stats() const;
 
     [[nodiscard]] const signals::graph& graph() const noexcept { return stage_->graph(); }
+    /// The signal stage (benchmarks time its snapshot).
+    [[nodiscard]] signal_stage& stage() noexcept { return *stage_; }
     [[nodiscard]] const core::instrument_registry& registry() const noexcept { return *registry_; }
 
   private:

@@ -232,7 +232,8 @@ int main(int argc, char** argv) {
         "run",
         "Run the live engine until SIGINT/SIGTERM: the config's [[feed]]s (with no feeds, "
         "or no --config, the bundled demo day looping at --speed), signals, triggers as JSON "
-        "lines, and the dashboard, WS pub-sub (/v1/stream) and /metrics on [server].listen");
+        "lines, and the dashboard, WS pub-sub (/v1/stream) and /metrics on [server].listen. "
+        "SIGHUP (or POST /v1/reload) hot-reloads the config without stopping");
     run->add_option("--config", ra.config, "Config file (default: the embedded playbook)");
     run->add_option("--listen", ra.listen,
                     "HOST:PORT for HTTP and WebSocket (overrides [server].listen)");

@@ -198,6 +198,7 @@ struct runtime::impl final : stage_sink {
     std::atomic<core::nanos> last_reload_ok{0}; // wall clock: start, then each success
     std::atomic<core::nanos> last_pause{0};     // the signal thread's, in the last swap
     std::atomic<std::uint32_t> generation_now{0};
+    std::atomic<std::size_t> configured_instruments_now{cfg.instruments.size()};
     mutable std::mutex digest_mu;
     std::string digest_now = digest_hex(cfg.digest); // digest_mu
 
@@ -354,6 +355,18 @@ struct runtime::impl final : stage_sink {
         } catch (const std::exception& e) {
             return refused(400, "config_error", e.what());
         }
+        if (next->text == current->text) {
+            // The same bytes (a logrotate's SIGHUP, a repeated POST): nothing to swap.
+            reloads_ok.fetch_add(1, std::memory_order_relaxed);
+            last_reload_ok.store(core::realtime_now(), std::memory_order_relaxed);
+            reload_outcome o;
+            o.ok = true;
+            o.json = R"({"digest":")" + digest_hex(next->digest) + R"(","unchanged":true,)" +
+                     R"("generation":)" +
+                     std::to_string(generation_now.load(std::memory_order_relaxed)) + "}\n";
+            o.message = "config " + digest_hex(next->digest) + " unchanged: nothing to do";
+            return o;
+        }
         if (journal && next->text.size() > journal->max_reload_bytes()) {
             return refused(409, "reload_refused",
                            "the config is " + std::to_string(next->text.size()) +
@@ -404,6 +417,7 @@ struct runtime::impl final : stage_sink {
         current = r.cfg;
         slots = r.feeds.slots;
         generation_now.store(r.gen->number, std::memory_order_relaxed);
+        configured_instruments_now.store(r.cfg->instruments.size(), std::memory_order_relaxed);
         {
             std::lock_guard lock(digest_mu);
             digest_now = r.gen->digest_hex;
@@ -436,7 +450,8 @@ struct runtime::impl final : stage_sink {
     std::vector<std::string> warnings() const {
         std::vector<std::string> w = feeds.warnings();
         const auto s = stage.snapshot();
-        if (auto q = quiet_instruments_warning(s->quiet, cfg.instruments.size()))
+        if (auto q = quiet_instruments_warning(
+                s->quiet, configured_instruments_now.load(std::memory_order_relaxed)))
             w.push_back(std::move(*q));
         return w;
     }

@@ -205,6 +205,7 @@ prepared_reload prepare_reload(const config& now, std::shared_ptr<const config> 
     go.lateness = next->engine.lateness;
     go.generation = r.gen->number;
     r.graph = std::make_unique<signals::graph>(next->signals, reg, go);
+    r.configured = configured_instruments(*next, reg);
     r.diff.from = now.digest;
     r.diff.to = next->digest;
     for (std::size_t i = 0; i < next->signals.size(); ++i) {

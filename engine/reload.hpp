@@ -12,6 +12,7 @@
 
 #include "engine/config.hpp"
 #include "engine/generation.hpp"
+#include "engine/warnings.hpp"
 #include "signals/graph.hpp"
 #include "signals/reload.hpp"
 
@@ -81,6 +82,7 @@ struct prepared_reload {
     signals::reload_plan plan;
     feed_plan feeds;
     reload_diff diff;
+    std::vector<configured_instrument> configured; ///< for the never-ticked warning
 };
 
 /// Checks `next` against the running `now`, plans signals and feeds, adds `next`'s new

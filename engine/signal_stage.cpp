@@ -71,7 +71,7 @@ void signal_stage::reload(prepared_reload& r, core::nanos now) {
     step_.resize(r.feeds.slots.size());
     for (const auto f : r.feeds.removed)
         step_.retire(f, now, *this);
-    configured_ = configured_instruments(*r.cfg, reg_);
+    std::swap(configured_, r.configured); // the old list is freed off this thread, with `r`
     publish_snapshot();
 }
 

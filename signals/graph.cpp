@@ -605,34 +605,38 @@ struct graph::impl {
             old.end_levels(o, end_reason::relevelled, out,
                            [&](std::size_t l) { return same_level(old.sigs[o].spec, next, l); });
         }
-        // 2. Instruments: the old graph's state, with this config's lateness.
+        // 2. Instruments: the old graph's state (swapped in, not copied), with this config's
+        // lateness; instruments only this graph knew keep the state it built for them.
         const auto built = static_cast<std::uint32_t>(inst.size());
         const auto had = static_cast<std::uint32_t>(old.inst.size());
-        for (std::uint32_t i = 0; i < std::min(built, had); ++i) {
-            const core::nanos lateness = inst[i].lateness;
-            inst[i] = old.inst[i];
-            inst[i].lateness = lateness;
-        }
+        std::swap(inst, old.inst); // old.inst: what this graph built
+        for (std::uint32_t i = 0; i < std::min(built, had); ++i)
+            inst[i].lateness = old.inst[i].lateness;
+        for (std::uint32_t i = had; i < built; ++i)
+            inst.push_back(old.inst[i]);
         for (std::uint32_t i = built; i < had; ++i) {
-            inst_state st = old.inst[i];
             const core::instrument_info& info = registry->info(core::instrument_id{i});
-            st.lateness = info.lateness.value_or(opts.lateness);
-            inst.push_back(st);
+            inst[i].lateness = info.lateness.value_or(opts.lateness);
         }
         const auto total = static_cast<std::uint32_t>(inst.size());
         // 3. Signals: carried state moves over; new and restarted ones keep what construction
-        // gave them. Each is then matched against the instruments it has not seen.
-        routes.assign(total, {});
+        // gave them. Each is then matched against the instruments it has not seen. The route
+        // lists are emptied, not freed: refilled, they rarely need memory again.
+        for (auto& rs : routes)
+            rs.clear();
+        routes.resize(total);
         for (std::size_t n = 0; n < sigs.size(); ++n) {
             signal_rt& s = sigs[n];
             std::uint32_t seen = built;
             if (plan.from[n] != reload_plan::k_none) {
                 signal_rt& o = old.sigs[static_cast<std::size_t>(plan.from[n])];
-                s.dd = std::move(o.dd);
-                s.lv = std::move(o.lv);
-                s.ch = std::move(o.ch);
-                s.zs = std::move(o.zs);
-                s.br = std::move(o.br);
+                // Swapped, not moved: the members this graph built go to `old` and are freed
+                // with it, off the signal thread (a member's window is an allocation).
+                std::swap(s.dd, o.dd);
+                std::swap(s.lv, o.lv);
+                std::swap(s.ch, o.ch);
+                std::swap(s.zs, o.zs);
+                std::swap(s.br, o.br);
                 s.fired = o.fired;
                 s.value = o.value;
                 s.counting = o.counting;
@@ -671,8 +675,7 @@ struct graph::impl {
         watermark = old.watermark;
         next_expiry = k_never;
         composite_dirty = !composites.empty();
-        old.routes.clear();
-        old.inst.clear();
+        // What is left in `old` is freed with it, by whoever prepared the reload.
     }
 
     void rebuild_routes(const signal_rt& s) {

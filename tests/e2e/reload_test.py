@@ -9,7 +9,8 @@
      line, seismo_config_reloads_total{result="error"}); no tick lost or applied twice (ticks
      sent = seismo_feed_ticks_total = seismo_ticks_applied_total); `kept_dd`'s triggers equal
      those of a run without reloads (`seismo replay` of the same frames); `seismo replay` of
-     the run's journal gives the audit log byte for byte; seq gap-free across every reload.
+     the run's journal gives the audit log byte for byte (at full speed and at --speed 4); seq
+     gap-free across every reload.
   2. Feeds: a reload that removes g1, re-subscribes g2 with one more symbol and adds g3 —
      g3 connects and its ticks reach a signal added with it, g2 opens its successor connection
      before the old one closes, g1's connection closes, /v1/state lists g2 and g3 only.
@@ -297,13 +298,15 @@ async def main():
     got = [trig_key(t) for t in trig if t["signal"] == "kept_dd"]
     check(len(want) > 20 and got == want, f"kept_dd: {len(got)} triggers across 50 reloads, {len(want)} without a reload, equal")
 
-    # the journal replays to the audit log, byte for byte
-    replayed = os.path.join(WORK, "replayed.jsonl")
-    r = subprocess.run([SEISMO, "replay", journal, "--deterministic", "--out", replayed],
-                       capture_output=True, text=True)
-    same = r.returncode == 0 and open(replayed, "rb").read() == open(audit, "rb").read()
-    check(same, f"journal replay across {RELOADS + 1} reload attempts = the audit log, byte for byte "
-                f"({os.path.getsize(replayed) if os.path.exists(replayed) else 0} bytes; {r.stderr.strip()[-200:]})")
+    # the journal replays to the audit log, byte for byte, at full speed and paced
+    for speed in ("max", "4"):
+        replayed = os.path.join(WORK, f"replayed-{speed}.jsonl")
+        r = subprocess.run([SEISMO, "replay", journal, "--deterministic", "--speed", speed, "--out", replayed],
+                           capture_output=True, text=True)
+        same = r.returncode == 0 and open(replayed, "rb").read() == open(audit, "rb").read()
+        check(same, f"journal replay (--speed {speed}) across {RELOADS + 1} reload attempts = the audit log, "
+                    f"byte for byte ({os.path.getsize(replayed) if os.path.exists(replayed) else 0} bytes; "
+                    f"{r.stderr.strip()[-160:]})")
     for fd in (g1, g2, g3):
         fd.close()
 

@@ -58,7 +58,6 @@ namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
 
-
 // ---------------------------------------------------------------- 1. queue hop floor
 percentiles queue_hop(double rate, double seconds) {
     moodycamel::ConcurrentQueue<std::int64_t> q(65536);

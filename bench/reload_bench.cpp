@@ -45,8 +45,8 @@ double pause_of(const engine::reload_outcome& o) {
 }
 
 struct pause_result {
-    percentiles pause;    // µs
-    double snapshot = 0;  // µs, the floor: publish_snapshot of the same state (median)
+    percentiles pause;   // µs
+    double snapshot = 0; // µs, the floor: publish_snapshot of the same state (median)
     std::size_t members = 0;
 };
 
@@ -92,7 +92,8 @@ pause_result pauses(const std::string& base, const std::string& a, const std::st
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     std::vector<std::int64_t> ns;
     for (std::size_t i = 0; i < n; ++i)
-        ns.push_back(static_cast<std::int64_t>(pause_of(rt.reload_and_wait(i % 2 == 0 ? a : b)) * 1e3));
+        ns.push_back(
+            static_cast<std::int64_t>(pause_of(rt.reload_and_wait(i % 2 == 0 ? a : b)) * 1e3));
     rt.request_stop();
     rt.wait();
     r.pause = summarize(ns);
@@ -104,9 +105,11 @@ pause_result pauses(const std::string& base, const std::string& a, const std::st
 void playbook_case(std::size_t n) {
     const std::string base(engine::playbook_text());
     std::string a = base;
-    const std::string lv = R"(levels = [{ at = -0.08, severity = "warning" }, { at = -0.15, severity = "critical" }])";
-    a.replace(a.find(lv), lv.size(),
-              R"(levels = [{ at = -0.05, severity = "warning" }, { at = -0.15, severity = "critical" }])");
+    const std::string lv =
+        R"(levels = [{ at = -0.08, severity = "warning" }, { at = -0.15, severity = "critical" }])";
+    a.replace(
+        a.find(lv), lv.size(),
+        R"(levels = [{ at = -0.05, severity = "warning" }, { at = -0.15, severity = "critical" }])");
     std::string b = a;
     b.replace(b.find("name = \"gold_crash\""), 19, "name = \"gold_crash_b\"");
     engine::sim_options so;
@@ -128,7 +131,8 @@ void breadth_case(std::size_t n, std::size_t members) {
     std::string inst;
     for (std::size_t i = 0; i < members; ++i) {
         char s[96];
-        std::snprintf(s, sizeof s, "[[instrument]]\nsymbol = \"A%05zu\"\ntags = [\"a_share\"]\n", i);
+        std::snprintf(s, sizeof s, "[[instrument]]\nsymbol = \"A%05zu\"\ntags = [\"a_share\"]\n",
+                      i);
         inst += s;
     }
     auto cfg = [&](const char* levels, const char* extra) {
@@ -148,9 +152,10 @@ void breadth_case(std::size_t n, std::size_t members) {
     for (std::size_t k = 0; k < 20; ++k) {
         for (std::size_t i = 0; i < members; ++i) {
             char f[128];
-            std::snprintf(f, sizeof f, R"({"sym":"A%05zu","px":%.2f,"ts":%lld})", i,
-                          100.0 - static_cast<double>((i * 7 + k * 13) % 30) / 10.0,
-                          static_cast<long long>(t0 + static_cast<core::nanos>(k * members + i) * 1000));
+            std::snprintf(
+                f, sizeof f, R"({"sym":"A%05zu","px":%.2f,"ts":%lld})", i,
+                100.0 - static_cast<double>((i * 7 + k * 13) % 30) / 10.0,
+                static_cast<long long>(t0 + static_cast<core::nanos>(k * members + i) * 1000));
             frames.emplace_back(f);
         }
     }
@@ -249,11 +254,16 @@ int main(int argc, char** argv) {
     int rounds = 3, every = 100;
     for (int i = 1; i < argc; ++i) {
         auto next = [&] { return i + 1 < argc ? argv[++i] : "0"; };
-        if (std::strcmp(argv[i], "--reloads") == 0) reloads = std::strtoul(next(), nullptr, 10);
-        else if (std::strcmp(argv[i], "--rate") == 0) rate = std::strtod(next(), nullptr);
-        else if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::strtod(next(), nullptr);
-        else if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(next());
-        else if (std::strcmp(argv[i], "--every") == 0) every = std::atoi(next());
+        if (std::strcmp(argv[i], "--reloads") == 0)
+            reloads = std::strtoul(next(), nullptr, 10);
+        else if (std::strcmp(argv[i], "--rate") == 0)
+            rate = std::strtod(next(), nullptr);
+        else if (std::strcmp(argv[i], "--seconds") == 0)
+            seconds = std::strtod(next(), nullptr);
+        else if (std::strcmp(argv[i], "--rounds") == 0)
+            rounds = std::atoi(next());
+        else if (std::strcmp(argv[i], "--every") == 0)
+            every = std::atoi(next());
         else if (std::strcmp(argv[i], "--quick") == 0) {
             reloads = 6;
             members = 500;

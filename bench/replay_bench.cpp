@@ -4,12 +4,11 @@
 // fields, nothing else. Prints both rates and their ratio; the best of several rounds each.
 //
 //   build/release/bench/replay_bench [--frames N] [--rounds R]
+#include "bench/floor.hpp"
 #include "bench/frames.hpp"
 #include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/replay.hpp"
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,54 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-using clock_type = std::chrono::steady_clock;
-namespace od = simdjson::ondemand;
-
-/// The floor: find every line and read sym, px (or prev_close), ts, sz, seq with On-Demand.
-double floor_pass(const seismo::bench::frame_set& fs, std::uint64_t& checksum) {
-    od::parser parser;
-    const char* data = fs.buffer.data();
-    const auto t0 = clock_type::now();
-    std::size_t pos = 0;
-    while (pos < fs.size) {
-        const char* nl = static_cast<const char*>(std::memchr(data + pos, '\n', fs.size - pos));
-        const std::size_t len = static_cast<std::size_t>(nl - (data + pos));
-        od::document doc;
-        if (parser.iterate(data + pos, len, fs.buffer.size() - pos).get(doc) == simdjson::SUCCESS) {
-            od::object obj;
-            if (doc.get_object().get(obj) == simdjson::SUCCESS) {
-                for (auto fr : obj) {
-                    if (fr.error() != simdjson::SUCCESS) break;
-                    od::field& f = fr.value_unsafe();
-                    const od::raw_json_string key = f.key();
-                    od::value& v = f.value();
-                    if (key.unsafe_is_equal("sym")) {
-                        std::string_view s;
-                        if (v.get_string().get(s) == simdjson::SUCCESS) checksum += s.size();
-                    } else if (key.unsafe_is_equal("px") || key.unsafe_is_equal("prev_close") ||
-                               key.unsafe_is_equal("sz")) {
-                        double d = 0;
-                        if (v.get_double().get(d) == simdjson::SUCCESS)
-                            checksum += static_cast<std::uint64_t>(d);
-                    } else if (key.unsafe_is_equal("ts")) {
-                        std::int64_t i = 0;
-                        if (v.get_int64().get(i) == simdjson::SUCCESS)
-                            checksum += static_cast<std::uint64_t>(i);
-                    } else if (key.unsafe_is_equal("seq")) {
-                        std::uint64_t u = 0;
-                        if (v.get_uint64().get(u) == simdjson::SUCCESS) checksum += u;
-                    }
-                }
-            }
-        }
-        pos += len + 1;
-    }
-    return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-} // namespace
+using seismo::bench::floor_pass;
 
 int main(int argc, char** argv) {
     std::size_t frames = 5'000'000;

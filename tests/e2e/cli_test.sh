@@ -119,8 +119,8 @@ contains "demo prints a summary on stop" "$work/run.err" "seismo: stopped:"
 # the audit log holds exactly what was printed
 if cmp -s "$work/run.out" "$work/audit.jsonl"; then echo "ok   audit log = stdout"; else echo "FAIL audit log differs from stdout"; failures=$((failures + 1)); fi
 
-# SIGHUP reopens --out (log rotation): the process keeps running, what came before is in the
-# renamed file, what follows in the new one, nothing lost or doubled.
+# SIGHUP reopens --out (log rotation) and reloads the config: the process keeps running, what
+# came before is in the renamed file, what follows in the new one, nothing lost or doubled.
 "$seismo" run --listen 127.0.0.1:0 --speed 600 --out "$work/rot.jsonl" --dead-letter "$work/rot.dead" > "$work/rot.out" 2> "$work/rot.err" &
 pid=$!
 for _ in $(seq 1 200); do grep -q '"type":"trigger"' "$work/rot.jsonl" 2>/dev/null && break; sleep 0.05; done
@@ -131,7 +131,8 @@ if kill -0 "$pid" 2>/dev/null && [ -s "$work/rot.jsonl" ]; then echo "ok   SIGHU
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
-contains "SIGHUP is logged" "$work/rot.err" "SIGHUP: reopening the output files"
+contains "SIGHUP is logged" "$work/rot.err" "SIGHUP: reloading the config, reopening the output files"
+contains "SIGHUP reloads the (unchanged) playbook: a no-op" "$work/rot.err" "unchanged: nothing to do"
 contains "a stop after SIGHUP prints its summary" "$work/rot.err" "seismo: stopped:"
 if [ "$rc" -eq 0 ] && cat "$work/rot.jsonl.1" "$work/rot.jsonl" | cmp -s - "$work/rot.out"; then echo "ok   rotated audit log: old + new = stdout"; else echo "FAIL rotated audit log (rc $rc)"; failures=$((failures + 1)); fi
 

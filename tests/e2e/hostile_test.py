@@ -434,8 +434,8 @@ async def limits(port, proc):
     await raw.open()
     t0 = time.monotonic()
     saw_ping, code = False, None
-    while time.monotonic() - t0 < 10:
-        m = await raw.recv(10)
+    while time.monotonic() - t0 < 15:
+        m = await raw.recv(15)
         if m is None:
             break
         if m[0] == 9:
@@ -606,7 +606,7 @@ async def main():
     pa, pb, pc = free_port(), free_port(), free_port()
     a = start("conformance", config("conformance", f'listen = "127.0.0.1:{pa}"\nmax_message_bytes = 1048576\n'
                                                    f'client_rate = 0\nidle_timeout = "0s"'), "--speed", "60")
-    b = start("limits", config("limits", f'listen = "127.0.0.1:{pb}"\nmax_connections = 32\nidle_timeout = "4s"\n'
+    b = start("limits", config("limits", f'listen = "127.0.0.1:{pb}"\nmax_connections = 32\nidle_timeout = "6s"\n'
                                          f'request_timeout = "1s"\nclient_rate = 50'), "--speed", "600")
     ok = await wait_until(lambda: port_open(pa) and port_open(pb), 20)
     check(ok, "A and B listening")

@@ -383,7 +383,15 @@ levels = [{ at = 99.5, severity = "info" }]
                 if (i % 64 == 0) std::this_thread::yield();
             }
         });
+        // Each reload after the signal thread has applied ticks since the last one, so that
+        // reloads and ticks interleave however fast either thread runs (a sanitizer build
+        // slows the feeder more than the reloads).
+        std::uint64_t seen = 0;
         for (int k = 0; k < k_reloads; ++k) {
+            const auto deadline = std::chrono::steady_clock::now() + 60s;
+            while (rt.figures().applied < seen + 400 && std::chrono::steady_clock::now() < deadline)
+                std::this_thread::sleep_for(1ms);
+            seen = rt.figures().applied;
             outcomes.push_back(rt.reload_and_wait(k % 2 == 0 ? b : a));
             if (k % 10 == 5) outcomes.push_back(rt.reload_and_wait("[[signal]]\nname = 1\n"));
         }

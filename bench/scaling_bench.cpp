@@ -86,11 +86,17 @@ bench::frame_set make_ticks(std::size_t n, std::size_t ticks, double cross, std:
     return fs;
 }
 
-/// Every symbol I* is an instrument tagged "u" (a template: the feed brings them).
-std::string config_with(const std::string& signals) {
-    return "[engine]\nlateness = \"1h\"\nmemory_budget = \"16GiB\"\n"
-           "[[instrument]]\nmatch = \"I*\"\ntags = [\"u\"]\n" +
-           signals;
+/// Instruments I000000 .. I(n-1), declared and tagged "u": every member exists before the
+/// clock starts (a symbol first seen in the feed would make its members inside the timing).
+std::string config_with(const std::string& signals, std::size_t n) {
+    std::string c = "[engine]\nlateness = \"1h\"\nmemory_budget = \"16GiB\"\n";
+    c.reserve(n * 48 + signals.size() + 64);
+    char b[64];
+    for (std::size_t i = 0; i < n; ++i) {
+        std::snprintf(b, sizeof b, "[[instrument]]\nsymbol = \"I%06zu\"\ntags = [\"u\"]\n", i);
+        c += b;
+    }
+    return c + signals;
 }
 
 std::string drawdown(const std::string& name) {
@@ -185,7 +191,7 @@ int main(int argc, char** argv) {
     bool have = false;
     for (std::size_t n : {100, 1'000, 10'000, 100'000}) {
         if (quick && n > 1'000) break;
-        const point p = measure(config_with(drawdown("dd")), make_ticks(n, ticks, 0, 1), rounds);
+        const point p = measure(config_with(drawdown("dd"), n), make_ticks(n, ticks, 0, 1), rounds);
         row(std::to_string(n), p, have ? &prev : nullptr);
         prev = p;
         have = true;
@@ -200,7 +206,7 @@ int main(int argc, char** argv) {
             sigs += drawdown("dd" + std::to_string(i));
         // Fewer ticks as each updates more members: the same member updates at every point.
         const std::size_t t = std::max<std::size_t>(ticks / s, 20'000);
-        const point p = measure(config_with(sigs), make_ticks(1'000, t, 0, 2), rounds);
+        const point p = measure(config_with(sigs, 1'000), make_ticks(1'000, t, 0, 2), rounds);
         row(std::to_string(s), p, have ? &prev : nullptr, static_cast<double>(s));
         prev = p;
         have = true;
@@ -214,7 +220,7 @@ int main(int argc, char** argv) {
                                 "\"tag:u\"\nwindow = \"10m\"\nresolution = \"1m\"\nmember_at = "
                                 "-0.001\nlevels = [{ at = 0.9, severity = \"warning\" }]\n";
         const point p =
-            measure(config_with(sig), make_ticks(m, std::max(ticks, 4 * m), 0, 3), rounds);
+            measure(config_with(sig, m), make_ticks(m, std::max(ticks, 4 * m), 0, 3), rounds);
         row(std::to_string(m), p, have ? &prev : nullptr);
         prev = p;
         have = true;
@@ -227,7 +233,7 @@ int main(int argc, char** argv) {
                                 "\"tag:u\"\nlevels = [{ at = 90, severity = \"warning\" }]\n";
         char label[16];
         std::snprintf(label, sizeof label, "%.1f%%", r * 100);
-        const point p = measure(config_with(sig), make_ticks(1'000, ticks, r, 4), rounds);
+        const point p = measure(config_with(sig, 1'000), make_ticks(1'000, ticks, r, 4), rounds);
         row(label, p, have ? &prev : nullptr);
         prev = p;
         have = true;

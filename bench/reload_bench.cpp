@@ -12,6 +12,7 @@
 //   build/release/bench/reload_bench [--reloads 40] [--rate 100000] [--seconds 3] [--rounds 3]
 //                                    [--every 100] [--quick]
 #include "bench/latency.hpp"
+#include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
 #include "engine/replay.hpp"
@@ -57,26 +58,18 @@ pause_result pauses(const std::string& base, const std::string& a, const std::st
                     const std::vector<std::string>& frames, std::size_t n) {
     pause_result r;
     const engine::config cfg = engine::load_config_string(base, "reload_bench");
-    {
-        engine::replay_options ro;
-        ro.out = "";
-        ro.deterministic = true;
-        engine::replay_session s(cfg, ro, "bench");
-        std::string all;
-        for (const auto& f : frames)
-            all += f + "\n";
-        all.resize(all.size() + 64, '\0');
-        s.process_buffer(all.data(), all.size() - 64);
-        std::vector<double> snaps;
-        for (int i = 0; i < 21; ++i) {
-            const core::nanos t0 = core::monotonic_now();
-            s.stage().publish_snapshot();
-            snaps.push_back(static_cast<double>(core::monotonic_now() - t0) / 1e3);
-        }
-        r.snapshot = median(snaps);
-        for (std::uint32_t i = 0; i < s.graph().specs().size(); ++i)
-            r.members += s.graph().members(i);
-    }
+    engine::replay_stats st;
+    (void)bench::replay_in_memory(
+        bench::frames_of(frames), cfg, st, [&](engine::replay_session& s) {
+            std::vector<double> snaps;
+            for (int i = 0; i < 21; ++i) {
+                const core::nanos t0 = core::monotonic_now();
+                s.stage().publish_snapshot();
+                snaps.push_back(static_cast<double>(core::monotonic_now() - t0) / 1e3);
+            }
+            r.snapshot = median(snaps);
+            r.members = bench::total_members(s.graph());
+        });
     engine::run_options o;
     o.print = false;
     o.serve = false;

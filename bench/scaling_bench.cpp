@@ -13,6 +13,7 @@
 //   build/release/bench/scaling_bench [--ticks 2000000] [--rounds 3] [--quick]
 #include "bench/floor.hpp"
 #include "bench/frames.hpp"
+#include "bench/support.hpp"
 #include "engine/config.hpp"
 #include "engine/replay.hpp"
 
@@ -117,20 +118,12 @@ point measure(const std::string& cfg_text, const bench::frame_set& fs, int round
     for (int r = 0; r < rounds; ++r) {
         std::uint64_t checksum = 0;
         best_floor = std::min(best_floor, bench::floor_pass(fs, checksum));
-        engine::replay_options o;
-        o.out = "";
-        o.deterministic = true;
-        engine::replay_session s(cfg, o, "bench");
-        const auto t0 = std::chrono::steady_clock::now();
-        s.process_buffer(fs.buffer.data(), fs.size);
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        engine::replay_stats st;
+        const double secs = bench::replay_in_memory(fs, cfg, st, [&](engine::replay_session& s) {
+            p.state = s.graph().state_bytes();
+            p.members = bench::total_members(s.graph());
+        });
         best = std::min(best, secs);
-        p.state = s.graph().state_bytes();
-        p.members = 0;
-        for (std::uint32_t i = 0; i < s.graph().specs().size(); ++i)
-            p.members += s.graph().members(i);
-        const auto st = s.finish();
         p.applied = st.applied;
         p.triggers = st.triggers;
     }

@@ -38,6 +38,19 @@ struct generation {
     return b;
 }
 
+/// A generation of a config with this digest, these signals and these feed names (its number is
+/// set when it is added).
+[[nodiscard]] inline std::shared_ptr<generation>
+make_generation(std::uint64_t digest, std::vector<signals::signal_spec> specs,
+                std::vector<std::string> feed_names) {
+    auto g = std::make_shared<generation>();
+    g->digest = digest;
+    g->digest_hex = digest_hex(digest);
+    g->specs = std::move(specs);
+    g->feed_names = std::move(feed_names);
+    return g;
+}
+
 class generations {
   public:
     static constexpr std::size_t k_max = 4096;

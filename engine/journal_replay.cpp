@@ -427,9 +427,7 @@ std::string inspection_json(const journal_inspection& j) {
     s += R"(,"config_file":)";
     core::append_json_string(s, j.config_file);
     s += R"(,"config_digest":")";
-    char hex[24];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(j.digest));
-    s += hex;
+    s += digest_hex(j.digest);
     s += R"(","frames":)";
     core::append_uint(s, j.frames);
     s += R"(,"order_records":)";

@@ -167,13 +167,10 @@ std::string reload_diff::summary() const {
 
 std::shared_ptr<generation> first_generation(const config& cfg,
                                              const std::vector<feed_slot>& slots) {
-    auto g = std::make_shared<generation>();
-    g->digest = cfg.digest;
-    g->digest_hex = digest_hex(cfg.digest);
-    g->specs = cfg.signals;
+    std::vector<std::string> names;
     for (const auto& s : slots)
-        g->feed_names.push_back(s.name);
-    return g;
+        names.push_back(s.name);
+    return make_generation(cfg.digest, cfg.signals, std::move(names));
 }
 
 prepared_reload prepare_reload(const config& now, std::shared_ptr<const config> next,

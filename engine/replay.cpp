@@ -110,16 +110,8 @@ std::string summary_text(const replay_stats& s) {
 
 replay_outputs::replay_outputs(const config& cfg, const core::instrument_registry& reg,
                                const replay_options& opts, std::vector<std::string> feed_names)
-    : gens_([&] {
-          auto g = std::make_shared<generation>();
-          g->digest = cfg.digest;
-          g->digest_hex = digest_hex(cfg.digest);
-          g->specs = cfg.signals;
-          g->feed_names = std::move(feed_names);
-          return g;
-      }()),
-      reg_(reg), deterministic_(opts.deterministic), plot_path_(opts.plot),
-      dead_(opts.dead_letter) {
+    : gens_(make_generation(cfg.digest, cfg.signals, std::move(feed_names))), reg_(reg),
+      deterministic_(opts.deterministic), plot_path_(opts.plot), dead_(opts.dead_letter) {
     if (!opts.out.empty()) out_ = journal::output_file(opts.out);
     if (!opts.ticks.empty()) ticks_out_ = journal::output_file(opts.ticks);
     if (!opts.plot.empty()) plot_ = std::make_unique<plot_recorder>();

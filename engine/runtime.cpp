@@ -66,10 +66,7 @@ publisher_options publisher_options_of(const run_options& o) {
 /// restarted engine (whose seqs start again) from a gap.
 std::string make_epoch() {
     std::random_device rd;
-    const std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-    return buf;
+    return digest_hex((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
 }
 
 std::vector<std::string> topic_names(const config& cfg) {
@@ -120,9 +117,6 @@ class queue_probe final : public prometheus::Collectable {
     const event_queue& q_;
 };
 
-} // namespace
-
-namespace {
 /// seismo_config_reloads_total{result}, seismo_config_last_reload_success_timestamp_seconds,
 /// seismo_config_last_reload_pause_seconds, seismo_config_info{digest} (DESIGN §8, §9).
 class reload_probe final : public prometheus::Collectable {
@@ -133,6 +127,7 @@ class reload_probe final : public prometheus::Collectable {
   private:
     const runtime::impl& p_;
 };
+
 } // namespace
 
 struct runtime::impl final : stage_sink {
@@ -195,12 +190,16 @@ struct runtime::impl final : stage_sink {
     std::atomic<prepared_reload*> pending{nullptr};
     std::thread control_thread;
     std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
-    std::atomic<core::nanos> last_reload_ok{0}; // wall clock: start, then each success
-    std::atomic<core::nanos> last_pause{0};     // the signal thread's, in the last swap
-    std::atomic<std::uint32_t> generation_now{0};
+    std::atomic<core::nanos> last_reload_ok{0};   // wall clock: start, then each success
+    std::atomic<core::nanos> last_pause{0};       // the signal thread's, in the last swap
+    std::atomic<std::uint32_t> generation_now{0}; // the running config's, once swapped in
     std::atomic<std::size_t> configured_instruments_now{cfg.instruments.size()};
-    mutable std::mutex digest_mu;
-    std::string digest_now = digest_hex(cfg.digest); // digest_mu
+
+    /// The running config's generation (not gens.latest(): a reload adds its generation before
+    /// the swap). Any thread.
+    [[nodiscard]] const generation& running() const noexcept {
+        return gens.at(generation_now.load(std::memory_order_acquire));
+    }
 
     // ------------------------------------------------------------ the signal stage's output
     void on_trigger(const signals::trigger& t) override {
@@ -416,12 +415,8 @@ struct runtime::impl final : stage_sink {
         const std::string feed_error = done.get();
         current = r.cfg;
         slots = r.feeds.slots;
-        generation_now.store(r.gen->number, std::memory_order_relaxed);
+        generation_now.store(r.gen->number, std::memory_order_release);
         configured_instruments_now.store(r.cfg->instruments.size(), std::memory_order_relaxed);
-        {
-            std::lock_guard lock(digest_mu);
-            digest_now = r.gen->digest_hex;
-        }
         reloads_ok.fetch_add(1, std::memory_order_relaxed);
         last_reload_ok.store(core::realtime_now(), std::memory_order_relaxed);
         const core::nanos pause = last_pause.load(std::memory_order_relaxed);
@@ -470,13 +465,11 @@ struct runtime::impl final : stage_sink {
             core::append_json_time(o, s->watermark);
         o += R"(,"last_seq":)";
         core::append_uint(o, hub.last_seq());
+        const generation& g = running();
         o += R"(,"config":{"digest":")";
-        {
-            std::lock_guard lock(digest_mu);
-            o += digest_now;
-        }
+        o += g.digest_hex;
         o += R"(","generation":)";
-        core::append_uint(o, generation_now.load(std::memory_order_relaxed));
+        core::append_uint(o, g.number);
         o += R"(,"reloads":)";
         core::append_uint(o, reloads_ok.load(std::memory_order_relaxed));
         o += '}';
@@ -561,10 +554,7 @@ std::vector<prometheus::MetricFamily> reload_probe::Collect() const {
     auto info = publish::make_family("seismo_config_info",
                                      "The running config: its digest (the triggers' \"config\").",
                                      MetricType::Gauge);
-    {
-        std::lock_guard lock(p_.digest_mu);
-        publish::add_sample(info, {{"digest", p_.digest_now}}, 1);
-    }
+    publish::add_sample(info, {{"digest", p_.running().digest_hex}}, 1);
     out.push_back(std::move(info));
     return out;
 }
@@ -676,8 +666,7 @@ reload_outcome runtime::reload_and_wait(std::optional<std::string> text) {
 }
 
 std::string runtime::config_digest() const {
-    std::lock_guard lock(p_->digest_mu);
-    return p_->digest_now;
+    return p_->running().digest_hex;
 }
 
 std::uint32_t runtime::config_generation() const {

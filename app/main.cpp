@@ -132,11 +132,31 @@ struct run_args {
     bool demo = false;
     bool demo_options = false; ///< --speed or --seed given
     std::string record;
+    bool feed_mode = false; ///< `seismo feed`
 };
 
-/// The live engine until SIGINT or SIGTERM, which drain the queues and flush the outputs.
+/// The live engine until SIGINT or SIGTERM, which drain the queues and flush the outputs. With
+/// `feed_mode` (`seismo feed`), the feeds only, every tick published to the [nats] tick stream.
 int cmd_run(const run_args& a) {
     const engine::config cfg = load(a.config);
+    if (a.feed_mode) {
+        if (!cfg.nats)
+            throw std::invalid_argument(cfg.file +
+                                        ": `seismo feed` publishes to NATS: add a [nats] "
+                                        "section with its servers");
+        std::size_t sources = 0;
+        for (const auto& f : cfg.feeds)
+            sources += f.venue == "nats" ? 0 : 1;
+        if (sources == 0)
+            throw std::invalid_argument(cfg.file + ": `seismo feed` needs at least one [[feed]] "
+                                                   "that is not venue \"nats\"");
+        for (const auto& f : cfg.feeds) {
+            if (f.venue == "nats")
+                throw std::invalid_argument(cfg.file + ": [[feed]] '" + f.name +
+                                            "' reads NATS: `seismo feed` publishes to it; run "
+                                            "that feed in an engine (`seismo run`)");
+        }
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -164,7 +184,8 @@ int cmd_run(const run_args& a) {
         o.listen = a.listen;
     }
     // With no feeds (the embedded playbook has none) the bundled demo day is the feed.
-    o.demo = a.demo || cfg.feeds.empty();
+    o.demo = !a.feed_mode && (a.demo || cfg.feeds.empty());
+    o.feed_mode = a.feed_mode;
     if (a.demo_options && !o.demo) {
         throw std::invalid_argument("--speed and --seed pace the bundled demo day, and " +
                                     a.config +
@@ -178,16 +199,27 @@ int cmd_run(const run_args& a) {
     rt.start();
     const std::string host = o.listen.value_or(cfg.server.listen)
                                  .substr(0, o.listen.value_or(cfg.server.listen).rfind(':'));
-    std::cerr << "seismo: " << cfg.signals.size() << " signals from "
-              << (a.config.empty() ? "the embedded playbook" : a.config) << ", "
-              << cfg.feeds.size() + (o.demo ? 1 : 0) << " feeds"
-              << (o.demo ? " (the bundled demo day, " + std::to_string(static_cast<int>(a.speed)) +
-                               "x real time, looping)"
-                         : "")
-              << "\nseismo: dashboard http://"
-              << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":" << rt.port()
-              << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host)
-              << ":" << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
+    if (a.feed_mode) {
+        std::cerr << "seismo: feed: " << cfg.feeds.size() << " feeds from " << a.config
+                  << ", every tick to NATS stream " << cfg.nats->tick_stream << "\n";
+    } else {
+        std::cerr << "seismo: " << cfg.signals.size() << " signals from "
+                  << (a.config.empty() ? "the embedded playbook" : a.config) << ", "
+                  << cfg.feeds.size() + (o.demo ? 1 : 0) << " feeds"
+                  << (o.demo
+                          ? " (the bundled demo day, " + std::to_string(static_cast<int>(a.speed)) +
+                                "x real time, looping)"
+                          : "")
+                  << "\nseismo: dashboard http://"
+                  << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":" << rt.port()
+                  << "/  stream ws://" << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host)
+                  << ":" << rt.port() << "/v1/stream  metrics /metrics  (Ctrl-C to stop)\n";
+    }
+    if (a.feed_mode) {
+        std::cerr << "seismo: metrics http://"
+                  << (host == "0.0.0.0" || host.empty() ? "127.0.0.1" : host) << ":" << rt.port()
+                  << "/metrics  (Ctrl-C to stop)\n";
+    }
     // SIGHUP reloads the config (DESIGN §9; the outcome goes to the log) and reopens the
     // audit log and the dead-letter file (log rotation); SIGINT and SIGTERM stop.
     std::atomic<bool> done{false};
@@ -210,6 +242,11 @@ int cmd_run(const run_args& a) {
     pthread_kill(waiter.native_handle(), SIGTERM); // wake the waiter if we stopped on our own
     waiter.join();
     const engine::run_figures f = rt.figures();
+    if (a.feed_mode) {
+        std::cerr << "seismo: feed stopped: " << f.frames << " frames, " << f.forwarded
+                  << " ticks to NATS, " << f.rejected << " rejected\n";
+        return k_exit_ok;
+    }
     std::cerr << "seismo: stopped: " << f.frames << " frames, " << f.applied << " ticks applied, "
               << f.rejected << " rejected, " << f.triggers << " triggers, " << f.deliveries
               << " deliveries to subscribers\n";
@@ -254,6 +291,21 @@ int main(int argc, char** argv) {
     auto* seed_opt =
         run->add_option("--seed", ra.seed, "Seed of the demo day (the demo day only, as --speed)")
             ->capture_default_str();
+
+    // feed
+    run_args fa;
+    fa.feed_mode = true;
+    fa.quiet = true;
+    auto* feed = app.add_subcommand(
+        "feed",
+        "Run only the config's [[feed]]s and publish every tick they deliver to the [nats] tick "
+        "stream (seismo.tick.<feed>.<instrument>), for engines on other machines to read with "
+        "venue = \"nats\" feeds; /metrics and /readyz on [server].listen. Until SIGINT/SIGTERM");
+    feed->add_option("--config", fa.config, "Config file with [nats] and [[feed]]s")->required();
+    feed->add_option("--listen", fa.listen,
+                     "HOST:PORT for /metrics, /readyz, /v1/state (overrides [server].listen)");
+    feed->add_option("--dead-letter", fa.dead_letter,
+                     "Append refused input, with reasons, to FILE");
 
     // replay
     replay_args rpa;
@@ -358,6 +410,7 @@ int main(int argc, char** argv) {
     try {
         ra.demo_options = speed_opt->count() != 0 || seed_opt->count() != 0;
         if (*run) return cmd_run(ra);
+        if (*feed) return cmd_run(fa);
         if (*replay) return cmd_replay(rpa);
         if (*validate) return cmd_validate(validate_path);
         if (*inspect) return cmd_inspect(inspect_path, inspect_frames);

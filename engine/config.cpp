@@ -409,6 +409,83 @@ void read_server(const toml::table& root, config& cfg) {
               "idle_timeout", "client_rate", "allow_insecure"});
 }
 
+void read_nats(const toml::table& root, config& cfg) {
+    const toml::node* n = root.get("nats");
+    if (n == nullptr) return;
+    reader r(as_table(*n, cfg.file, "[nats]"), "[nats]", cfg.file);
+    r.finish({"servers", "token", "creds", "tls", "replicas", "tick_stream", "trigger_stream",
+              "max_age", "duplicate_window", "buffer", "ack_wait", "rebuild_margin",
+              "publish_triggers"});
+    nats_config c;
+    c.line = n->source().begin.line;
+    auto servers = r.strings("servers");
+    if (!servers || servers->empty())
+        r.fail_at(n->source(),
+                  "'servers' is required: the NATS URLs, e.g. [\"nats://127.0.0.1:4222\"]");
+    for (const auto& s : *servers) {
+        if (!s.starts_with("nats://") && !s.starts_with("tls://")) {
+            r.fail("servers", "server '" + s + "' must start with nats:// or tls://");
+        }
+    }
+    c.servers = *servers;
+    if (auto v = r.str("token")) c.token = *v;
+    if (auto v = r.str("creds")) c.creds = *v;
+    if (!c.token.empty() && !c.creds.empty()) r.fail("creds", "give 'token' or 'creds', not both");
+    if (auto v = r.boolean("tls")) c.tls = *v;
+    if (auto v = r.integer("replicas", 1, 5)) c.replicas = *v;
+    auto stream_name = [&](std::string_view key, std::string& out) {
+        if (auto v = r.str(key)) {
+            if (v->empty() || v->find_first_of(" \t.*>/\\") != std::string::npos)
+                r.fail(key,
+                       "'" + std::string(key) +
+                           "' must be a stream name without spaces, '.', '*', '>', '/' or '\\'");
+            out = *v;
+        }
+    };
+    stream_name("tick_stream", c.tick_stream);
+    stream_name("trigger_stream", c.trigger_stream);
+    if (c.tick_stream == c.trigger_stream)
+        r.fail("trigger_stream", "'trigger_stream' must differ from 'tick_stream'");
+    if (auto v = r.duration("max_age")) {
+        if (*v <= 0) r.fail("max_age", "'max_age' must be positive");
+        c.max_age = *v;
+    }
+    if (auto v = r.duration("duplicate_window")) {
+        if (*v <= 0) r.fail("duplicate_window", "'duplicate_window' must be positive");
+        c.duplicate_window = *v;
+    }
+    if (c.duplicate_window > c.max_age)
+        r.fail(r.has("duplicate_window") ? "duplicate_window" : "max_age",
+               "'duplicate_window' must not exceed 'max_age' (JetStream refuses such a stream)");
+    if (auto v = r.integer("buffer", 1, 100'000'000)) c.buffer = static_cast<std::size_t>(*v);
+    if (auto v = r.duration("ack_wait")) {
+        if (*v < 100 * core::k_ns_per_ms) r.fail("ack_wait", "'ack_wait' must be at least 100ms");
+        c.ack_wait = *v;
+    }
+    if (auto v = r.duration("rebuild_margin")) {
+        if (*v < 0) r.fail("rebuild_margin", "'rebuild_margin' must not be negative");
+        c.rebuild_margin = *v;
+    }
+    if (auto v = r.boolean("publish_triggers")) c.publish_triggers = *v;
+    cfg.nats = std::move(c);
+}
+
+/// After the signals are read: the streams must keep what a restart needs.
+void check_nats(const toml::table& root, const config& cfg) {
+    if (!cfg.nats) return;
+    const core::nanos need = longest_window(cfg);
+    if (cfg.nats->max_age < need) {
+        const auto* t = root["nats"].as_table();
+        const toml::node* n = t != nullptr ? t->get("max_age") : nullptr;
+        const auto& src = n != nullptr ? n->source() : root["nats"].node()->source();
+        throw config_error(cfg.file, src.begin.line, src.begin.column,
+                           "[nats]: 'max_age' (" + core::format_duration(cfg.nats->max_age) +
+                               ") must be at least the longest signal window (" +
+                               core::format_duration(need) +
+                               "): a restarted engine rebuilds its windows from the stream");
+    }
+}
+
 void read_feeds(const toml::table& root, config& cfg) {
     const toml::node* n = root.get("feed");
     if (n == nullptr) return;
@@ -422,7 +499,7 @@ void read_feeds(const toml::table& root, config& cfg) {
         reader r(as_table(el, cfg.file, "[[feed]]"), "[[feed]]", cfg.file);
         // Unknown keys first, so that a typo is reported as itself.
         r.finish({"name", "venue", "url", "symbols", "channels", "stale_after",
-                  "max_connection_age", "ca_file", "max_frame_bytes"});
+                  "max_connection_age", "ca_file", "max_frame_bytes", "stream", "subjects"});
         if (cfg.feeds.size() == 64) r.fail_at(el.source(), "at most 64 feeds");
         feed_config f;
         f.line = el.source().begin.line;
@@ -430,9 +507,42 @@ void read_feeds(const toml::table& root, config& cfg) {
         if (!valid_name(f.name)) r.fail("name", "feed name must use letters, digits, '_' or '-'");
         if (!names.insert(f.name).second) r.fail("name", "duplicate feed name '" + f.name + "'");
         f.venue = r.required_str("venue");
+        if (f.venue == "nats") {
+            // Generic-protocol ticks from a JetStream stream (DESIGN §10).
+            if (!cfg.nats)
+                r.fail("venue", "a feed with venue \"nats\" needs a [nats] section (its servers)");
+            for (const char* k : {"url", "symbols", "channels", "max_connection_age", "ca_file"}) {
+                if (r.has(k))
+                    r.fail(k, "'" + std::string(k) +
+                                  "' does not apply to a nats feed (it reads "
+                                  "a stream of [nats] servers)");
+            }
+            f.stream = r.str("stream").value_or(cfg.nats->tick_stream);
+            if (f.stream.empty()) r.fail("stream", "'stream' must not be empty");
+            const auto subjects =
+                r.strings("subjects").value_or(std::vector<std::string>{"seismo.tick.>"});
+            if (subjects.size() != 1)
+                r.fail("subjects", "give exactly one subject filter (nats-server 2.9 consumers "
+                                   "filter on one subject; \"seismo.tick.>\" takes every feed)");
+            if (!subjects[0].starts_with("seismo.tick."))
+                r.fail("subjects", "the subject must be under seismo.tick. (what `seismo feed` "
+                                   "publishes)");
+            f.subject = subjects[0];
+            if (auto v = r.duration("stale_after")) {
+                if (*v <= 0) r.fail("stale_after", "'stale_after' must be positive");
+                f.stale_after = *v;
+            }
+            if (auto v = r.integer("max_frame_bytes", 64, 64 << 20))
+                f.max_frame_bytes = static_cast<std::size_t>(*v);
+            cfg.feeds.push_back(std::move(f));
+            continue;
+        }
+        for (const char* k : {"stream", "subjects"}) {
+            if (r.has(k)) r.fail(k, "'" + std::string(k) + "' applies only to a nats feed");
+        }
         if (feeds::venue v{}; !feeds::parse_venue(f.venue, v)) {
             r.fail("venue", "unknown venue '" + f.venue +
-                                "' (expected one of: " + feeds::venue_names() + ")");
+                                "' (expected one of: " + feeds::venue_names() + ", nats)");
         }
         f.url = r.required_str("url");
         if (!f.url.starts_with("ws://") && !f.url.starts_with("wss://")) {
@@ -879,24 +989,34 @@ config load_config_string(std::string_view text, const std::string& name) {
         throw config_error(name, e.source().begin.line, e.source().begin.column,
                            "TOML syntax error: " + std::string(e.description()));
     }
-    const std::vector<std::string> sections{"engine", "server", "feed", "instrument", "signal"};
+    const std::vector<std::string> sections{"engine", "server",     "nats",
+                                            "feed",   "instrument", "signal"};
     for (const auto& [k, v] : root) {
         if (std::find(sections.begin(), sections.end(), k.str()) == sections.end()) {
             throw config_error(name, k.source().begin.line, k.source().begin.column,
                                "unknown top-level key '" + std::string(k.str()) +
-                                   "' (expected one of: [engine], [server], [[feed]], "
+                                   "' (expected one of: [engine], [server], [nats], [[feed]], "
                                    "[[instrument]], [[signal]])");
         }
     }
     read_engine(root, cfg);
     read_server(root, cfg);
+    read_nats(root, cfg);
     read_feeds(root, cfg);
     read_instruments(root, cfg);
     read_signals(root, cfg);
+    check_nats(root, cfg);
     check_capacity(cfg);
     check_readable(root, cfg);
     check_memory(cfg);
     return cfg;
+}
+
+core::nanos longest_window(const config& cfg) {
+    core::nanos w = 0;
+    for (const auto& s : cfg.signals)
+        w = std::max({w, s.window, s.lookback});
+    return w;
 }
 
 config load_config_file(const std::string& path) {

@@ -87,10 +87,36 @@ struct server_config {
 /// non-loopback address, no allow_insecure); empty when it would not.
 [[nodiscard]] std::string insecure_listener(const server_config& s, std::string_view listen);
 
+/// [nats] (DESIGN §10): the JetStream cluster feed handlers publish ticks to and engines
+/// publish triggers to.
+struct nats_config {
+    std::vector<std::string> servers; ///< nats://host:port (tls://... with tls = true)
+    std::string token;                ///< or
+    std::string creds;                ///< a .creds file (JWT and NKey seed)
+    bool tls = false;
+    std::int64_t replicas = 1;                      ///< of the streams seismo creates
+    std::string tick_stream = "SEISMO_TICKS";       ///< subjects seismo.tick.>
+    std::string trigger_stream = "SEISMO_TRIGGERS"; ///< subjects seismo.trigger.>
+    core::nanos max_age = 7 * 86'400 * core::k_ns_per_s;
+    core::nanos duplicate_window = 10 * 60 * core::k_ns_per_s;
+    /// Messages that may wait for NATS (unreachable, acks behind); past it they are counted as
+    /// dropped.
+    std::size_t buffer = 100'000;
+    core::nanos ack_wait = 5 * core::k_ns_per_s; ///< an unacknowledged message is resent after it
+    /// A restarted engine rebuilds from now - (its longest window + rebuild_margin).
+    core::nanos rebuild_margin = 60 * core::k_ns_per_s;
+    bool publish_triggers = true; ///< an engine publishes its triggers to trigger_stream
+    std::uint32_t line = 0;
+
+    bool operator==(const nats_config&) const = default;
+};
+
 struct feed_config {
     std::string name;
     std::string venue;
     std::string url;
+    std::string stream;  ///< venue "nats": the JetStream stream it reads
+    std::string subject; ///< venue "nats": the subject filter (one, as nats-server 2.9 allows)
     std::vector<std::string> symbols;
     std::vector<std::string> channels; ///< venue channels; empty = the venue's defaults
     core::nanos stale_after = 30 * core::k_ns_per_s;
@@ -103,10 +129,10 @@ struct feed_config {
 
     /// The same feed, wherever it stands in the file.
     [[nodiscard]] bool same_as(const feed_config& o) const {
-        return name == o.name && venue == o.venue && url == o.url && symbols == o.symbols &&
-               channels == o.channels && stale_after == o.stale_after &&
-               max_connection_age == o.max_connection_age && ca_file == o.ca_file &&
-               max_frame_bytes == o.max_frame_bytes;
+        return name == o.name && venue == o.venue && url == o.url && stream == o.stream &&
+               subject == o.subject && symbols == o.symbols && channels == o.channels &&
+               stale_after == o.stale_after && max_connection_age == o.max_connection_age &&
+               ca_file == o.ca_file && max_frame_bytes == o.max_frame_bytes;
     }
 };
 
@@ -121,6 +147,7 @@ struct config {
     std::string text; ///< the TOML as loaded (journals keep it)
     engine_config engine;
     server_config server;
+    std::optional<nats_config> nats; ///< [nats], when present
     std::vector<feed_config> feeds;
     std::vector<instrument_config> instruments;
     std::vector<core::instrument_template> templates;
@@ -134,6 +161,10 @@ struct config {
 /// the generic protocol and max_venue_frame_bytes for venue adapters.
 [[nodiscard]] std::size_t max_frame_for(const config& cfg, feeds::venue v,
                                         const feed_config* feed = nullptr);
+
+/// The longest window or lookback of any signal (0 when none): how far back a restarted
+/// engine must replay to rebuild its state.
+[[nodiscard]] core::nanos longest_window(const config& cfg);
 
 /// Parses and validates a config. Throws config_error.
 [[nodiscard]] config load_config_file(const std::string& path);

@@ -4,10 +4,12 @@
 #include "engine/core/time.hpp"
 #include "engine/journal/writer.hpp"
 #include "engine/publish/metrics.hpp"
+#include "engine/publish/nats.hpp"
 #include "engine/signal_stage.hpp"
 #include "engine/sim.hpp"
 #include "engine/warnings.hpp"
 #include "feeds/live/demo_feed.hpp"
+#include "feeds/live/nats_feed.hpp"
 #include "feeds/live/tls.hpp"
 #include "feeds/live/ws_session.hpp"
 
@@ -37,11 +39,15 @@ struct feed_host::feed final : feeds::frame_sink {
     std::vector<feed_event> batch;
     std::shared_ptr<feeds::live::ws_session> session;
     std::shared_ptr<feeds::live::demo_feed> demo;
+    std::unique_ptr<feeds::live::nats_feed> nats;
     std::unique_ptr<feeds::feed_stats> own_stats;    // the inproc feed's
     std::unique_ptr<feeds::frame_pipeline> pipeline; // the inproc feed's
 
     [[nodiscard]] const feeds::feed_stats& stats() const {
-        return session ? session->stats() : demo ? demo->stats() : *own_stats;
+        return session ? session->stats()
+               : demo  ? demo->stats()
+               : nats  ? nats->stats()
+                       : *own_stats;
     }
 
     void on_frame_done(std::uint16_t, std::uint32_t frame_no, std::string_view frame,
@@ -143,6 +149,19 @@ feed_host::feed& feed_host::add(std::string name, std::string venue) {
 }
 
 void feed_host::add_session(feed& e, const config& cfg, const feed_config& f) {
+    if (f.venue == "nats") {
+        if (nats_ == nullptr)
+            throw std::invalid_argument("feed " + f.name + ": a nats feed needs a NATS connection");
+        feeds::live::nats_feed::options o;
+        o.name = f.name;
+        o.stream = f.stream;
+        o.subject = f.subject;
+        o.start_time = nats_start_;
+        o.max_frame = max_frame_for(cfg, feeds::venue::generic, &f);
+        e.nats = std::make_unique<feeds::live::nats_feed>(nats_->get(), nats_->js(), std::move(o),
+                                                          reg_, e, e.id);
+        return;
+    }
     std::size_t ctx = 0;
     while (ctx < tls_files_.size() && tls_files_[ctx] != f.ca_file)
         ++ctx;
@@ -158,7 +177,7 @@ void feed_host::add_session(feed& e, const config& cfg, const feed_config& f) {
 
 feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_context& io,
                      core::instrument_registry& reg, event_queue& events, dead_queue& dead)
-    : io_(io), reg_(reg), events_(events), dead_(dead) {
+    : io_(io), reg_(reg), events_(events), dead_(dead), nats_(o.nats), nats_start_(o.nats_start) {
     if (slots_for(cfg, o).size() > signals::k_max_feeds)
         throw std::invalid_argument("at most 64 feeds");
     for (const auto& f : cfg.feeds) {
@@ -210,7 +229,7 @@ void feed_host::apply(const feed_plan& plan, const config& cfg) {
         feed& e = add(slot.name, slot.venue);
         add_session(e, cfg, *slot.cfg);
         n_.store(id + 1u, std::memory_order_release);
-        e.session->start();
+        start_feed(e);
     }
     for (const auto id : plan.resubscribed) {
         feed& e = *feeds_[id];
@@ -220,7 +239,17 @@ void feed_host::apply(const feed_plan& plan, const config& cfg) {
         feed& e = *feeds_[id];
         e.retired.store(true, std::memory_order_release);
         if (e.session) e.session->stop();
+        if (e.nats) e.nats->stop();
     }
+}
+
+void feed_host::start_feed(feed& f) {
+    if (f.session)
+        f.session->start();
+    else if (f.demo)
+        f.demo->start();
+    else if (f.nats)
+        f.nats->start();
 }
 
 const std::string& feed_host::name(std::size_t i) const {
@@ -240,13 +269,8 @@ void feed_host::record_to(journal::writer* w) noexcept {
 }
 
 void feed_host::start() {
-    for (std::size_t i = 0; i < size(); ++i) {
-        feed& f = *feeds_[i];
-        if (f.session)
-            f.session->start();
-        else if (f.demo)
-            f.demo->start();
-    }
+    for (std::size_t i = 0; i < size(); ++i)
+        start_feed(*feeds_[i]);
 }
 
 void feed_host::stop() {
@@ -256,6 +280,8 @@ void feed_host::stop() {
             f.session->stop();
         else if (f.demo)
             f.demo->stop();
+        else if (f.nats)
+            f.nats->stop();
     }
 }
 
@@ -342,6 +368,13 @@ std::string feed_host::state_json(core::nanos now,
         if (f.demo) {
             o += R"(,"loops":)";
             core::append_uint(o, f.demo->loops());
+        }
+        if (f.nats) {
+            // A rebuilding engine is not connected (not ready) until it has caught up.
+            o += R"(,"caught_up":)";
+            o += f.nats->caught_up() ? "true" : "false";
+            o += R"(,"stream_seq":)";
+            core::append_uint(o, f.nats->stream_seq());
         }
         o += '}';
     }

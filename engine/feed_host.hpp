@@ -35,6 +35,9 @@ class Collectable;
 namespace seismo::journal {
 class writer;
 }
+namespace seismo::publish {
+class nats_connection;
+}
 
 namespace seismo::engine {
 
@@ -45,6 +48,10 @@ struct feed_host_options {
     double demo_speed = 60; ///< its pacing: event time per real time
     std::uint64_t demo_seed = 1;
     bool inproc = false; ///< add a feed named "inproc" fed by inject()
+    /// The cluster `venue = "nats"` feeds consume (needed when the config has one), and the
+    /// stream time they start from (0: the stream's start).
+    const publish::nats_connection* nats = nullptr;
+    core::nanos nats_start = 0;
 };
 
 class feed_host {
@@ -107,6 +114,7 @@ class feed_host {
   private:
     feed& add(std::string name, std::string venue);
     void add_session(feed& e, const config& cfg, const feed_config& f);
+    void start_feed(feed& e);
 
     boost::asio::io_context& io_;
     core::instrument_registry& reg_;
@@ -121,6 +129,8 @@ class feed_host {
     std::vector<std::unique_ptr<boost::asio::ssl::context>> tls_;
     std::vector<char> inject_buf_;
     feed* inproc_ = nullptr;
+    const publish::nats_connection* nats_ = nullptr;
+    core::nanos nats_start_ = 0;
 };
 
 } // namespace seismo::engine

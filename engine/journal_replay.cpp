@@ -54,7 +54,7 @@ struct replayer final : feeds::frame_sink {
     void add_pipe(const config& c, const std::string& name, const std::string& venue,
                   const feed_config* fc) {
         feeds::venue v = feeds::venue::generic;
-        if (!feeds::parse_venue(venue, v))
+        if (venue != "nats" && !feeds::parse_venue(venue, v))
             throw std::runtime_error("journal feed '" + name + "': unknown venue " + venue);
         stats.push_back(std::make_unique<feeds::feed_stats>());
         pipes.push_back(std::make_unique<feeds::frame_pipeline>(

@@ -65,8 +65,10 @@ feed_plan plan_feeds(const std::vector<feed_slot>& now, const config& next) {
         // Re-subscribing keeps the session: its venue, its URL's scheme (ws or wss) and its
         // trust anchors must stay; a change to any of them makes a new feed id.
         auto scheme = [](const std::string& url) { return url.substr(0, url.find(':')); };
+        // A NATS feed is kept when unchanged; a changed one is a new consumer (a new id).
         if (found != now.size() && now[found].venue == f.venue &&
-            scheme(now[found].cfg->url) == scheme(f.url) && now[found].cfg->ca_file == f.ca_file) {
+            scheme(now[found].cfg->url) == scheme(f.url) && now[found].cfg->ca_file == f.ca_file &&
+            (f.venue != "nats" || now[found].cfg->same_as(f))) {
             claimed[found] = true;
             const bool same = now[found].cfg->same_as(f);
             p.slots[found].cfg = f;
@@ -98,6 +100,8 @@ void check_reloadable(const config& now, const config& next, const core::instrum
         throw reload_error(where + "[engine] settings changed: they take effect on a restart");
     if (!(now.server == next.server))
         throw reload_error(where + "[server] settings changed: they take effect on a restart");
+    if (!(now.nats == next.nats))
+        throw reload_error(where + "[nats] settings changed: they take effect on a restart");
     if (!same_templates(now.templates, next.templates))
         throw reload_error(where + "[[template]]s changed: they take effect on a restart");
     std::map<std::string, const instrument_config*> next_by_symbol;

@@ -25,7 +25,8 @@ std::unique_ptr<core::instrument_registry> make_registry(const config& cfg) {
 
 feeds::venue venue_of(const std::string& name) {
     feeds::venue v = feeds::venue::generic;
-    if (!name.empty() && !feeds::parse_venue(name, v)) {
+    // A nats feed's frames are the generic protocol (what `seismo feed` publishes).
+    if (!name.empty() && name != "nats" && !feeds::parse_venue(name, v)) {
         throw std::invalid_argument("unknown venue '" + name +
                                     "' (expected one of: " + feeds::venue_names() + ")");
     }

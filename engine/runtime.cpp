@@ -7,8 +7,10 @@
 #include "engine/feed_host.hpp"
 #include "engine/journal/probe.hpp"
 #include "engine/journal/writer.hpp"
+#include "engine/nats_link.hpp"
 #include "engine/publish/hub.hpp"
 #include "engine/publish/metrics.hpp"
+#include "engine/publish/nats.hpp"
 #include "engine/publish/server.hpp"
 #include "engine/reload.hpp"
 #include "engine/signal_stage.hpp"
@@ -46,13 +48,27 @@ std::unique_ptr<core::instrument_registry> make_registry(const config& c) {
     return r;
 }
 
-feed_host_options host_options(const run_options& o) {
+feed_host_options host_options(const run_options& o, const nats_link* nats = nullptr) {
     feed_host_options h;
     h.demo = o.demo;
     h.demo_speed = o.demo_speed;
     h.demo_seed = o.demo_seed;
     h.inproc = o.inproc_feed;
+    if (nats != nullptr) {
+        h.nats = &nats->connection();
+        h.nats_start = nats->rebuild_from(core::realtime_now());
+    }
     return h;
+}
+
+/// The "config" digest a trigger's JSON names (its generation's).
+std::string_view config_of(std::string_view json) {
+    constexpr std::string_view key = R"("config":")";
+    const auto at = json.rfind(key);
+    if (at == std::string_view::npos) return {};
+    const auto from = at + key.size();
+    const auto end = json.find('"', from);
+    return end == std::string_view::npos ? std::string_view{} : json.substr(from, end - from);
 }
 
 /// Marks a feed_event that only wakes the signal thread (a reload is waiting).
@@ -132,12 +148,13 @@ class reload_probe final : public prometheus::Collectable {
 
 struct runtime::impl final : stage_sink {
     impl(const config& c, run_options o)
-        : cfg(c), opts(std::move(o)), registry(make_registry(c)),
-          slots(feed_host::slots_for(c, host_options(opts))), gens(first_generation(c, slots)),
-          current(std::make_shared<config>(c)), events(c.engine.queue_capacity),
-          hub(c.server.replay_ring),
+        : cfg(c), opts(std::move(o)),
+          nats(c.nats ? std::make_unique<nats_link>(c, opts.feed_mode) : nullptr),
+          registry(make_registry(c)), slots(feed_host::slots_for(c, host_options(opts))),
+          gens(first_generation(c, slots)), current(std::make_shared<config>(c)),
+          events(c.engine.queue_capacity), hub(c.server.replay_ring),
           publisher(gens, *registry, publisher_options_of(opts), hub, dead),
-          feeds(c, host_options(opts), io, *registry, events, dead),
+          feeds(c, host_options(opts, nats.get()), io, *registry, events, dead),
           stage(c, *registry, feeds.size(), *this) {
         samples.resize(opts.latency_samples);
         last_reload_ok.store(core::realtime_now(), std::memory_order_relaxed);
@@ -149,6 +166,9 @@ struct runtime::impl final : stage_sink {
     // services).
     const config& cfg; // as started: [engine] and [server], which a reload cannot change
     run_options opts;
+    std::unique_ptr<nats_link> nats; // with [nats]: outlives every thread that publishes
+    trigger_resume resume;           // the signal thread's (a restart against a stream)
+    core::counter forwarded;         // the signal thread's (`seismo feed`)
     std::string epoch = make_epoch();
     std::unique_ptr<core::instrument_registry> registry;
     std::vector<feed_slot> slots; // feed ids (the control thread's after start)
@@ -203,6 +223,15 @@ struct runtime::impl final : stage_sink {
 
     // ------------------------------------------------------------ the signal stage's output
     void on_trigger(const signals::trigger& t) override {
+        if (resume.active() || resume.shift() != 0) {
+            // Restarted against a stream that holds this config's triggers (DESIGN §10).
+            signals::trigger c = t;
+            if (resume.admit(c, gens.at(c.gen), *registry)) push_trigger(c);
+            return;
+        }
+        push_trigger(t);
+    }
+    void push_trigger(const signals::trigger& t) {
         // Measured once the trigger is in the queue, before the wake-up is issued (a futex when
         // the writer sleeps): the wake-up is the consumer's cost, not the tick path's.
         publisher.push(t);
@@ -247,6 +276,15 @@ struct runtime::impl final : stage_sink {
             }
             for (std::size_t k = 0; k < n; ++k) {
                 const feed_event& e = buf[k];
+                if (opts.feed_mode) {
+                    // `seismo feed`: ticks to the cluster; feed health stays local (its
+                    // metrics, /readyz, the log).
+                    if (!e.health) {
+                        nats->forward_tick(e, feeds.name(e.feed), *registry);
+                        forwarded.add();
+                    }
+                    continue;
+                }
                 if (e.health) {
                     if (e.feed == k_control_feed) continue; // a wake-up for the reload below
                     health_events.add();
@@ -473,6 +511,10 @@ struct runtime::impl final : stage_sink {
         o += R"(,"reloads":)";
         core::append_uint(o, reloads_ok.load(std::memory_order_relaxed));
         o += '}';
+        if (nats) {
+            o += R"(,"nats":)";
+            o += nats->state_json();
+        }
         o += R"(,"feeds":)";
         o += feeds.state_json(now, [&](std::string_view feed) {
             return publish::topic_visible(limit, "feed_health", feed);
@@ -527,6 +569,10 @@ struct runtime::impl final : stage_sink {
         metrics.add(publish::make_server_probe(srv.get(), hub));
         metrics.add(journal::make_probe(journal.get()));
         metrics.add(publish::make_process_probe());
+        if (nats) {
+            for (auto& probe : nats->probes())
+                metrics.add(std::move(probe));
+        }
     }
 };
 
@@ -605,6 +651,25 @@ void runtime::start() {
         p.publisher.serve_on(p.io);
         p.srv->start();
     }
+    if (p.nats) {
+        if (p.nats->publishes_triggers()) {
+            // A restart: what this config already stored is not published again, and what
+            // follows is numbered after it (DESIGN §10).
+            const std::string digest = digest_hex(p.cfg.digest);
+            resume_point rp = p.nats->read_resume(digest);
+            if (rp.found) {
+                std::cerr << "seismo: NATS: " << p.cfg.nats->trigger_stream
+                          << " holds this config's triggers up to seq " << rp.seq
+                          << "; rebuilding state from the tick stream and publishing after it\n";
+            }
+            p.resume.resume_after(std::move(rp));
+            impl* ip = &p;
+            p.publisher.forward_to([ip](const publish::message& m) {
+                ip->nats->publish_trigger(m, config_of(m.json()));
+            });
+        }
+        p.nats->start();
+    }
     p.register_probes();
     p.feeds.start();
     p.io_thread = std::thread([ip = &p] {
@@ -646,6 +711,9 @@ void runtime::wait() {
     p.publisher.signal_ended();
     if (p.journal) p.journal->stop();
     p.publisher.join();
+    // What was handed to NATS gets a few seconds to be acknowledged (and is counted as
+    // pending, never silently gone, if not).
+    if (p.nats) p.nats->stop(5 * core::k_ns_per_s);
     if (p.srv) p.srv->stop();
 }
 
@@ -689,6 +757,8 @@ run_figures runtime::figures() const {
     f.health_events = p.health_events.value();
     f.deliveries = p.hub.deliveries();
     f.demo_loops = p.feeds.demo_loops();
+    f.forwarded = p.forwarded.value();
+    f.held_back = p.resume.held_back();
     return f;
 }
 

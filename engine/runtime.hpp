@@ -46,6 +46,9 @@ struct run_options {
     /// Record every raw frame and the signal thread's consumption order to this journal
     /// directory ("" = no journal); `seismo replay DIR` replays it.
     std::string record_dir;
+    /// `seismo feed` (DESIGN §10): run the feeds only and publish every tick to the [nats]
+    /// tick stream instead of computing signals.
+    bool feed_mode = false;
 };
 
 /// What a hot reload did (DESIGN §9): `ok` with the diff as JSON, or why nothing changed.
@@ -66,6 +69,8 @@ struct run_figures {
     std::uint64_t health_events = 0;
     std::uint64_t deliveries = 0; ///< trigger messages handed to subscribers
     std::uint64_t demo_loops = 0; ///< completed passes of the demo day
+    std::uint64_t forwarded = 0;  ///< `seismo feed`: ticks handed to the NATS publisher
+    std::uint64_t held_back = 0;  ///< NATS restart: triggers already in the trigger stream
 };
 
 class runtime {

@@ -103,6 +103,7 @@ struct trigger_publisher::impl {
     std::vector<severity_counts*> gen_counts; // by signal index, feed health last
     core::counter written;                    // the writer thread's
     std::function<void(const signals::trigger&, std::string_view)> observer;
+    std::function<void(const publish::message&)> forward; // the writer thread's (NATS)
     std::thread writer;
 
     severity_counts& counts_for(const signals::trigger& t, const generation& g) {
@@ -131,7 +132,7 @@ struct trigger_publisher::impl {
         return publish::make_message(
             t.seq, std::move(topic), json, std::move(key), t.state == signals::trigger_state::fired,
             t.signal == signals::k_feed_health && t.condition == signals::feed_condition::gap,
-            static_cast<std::uint8_t>(t.sev));
+            static_cast<std::uint8_t>(t.sev), t.recv_ts);
     }
 
     /// Serialises triggers once each: counts them, tells the observer, and appends their
@@ -236,6 +237,7 @@ struct trigger_publisher::impl {
                 stdout_file.write("\n");
             }
             written.add();
+            if (forward) forward(m);
         };
         // Triggers this thread serialises itself: all of them without the I/O route, and with
         // it, those still queued when the I/O thread has ended (at shutdown).
@@ -363,6 +365,10 @@ std::uint64_t trigger_publisher::published() const noexcept {
 void trigger_publisher::on_published(
     std::function<void(const signals::trigger&, std::string_view)> f) {
     p_->observer = std::move(f);
+}
+
+void trigger_publisher::forward_to(std::function<void(const publish::message&)> f) {
+    p_->forward = std::move(f);
 }
 
 namespace {

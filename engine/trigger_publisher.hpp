@@ -84,6 +84,9 @@ class trigger_publisher {
     [[nodiscard]] std::uint64_t published() const noexcept;
     /// Called with every trigger and its JSON as it is serialised (tests).
     void on_published(std::function<void(const signals::trigger&, std::string_view)> f);
+    /// Hands every message to `f` on the writer thread, in seq order, after the files (the
+    /// NATS publisher). Before start().
+    void forward_to(std::function<void(const publish::message&)> f);
 
     /// seismo_triggers_total{signal,severity}, seismo_queue_depth{queue="triggers"|
     /// "dead_letters"}, seismo_dead_letters_dropped_total. Outlived by the publisher.

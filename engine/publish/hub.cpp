@@ -8,7 +8,8 @@
 namespace seismo::publish {
 
 message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view json,
-                         std::string state_key, bool fired, bool transient, std::uint8_t severity) {
+                         std::string state_key, bool fired, bool transient, std::uint8_t severity,
+                         std::int64_t recv_ts) {
     auto m = std::make_shared<message>();
     m->seq = seq;
     m->topic = std::move(topic);
@@ -19,6 +20,7 @@ message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view 
     m->fired = fired;
     m->transient = transient;
     m->severity = severity;
+    m->recv_ts = recv_ts;
     return m;
 }
 

@@ -32,6 +32,7 @@ struct message {
     bool fired = false;
     bool transient = false;    ///< never "active" (feed gaps are events, not states)
     std::uint8_t severity = 0; ///< 0 info, 1 warning, 2 critical (subscribe's min_severity)
+    std::int64_t recv_ts = 0;  ///< receive time of the tick behind it (NATS resume point)
 
     [[nodiscard]] std::string_view json() const noexcept {
         return std::string_view(frame).substr(json_offset);
@@ -44,7 +45,7 @@ using message_ptr = std::shared_ptr<const message>;
 /// `transient` messages (feed gaps) are events, never active.
 [[nodiscard]] message_ptr make_message(std::uint64_t seq, std::string topic, std::string_view json,
                                        std::string state_key, bool fired, bool transient,
-                                       std::uint8_t severity = 0);
+                                       std::uint8_t severity = 0, std::int64_t recv_ts = 0);
 
 /// A topic pattern: a glob over the whole topic ("silver_crash/XAG/USD", "crypto_*/*"), or,
 /// without '/', over the signal name (so "silver_crash" covers every instrument).

@@ -6,11 +6,13 @@
 #include <concurrentqueue/lightweightsemaphore.h>
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace seismo::publish {
 namespace {
@@ -206,6 +208,7 @@ bool stored_at(const nats_connection& c, const std::string& stream, std::uint64_
     }
     out = {};
     out.seq = seq;
+    out.time = natsMsg_GetTime(m.p);
     out.subject = natsMsg_GetSubject(m.p);
     out.data.assign(natsMsg_GetData(m.p), static_cast<std::size_t>(natsMsg_GetDataLength(m.p)));
     const char** keys = nullptr;
@@ -234,28 +237,33 @@ struct jetstream_publisher::impl {
     std::thread thread;
     std::atomic<bool> stop{false};
 
-    // Messages to send again (an error ack, an ack not in time): nats.c's callback thread adds,
-    // the publisher thread takes.
-    std::mutex retry_mu;
-    std::deque<natsMsg*> retry;
+    // Every message nats.c holds for us, with its place in the order offered; messages whose
+    // ack failed (an error from the stream, none in time), to go back with the rest. nats.c's
+    // callback thread and the publisher thread share them.
+    std::mutex mu;
+    std::unordered_map<natsMsg*, std::uint64_t> order;
+    std::vector<natsMsg*> failed;
+    std::uint64_t next_n = 0; // the publisher thread's
 
-    static void on_ack(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* self) {
-        (void)js;
+    static void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr*, void* self) {
         auto& p = *static_cast<impl*>(self);
         if (pa != nullptr) {
             p.owner.acked_.add();
             if (pa->Duplicate) p.owner.duplicates_.add();
             p.owner.settled_.fetch_add(1, std::memory_order_release);
+            {
+                std::lock_guard lock(p.mu);
+                p.order.erase(msg);
+            }
             natsMsg_Destroy(msg);
             return;
         }
-        (void)pae;
-        // No ack in time, or an error from the stream (a leader lost with its node): resend
-        // the same message — its id makes a copy already stored a duplicate, not a second one.
+        // No ack in time, or an error from the stream (its leader lost with its node): this
+        // one and every later one still unacknowledged go again, in order, with their ids.
         p.owner.errors_.add();
         {
-            std::lock_guard lock(p.retry_mu);
-            p.retry.push_back(msg);
+            std::lock_guard lock(p.mu);
+            p.failed.push_back(msg);
         }
         p.ready.signal();
     }
@@ -268,26 +276,58 @@ struct jetstream_publisher::impl {
         return js_PublishMsgAsync(js, &m, &po) == NATS_OK;
     }
 
+    /// Go back: every message not acknowledged (failed, or in flight behind a failure) is taken
+    /// back from nats.c and put before the unsent ones in the order first offered, so that a
+    /// stream that lost some keeps them in order once they are sent again (each id is stored
+    /// once: the copies it had are acked as duplicates).
+    void go_back(std::deque<natsMsg*>& waiting) {
+        std::vector<natsMsg*> back;
+        {
+            std::lock_guard lock(mu);
+            back.swap(failed);
+        }
+        natsMsgList pl{};
+        if (js_PublishAsyncGetPendingList(&pl, js) == NATS_OK) {
+            for (int i = 0; i < pl.Count; ++i) {
+                back.push_back(pl.Msgs[i]);
+                pl.Msgs[i] = nullptr; // ours again
+            }
+            natsMsgList_Destroy(&pl);
+        }
+        {
+            std::lock_guard lock(mu);
+            std::sort(back.begin(), back.end(),
+                      [this](natsMsg* a, natsMsg* b) { return order[a] < order[b]; });
+        }
+        owner.resent_.add(back.size());
+        waiting.insert(waiting.begin(), back.begin(), back.end());
+    }
+
     void loop() {
         std::array<outgoing, 64> buf;
         std::deque<natsMsg*> waiting; // built, not yet taken by nats.c
+        auto steady = [] { return std::chrono::steady_clock::now(); };
+        auto next_go_back = steady();
         for (;;) {
-            // Resends first: they are older than anything queued.
+            bool trouble = false;
             {
-                std::lock_guard lock(retry_mu);
-                while (!retry.empty()) {
-                    waiting.push_front(retry.back());
-                    retry.pop_back();
-                    owner.resent_.add();
-                }
+                std::lock_guard lock(mu);
+                trouble = !failed.empty();
             }
-            while (!waiting.empty() && owner.c_.connected()) {
+            const bool up = owner.c_.connected();
+            if (trouble && up && steady() >= next_go_back) {
+                go_back(waiting);
+                trouble = false;
+                // A stream electing a leader fails fast: not more than 4 rounds a second.
+                next_go_back = steady() + std::chrono::milliseconds(250);
+            }
+            while (!trouble && up && !waiting.empty()) {
                 natsMsg* m = waiting.front();
                 if (!send(m)) break;
                 waiting.pop_front();
             }
             std::size_t n = 0;
-            if (waiting.empty()) {
+            if (waiting.size() < 4096) {
                 n = queue.try_dequeue_bulk(buf.begin(), buf.size());
                 for (std::size_t i = 0; i < n; ++i) {
                     natsMsg* m = nullptr;
@@ -302,14 +342,24 @@ struct jetstream_publisher::impl {
                     natsMsgHeader_Set(m, "Nats-Msg-Id", o.id.c_str());
                     for (const auto& [k, v] : o.headers)
                         natsMsgHeader_Set(m, k.c_str(), v.c_str());
+                    {
+                        std::lock_guard lock(mu);
+                        order[m] = next_n++;
+                    }
                     owner.published_.add();
-                    if (!owner.c_.connected() || !send(m)) waiting.push_back(m);
+                    waiting.push_back(m);
                     buf[i] = {};
                 }
             }
             if (n == 0) {
                 if (stop.load(std::memory_order_acquire) && queue.size_approx() == 0) break;
-                (void)ready.wait(waiting.empty() ? 50'000 : 20'000);
+                (void)ready.wait(waiting.empty() && !trouble ? 50'000 : 10'000);
+            } else if (!trouble && up) {
+                while (!waiting.empty()) {
+                    natsMsg* m = waiting.front();
+                    if (!send(m)) break;
+                    waiting.pop_front();
+                }
             }
         }
         for (natsMsg* m : waiting)
@@ -333,8 +383,8 @@ jetstream_publisher::~jetstream_publisher() {
     stop(0);
     // Acks still due are dropped with the context (nats.c frees their messages).
     if (p_->js != nullptr) jsCtx_Destroy(p_->js);
-    std::lock_guard lock(p_->retry_mu);
-    for (natsMsg* m : p_->retry)
+    std::lock_guard lock(p_->mu);
+    for (natsMsg* m : p_->failed)
         natsMsg_Destroy(m);
 }
 

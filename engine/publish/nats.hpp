@@ -95,6 +95,7 @@ struct stream_state {
 /// One stored message, as js_GetMsg returns it.
 struct stored_message {
     std::uint64_t seq = 0;
+    std::int64_t time = 0; ///< when the stream stored it (ns since the epoch)
     std::string subject, id, data;
     std::vector<std::pair<std::string, std::string>> headers;
     [[nodiscard]] std::string_view header(std::string_view key) const noexcept;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,14 +59,18 @@ class nats_feed {
     [[nodiscard]] std::uint64_t stream_seq() const noexcept {
         return last_seq_.load(std::memory_order_acquire);
     }
+    /// Consumers made again after one stopped delivering (its server died).
+    [[nodiscard]] std::uint64_t resubscribes() const noexcept { return stats_.reconnects.value(); }
     [[nodiscard]] std::string_view first_ignored() const noexcept {
         return pipeline_.first_ignored();
     }
 
   private:
-    static void on_msg(__natsConnection*, __natsSubscription*, __natsMsg* m, void* self);
-    void handle(__natsMsg* m);
+    static void on_msg(__natsConnection*, __natsSubscription* sub, __natsMsg* m, void* self);
+    void handle(__natsSubscription* sub, __natsMsg* m);
+    void subscribe(std::uint64_t from_seq);
     void watch();
+    [[nodiscard]] bool stalled();
 
     __natsConnection* nc_;
     __jsCtx* js_;
@@ -73,9 +78,11 @@ class nats_feed {
     feed_stats stats_;
     frame_pipeline pipeline_;
     std::vector<char> buf_;
-    __natsSubscription* sub_ = nullptr;
+    std::atomic<__natsSubscription*> sub_{nullptr};
+    std::mutex handling_; // the callback vs. a resubscription's hand-over (never contended)
     std::atomic<bool> caught_up_{false}, stopping_{false};
     std::atomic<std::uint64_t> last_seq_{0};
+    std::atomic<std::int64_t> last_msg_at_{0}; // steady clock, ns
     std::thread watcher_;
 };
 

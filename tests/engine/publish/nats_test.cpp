@@ -1,0 +1,143 @@
+// The JetStream publisher against a real nats-server (started here on a loopback port, with its
+// own store directory, stopped at the end): every message stored once and in order, through a
+// server that stops answering mid-run (SIGSTOP: the acks never come, the messages go back and
+// are sent again with their ids) and comes back (SIGCONT: the first copies and the resends both
+// arrive, the stream keeps one of each).
+#include "engine/publish/nats.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace seismo::publish {
+namespace {
+
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+/// nats-server -js on a free loopback port, killed at the end.
+struct server {
+    int port = free_port();
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("seismo-nats-" + std::to_string(::getpid()));
+    pid_t pid = -1;
+    server() {
+        std::filesystem::create_directories(dir);
+        const std::string p = std::to_string(port), sd = dir.string();
+        const char* argv[] = {"nats-server", "-js", "-a",       "127.0.0.1", "-p",
+                              p.c_str(),     "-sd", sd.c_str(), nullptr};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        if (posix_spawnp(&pid, "nats-server", &fa, nullptr, const_cast<char**>(argv), environ) != 0)
+            pid = -1;
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    ~server() {
+        if (pid > 0) {
+            ::kill(pid, SIGCONT);
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        std::filesystem::remove_all(dir);
+    }
+    [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port); }
+};
+
+TEST(jetstream_publisher, stores_each_message_once_and_in_order_through_a_stalled_server) {
+    server s;
+    ASSERT_GT(s.pid, 0) << "nats-server not found (deploy/install-deps.sh installs it)";
+    nats_endpoint e;
+    e.servers = {s.url()};
+    nats_connection c(e, 10'000'000'000);
+    ensure_stream(c, {"T", "t.>", 1, 3600 * core::k_ns_per_s, 600 * core::k_ns_per_s});
+    // An existing stream of that name with other subjects is refused, naming the clash.
+    EXPECT_THROW(
+        ensure_stream(c, {"T", "other.>", 1, 3600 * core::k_ns_per_s, 600 * core::k_ns_per_s}),
+        nats_error);
+    jetstream_publisher::options o;
+    o.stream = "T";
+    o.ack_wait = 300 * core::k_ns_per_ms;
+    jetstream_publisher pub(c, o);
+    pub.start();
+    constexpr int k_n = 3000;
+    for (int i = 1; i <= k_n; ++i) {
+        outgoing m;
+        m.subject = "t.x";
+        m.data = "message " + std::to_string(i);
+        m.id = "id:" + std::to_string(i);
+        ASSERT_TRUE(pub.offer(std::move(m)));
+        if (i == k_n / 2) {
+            ::kill(s.pid, SIGSTOP); // stops answering: no acks for what follows
+            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            ::kill(s.pid, SIGCONT);
+        }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (pub.pending() != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(pub.pending(), 0u);
+    EXPECT_EQ(pub.published(), static_cast<std::uint64_t>(k_n));
+    EXPECT_GT(pub.resent(), 0u) << "the stall made no message go back";
+    EXPECT_EQ(pub.dropped(), 0u);
+    pub.stop(core::k_ns_per_s);
+
+    const stream_state st = stream_info(c, "T");
+    EXPECT_EQ(st.messages, static_cast<std::uint64_t>(k_n)) << "a message stored twice or lost";
+    stored_message m;
+    int expect = 1, out_of_order = 0;
+    for (std::uint64_t q = st.first_seq; q <= st.last_seq; ++q) {
+        ASSERT_TRUE(stored_at(c, "T", q, m));
+        if (m.id != "id:" + std::to_string(expect)) ++out_of_order;
+        ++expect;
+    }
+    EXPECT_EQ(out_of_order, 0);
+    std::cout << "     resent " << pub.resent() << ", acked " << pub.acked() << " (duplicates "
+              << pub.duplicates() << ")\n";
+}
+
+TEST(jetstream_publisher, refuses_past_its_buffer_and_counts_it) {
+    server s;
+    ASSERT_GT(s.pid, 0);
+    nats_endpoint e;
+    e.servers = {s.url()};
+    nats_connection c(e, 10'000'000'000);
+    ensure_stream(c, {"B", "b.>", 1, 3600 * core::k_ns_per_s, 600 * core::k_ns_per_s});
+    jetstream_publisher::options o;
+    o.stream = "B";
+    o.buffer = 100;
+    jetstream_publisher pub(c, o);
+    // Not started: nothing leaves, so the buffer fills.
+    int refused = 0;
+    for (int i = 0; i < 150; ++i)
+        refused += pub.offer({"b.x", "m", "b:" + std::to_string(i), {}}) ? 0 : 1;
+    EXPECT_EQ(refused, 50);
+    EXPECT_EQ(pub.dropped(), 50u);
+    EXPECT_EQ(pub.pending(), 100u);
+}
+
+} // namespace
+} // namespace seismo::publish

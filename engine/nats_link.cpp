@@ -112,7 +112,8 @@ bool trigger_resume::admit(signals::trigger& t, const generation& g,
 
 // ------------------------------------------------------------------ the link
 
-nats_link::nats_link(const config& cfg, bool feed_mode)
+nats_link::nats_link(const config& cfg, bool feed_mode,
+                     std::function<void(std::string_view)> on_ack)
     : cfg_(*cfg.nats), longest_(longest_window(cfg)) {
     publish::nats_endpoint e;
     e.servers = cfg_.servers;
@@ -120,6 +121,7 @@ nats_link::nats_link(const config& cfg, bool feed_mode)
     e.creds = cfg_.creds;
     e.tls = cfg_.tls;
     e.name = feed_mode ? "seismo-feed" : "seismo";
+    e.send_asap = !feed_mode; // triggers are few and late ones cost: each written at once
     conn_ = std::make_unique<publish::nats_connection>(e, 10 * core::k_ns_per_s);
     publish::ensure_stream(*conn_, {cfg_.tick_stream, "seismo.tick.>", cfg_.replicas, cfg_.max_age,
                                     cfg_.duplicate_window});
@@ -128,6 +130,7 @@ nats_link::nats_link(const config& cfg, bool feed_mode)
     publish::jetstream_publisher::options po;
     po.buffer = cfg_.buffer;
     po.ack_wait = cfg_.ack_wait;
+    po.on_ack = std::move(on_ack);
     if (feed_mode) {
         po.stream = cfg_.tick_stream;
         ticks_ = std::make_unique<publish::jetstream_publisher>(*conn_, po);

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -82,7 +83,8 @@ class nats_link {
   public:
     /// Connects (up to 10 s) and makes sure the streams exist. `feed_mode`: `seismo feed`,
     /// which publishes ticks and no triggers. Throws publish::nats_error.
-    nats_link(const config& cfg, bool feed_mode);
+    nats_link(const config& cfg, bool feed_mode,
+              std::function<void(std::string_view id)> on_ack = {});
     ~nats_link();
     nats_link(const nats_link&) = delete;
     nats_link& operator=(const nats_link&) = delete;

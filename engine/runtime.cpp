@@ -149,7 +149,7 @@ class reload_probe final : public prometheus::Collectable {
 struct runtime::impl final : stage_sink {
     impl(const config& c, run_options o)
         : cfg(c), opts(std::move(o)),
-          nats(c.nats ? std::make_unique<nats_link>(c, opts.feed_mode) : nullptr),
+          nats(c.nats ? std::make_unique<nats_link>(c, opts.feed_mode, opts.nats_ack) : nullptr),
           registry(make_registry(c)), slots(feed_host::slots_for(c, host_options(opts))),
           gens(first_generation(c, slots)), current(std::make_shared<config>(c)),
           events(c.engine.queue_capacity), hub(c.server.replay_ring),

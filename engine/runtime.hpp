@@ -49,6 +49,9 @@ struct run_options {
     /// `seismo feed` (DESIGN §10): run the feeds only and publish every tick to the [nats]
     /// tick stream instead of computing signals.
     bool feed_mode = false;
+    /// Called with the message id of every trigger (or, with feed_mode, tick) JetStream
+    /// acknowledged, on nats.c's thread (benchmarks).
+    std::function<void(std::string_view id)> nats_ack;
 };
 
 /// What a hot reload did (DESIGN §9): `ok` with the diff as JSON, or why nothing changed.

@@ -70,6 +70,7 @@ nats_connection::nats_connection(const nats_endpoint& e, core::nanos connect_tim
         check(natsOptions_SetUserCredentialsFromFiles(o.p, e.creds.c_str(), nullptr), "creds");
     if (e.tls) check(natsOptions_SetSecure(o.p, true), "tls");
     if (!e.name.empty()) check(natsOptions_SetName(o.p, e.name.c_str()), "name");
+    if (e.send_asap) check(natsOptions_SetSendAsap(o.p, true), "send asap");
     check(natsOptions_SetMaxReconnect(o.p, -1), "max reconnect");
     check(natsOptions_SetReconnectWait(o.p, 250), "reconnect wait");
     check(natsOptions_SetTimeout(o.p, 2000), "timeout");
@@ -250,6 +251,11 @@ struct jetstream_publisher::impl {
         if (pa != nullptr) {
             p.owner.acked_.add();
             if (pa->Duplicate) p.owner.duplicates_.add();
+            if (p.owner.o_.on_ack) {
+                const char* id = nullptr;
+                if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr)
+                    p.owner.o_.on_ack(id);
+            }
             p.owner.settled_.fetch_add(1, std::memory_order_release);
             {
                 std::lock_guard lock(p.mu);

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,9 @@ struct nats_endpoint {
     std::string creds; ///< a .creds file
     bool tls = false;
     std::string name; ///< the client name the servers see (monitoring)
+    /// Write each publish at once instead of letting nats.c's flusher thread coalesce them:
+    /// lower latency per message (an engine's triggers), more syscalls (not for tick feeds).
+    bool send_asap = false;
 };
 
 /// A NATS problem seismo cannot get past on its own (bad options, a clashing stream).
@@ -122,6 +126,8 @@ class jetstream_publisher {
         std::size_t buffer = 100'000;
         core::nanos ack_wait = 5 * core::k_ns_per_s;
         std::int64_t max_in_flight = 4096;
+        /// Called with each acknowledged message's id, on nats.c's thread (benchmarks).
+        std::function<void(std::string_view id)> on_ack;
     };
     jetstream_publisher(const nats_connection& c, options o);
     ~jetstream_publisher();

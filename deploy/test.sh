@@ -20,6 +20,6 @@ cmake --build --preset tsan --target runtime_test publish_test journal_test feed
 ctest --preset tsan -L threads
 
 cmake --preset release
-cmake --build --preset release --target seismo replay_bench journal_bench micro_bench venue_bench live_bench reload_bench scaling_bench
+cmake --build --preset release --target seismo replay_bench journal_bench micro_bench venue_bench live_bench reload_bench scaling_bench nats_bench
 ctest --preset release -L 'bench|soak'
 echo "seismo: all tests passed"

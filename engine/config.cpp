@@ -511,7 +511,8 @@ void read_feeds(const toml::table& root, config& cfg) {
             // Generic-protocol ticks from a JetStream stream (DESIGN §10).
             if (!cfg.nats)
                 r.fail("venue", "a feed with venue \"nats\" needs a [nats] section (its servers)");
-            for (const char* k : {"url", "symbols", "channels", "max_connection_age", "ca_file"}) {
+            for (const char* k :
+                 {"url", "symbols", "channels", "stale_after", "max_connection_age", "ca_file"}) {
                 if (r.has(k))
                     r.fail(k, "'" + std::string(k) +
                                   "' does not apply to a nats feed (it reads "
@@ -528,10 +529,6 @@ void read_feeds(const toml::table& root, config& cfg) {
                 r.fail("subjects", "the subject must be under seismo.tick. (what `seismo feed` "
                                    "publishes)");
             f.subject = subjects[0];
-            if (auto v = r.duration("stale_after")) {
-                if (*v <= 0) r.fail("stale_after", "'stale_after' must be positive");
-                f.stale_after = *v;
-            }
             if (auto v = r.integer("max_frame_bytes", 64, 64 << 20))
                 f.max_frame_bytes = static_cast<std::size_t>(*v);
             cfg.feeds.push_back(std::move(f));

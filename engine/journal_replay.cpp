@@ -209,6 +209,21 @@ struct replayer final : feeds::frame_sink {
         stage.health(r.feed, e);
     }
 
+    /// The resume point of an engine restarted against a NATS trigger stream.
+    void resume_record(const journal::record& r) {
+        const std::string_view p = r.payload;
+        resume_point rp;
+        if (p.size() < journal::k_resume_header ||
+            !parse_resume_header(p.substr(journal::k_resume_header), rp)) {
+            std::cerr << "seismo: journal: a resume record cannot be read; triggers keep the "
+                         "numbers of a fresh run\n";
+            return;
+        }
+        rp.found = true;
+        std::memcpy(&rp.seq, p.data(), sizeof rp.seq); // little-endian, as written
+        out.resume_after(std::move(rp));
+    }
+
     /// A hot reload where the live signal thread swapped (DESIGN §9): the same preparation,
     /// then the same swap at the same place in the consumption order.
     void reload_record(const journal::record& r) {
@@ -301,6 +316,9 @@ journal_replay_result run_journal_replay(const std::string& path, const config* 
             break;
         case journal::record_type::reload:
             rp.reload_record(r);
+            break;
+        case journal::record_type::resume:
+            rp.resume_record(r);
             break;
         }
         if (opts.progress) {
@@ -412,6 +430,8 @@ journal_inspection inspect_journal(const std::string& path, const std::string& f
             break;
         case journal::record_type::reload:
             ++j.reloads;
+            break;
+        case journal::record_type::resume:
             break;
         }
     }

@@ -12,6 +12,7 @@
 #include "engine/journal/dead_letter.hpp"
 #include "engine/journal/line_reader.hpp"
 #include "engine/journal/output.hpp"
+#include "engine/nats_link.hpp"
 #include "engine/signal_stage.hpp"
 #include "feeds/frame.hpp"
 #include "feeds/pipeline.hpp"
@@ -93,6 +94,9 @@ class replay_outputs : public stage_sink {
     [[nodiscard]] const std::vector<std::string>& feed_names() const noexcept {
         return gens_.latest().feed_names;
     }
+    /// A journal of an engine restarted against a NATS trigger stream: hold back what it held
+    /// back, number what follows as it did (engine/nats_link.hpp).
+    void resume_after(resume_point p) { resume_.resume_after(std::move(p)); }
     /// The config generations triggers are named by (a journal replay adds one per reload).
     [[nodiscard]] generations& gens() noexcept { return gens_; }
 
@@ -107,6 +111,7 @@ class replay_outputs : public stage_sink {
     std::unique_ptr<plot_recorder> plot_;
     const signals::graph* graph_ = nullptr;
     std::function<void(const signals::trigger&, std::string_view)> observer_;
+    trigger_resume resume_;
 };
 
 /// One feed of a file replay.

@@ -662,6 +662,16 @@ void runtime::start() {
                           << " holds this config's triggers up to seq " << rp.seq
                           << "; rebuilding state from the tick stream and publishing after it\n";
             }
+            if (rp.found && p.journal) {
+                // Replaying the journal holds back and numbers triggers as this run does.
+                publish::message m;
+                m.recv_ts = rp.recv_ts;
+                m.fired = rp.fired;
+                m.topic = rp.topic;
+                m.state_key = rp.topic + "\x1f" + std::to_string(rp.level) + "\x1f" +
+                              std::to_string(rp.condition);
+                p.journal->resume(rp.seq, resume_header(m), core::realtime_now());
+            }
             p.resume.resume_after(std::move(rp));
             impl* ip = &p;
             p.publisher.forward_to([ip](const publish::message& m) {

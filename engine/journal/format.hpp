@@ -38,7 +38,9 @@ inline constexpr std::uint32_t k_flag_zstd = 1;                 ///< segment hea
 /// field past it is damage, never an allocation.
 inline constexpr std::uint32_t k_max_block_bytes = (64u << 20) + (1u << 20);
 
-enum class record_type : std::uint16_t { frame = 1, order = 2, health = 3, reload = 4 };
+enum class record_type : std::uint16_t { frame = 1, order = 2, health = 3, reload = 4, resume = 5 };
+// A resume record (NATS restart, before any order): [seq u64][the Seismo-Resume header text].
+inline constexpr std::size_t k_resume_header = 8;
 
 /// A reload record's payload: [config digest u64][file name length u32][file name][config text].
 /// It stands where the signal thread swapped configs, between the order records before and

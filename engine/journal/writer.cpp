@@ -166,6 +166,13 @@ void writer::reload(std::uint64_t digest, std::string_view file, std::string_vie
         text.size());
 }
 
+void writer::resume(std::uint64_t seq, std::string_view identity, core::nanos at) noexcept {
+    std::string head;
+    put_le<std::uint64_t>(head, seq);
+    put(*signal_ring_, record_type::resume, 0, at, head.data(), head.size(), identity.data(),
+        identity.size());
+}
+
 void writer::start() {
     last_flush_ = core::monotonic_now();
     thread_ = std::thread([this] { run(); });

@@ -54,6 +54,9 @@ class writer {
     /// name and bytes (at most ring_bytes / 2: the caller refuses bigger ones first).
     void reload(std::uint64_t digest, std::string_view file, std::string_view text,
                 core::nanos at) noexcept;
+    /// An engine restarted against a NATS trigger stream: the last stored trigger's seq and
+    /// identity (engine/nats_link.hpp), before the first order record.
+    void resume(std::uint64_t seq, std::string_view identity, core::nanos at) noexcept;
     /// The most config text reload() takes.
     [[nodiscard]] std::size_t max_reload_bytes() const noexcept { return o_.ring_bytes / 2; }
 

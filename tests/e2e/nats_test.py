@@ -183,7 +183,8 @@ symbol = "XAU/USD"
 
     def start_engine(name, run):
         return start([SEISMO, "run", "--config", engine_cfg, "--listen",
-                      f"127.0.0.1:{ports[name]}", "--quiet", "--out",
+                      f"127.0.0.1:{ports[name]}", "--quiet",
+                      "--record", os.path.join(WORK, f"journal{name}.{run}"), "--out",
                       os.path.join(WORK, f"audit{name}.{run}.jsonl")],
                      os.path.join(WORK, f"engine{name}.{run}.log"))
 
@@ -347,6 +348,15 @@ symbol = "XAU/USD"
               from_rfc - 10 < events["killB"],
               f"B's first drawdown after the restart measured from a peak before it died "
               f"(ref {f0['ref'] if f0 else None}, fired {f0['event_ts'] if f0 else None})")
+    # The restarted engine's journal replays to its triggers: the rebuild held back, the seqs
+    # continued, byte for byte.
+    r = subprocess.run([SEISMO, "replay", os.path.join(WORK, "journalB.2"), "--deterministic",
+                        "--no-progress", "--out", os.path.join(WORK, "replayB.2.jsonl")],
+                       capture_output=True, text=True)
+    replayed = open(os.path.join(WORK, "replayB.2.jsonl")).read().splitlines() \
+        if r.returncode == 0 else []
+    check(r.returncode == 0 and replayed == after,
+          f"restarted B's journal replays to its audit log ({len(replayed)} of {len(after)})")
     # And B's two lives together are the reference's triggers from its start to the end.
     b_all = [json.loads(x)["seq"] for x in open(os.path.join(WORK, "auditB.1.jsonl"))] + \
         [json.loads(x)["seq"] for x in after]

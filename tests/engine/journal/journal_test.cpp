@@ -61,6 +61,9 @@ counts read_all(const std::string& path, bool stop = false) {
         case record_type::reload:
             ADD_FAILURE() << "no reload was recorded";
             break;
+        case record_type::resume:
+            ADD_FAILURE() << "no resume point was recorded";
+            break;
         }
     }
     return c;

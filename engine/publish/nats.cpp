@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <deque>
+#include <iostream>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -126,9 +127,12 @@ std::string nats_connection::server() const {
 
 void nats_connection::on_disconnected(natsConnection*, void* self) {
     static_cast<nats_connection*>(self)->disconnects_.add();
+    std::cerr << "seismo: NATS: disconnected; reconnecting (messages wait, up to [nats] buffer)\n";
 }
 void nats_connection::on_reconnected(natsConnection*, void* self) {
-    static_cast<nats_connection*>(self)->reconnects_.add();
+    auto* c = static_cast<nats_connection*>(self);
+    c->reconnects_.add();
+    std::cerr << "seismo: NATS: reconnected to " << c->server() << "\n";
 }
 
 // ------------------------------------------------------------------ streams

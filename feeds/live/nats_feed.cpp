@@ -172,6 +172,9 @@ void nats_feed::watch() {
             try {
                 subscribe(stream_seq() != 0 ? stream_seq() + 1 : 0);
                 stats_.reconnects.add();
+                std::cerr << "seismo: feed " << o_.name << ": its consumer stopped delivering "
+                          << "(its server went away); consuming again after stream seq "
+                          << stream_seq() << "\n";
                 last_msg_at_.store(steady_ns(), std::memory_order_relaxed);
                 (void)natsSubscription_Unsubscribe(old);
                 natsSubscription_Destroy(old);

@@ -18,6 +18,7 @@
 #include "engine/core/time.hpp"
 #include "engine/publish/nats.hpp"
 #include "engine/runtime.hpp"
+#include "tests/tools/nats_servers.hpp"
 
 #include <nats/nats.h>
 
@@ -27,98 +28,27 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <filesystem>
-#include <fstream>
-#include <netinet/in.h>
-#include <spawn.h>
 #include <string>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
 using namespace seismo;
 using bench::summarize;
 
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    (void)::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
+using cluster = test_support::nats_servers;
+
+std::string servers_toml(const cluster& c) {
+    std::string s = "servers = [";
+    for (std::size_t i = 0; i < c.urls().size(); ++i)
+        s += (i ? ", \"" : "\"") + c.urls()[i] + "\"";
+    return s + "]\n";
 }
-
-/// A 3-node JetStream cluster on loopback, killed (and its stores removed) at the end.
-struct cluster {
-    std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("seismo-nats-bench-" + std::to_string(getpid()));
-    std::vector<pid_t> pids;
-    std::vector<std::string> urls;
-
-    cluster() {
-        std::filesystem::create_directories(dir);
-        int client[3], route[3];
-        for (int i = 0; i < 3; ++i) {
-            client[i] = free_port();
-            route[i] = free_port();
-        }
-        for (int i = 0; i < 3; ++i) {
-            const auto conf = dir / ("n" + std::to_string(i) + ".conf");
-            std::ofstream f(conf);
-            f << "server_name: n" << i << "\nlisten: 127.0.0.1:" << client[i]
-              << "\njetstream { store_dir: \"" << (dir / ("n" + std::to_string(i))).string()
-              << "\" }\ncluster { name: bench\n listen: 127.0.0.1:" << route[i] << "\n routes: [";
-            for (int j = 0, n = 0; j < 3; ++j) {
-                if (j == i) continue;
-                f << (n++ ? ", " : "") << "nats-route://127.0.0.1:" << route[j];
-            }
-            f << "]\n}\n";
-            f.close();
-            const std::string c = conf.string();
-            const char* argv[] = {"nats-server", "-c", c.c_str(), nullptr};
-            posix_spawn_file_actions_t fa;
-            posix_spawn_file_actions_init(&fa);
-            posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-            posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-            pid_t pid = -1;
-            if (posix_spawnp(&pid, "nats-server", &fa, nullptr, const_cast<char**>(argv),
-                             environ) != 0) {
-                std::fprintf(stderr, "nats_bench: cannot start nats-server\n");
-                std::exit(1);
-            }
-            posix_spawn_file_actions_destroy(&fa);
-            pids.push_back(pid);
-            urls.push_back("nats://127.0.0.1:" + std::to_string(client[i]));
-        }
-    }
-    ~cluster() {
-        for (const pid_t p : pids) {
-            ::kill(p, SIGKILL);
-            ::waitpid(p, nullptr, 0);
-        }
-        std::filesystem::remove_all(dir);
-    }
-    [[nodiscard]] std::string servers_toml() const {
-        std::string s = "servers = [";
-        for (std::size_t i = 0; i < urls.size(); ++i)
-            s += (i ? ", \"" : "\"") + urls[i] + "\"";
-        return s + "]\n";
-    }
-};
 
 publish::nats_endpoint endpoint(const cluster& c) {
     publish::nats_endpoint e;
-    e.servers = c.urls;
+    e.servers = c.urls();
     e.name = "nats_bench";
     return e;
 }
@@ -140,7 +70,7 @@ void make_streams(const publish::nats_connection& c) {
 }
 
 std::string engine_config(const cluster& c, bool nats_feed) {
-    std::string s = "[engine]\ndeterministic = true\n[nats]\n" + c.servers_toml() +
+    std::string s = "[engine]\ndeterministic = true\n[nats]\n" + servers_toml(c) +
                     "replicas = 3\nmax_age = \"1h\"\nrebuild_margin = \"1h\"\n";
     if (nats_feed) s += "[[feed]]\nname = \"cluster\"\nvenue = \"nats\"\n";
     s += R"([[instrument]]
@@ -407,17 +337,17 @@ int main(int argc, char** argv) {
         }
     }
     std::signal(SIGPIPE, SIG_IGN);
-    {
-        cluster cl;
-        publish_latency(cl, publishes);
-    }
-    {
-        cluster cl;
-        ingest(cl, ticks);
-    }
-    {
-        cluster cl;
-        fanout(cl, fan);
-    }
+    // A fresh 3-node cluster per part: each starts from empty streams.
+    auto on_fresh_cluster = [](auto&& part) {
+        const cluster cl(3, "seismo-nats-bench");
+        if (!cl.started()) {
+            std::fprintf(stderr, "nats_bench: cannot start nats-server\n");
+            std::exit(1);
+        }
+        part(cl);
+    };
+    on_fresh_cluster([&](const cluster& cl) { publish_latency(cl, publishes); });
+    on_fresh_cluster([&](const cluster& cl) { ingest(cl, ticks); });
+    on_fresh_cluster([&](const cluster& cl) { fanout(cl, fan); });
     return 0;
 }

@@ -35,19 +35,23 @@ std::string trigger_subject(std::string_view topic) {
 
 // ------------------------------------------------------------------ resume point
 
+std::string resume_header(const resume_point& p) {
+    return std::to_string(p.recv_ts) + (p.fired ? ";1;" : ";0;") + std::to_string(p.level) + ';' +
+           std::to_string(p.condition) + ';' + p.topic;
+}
+
 std::string resume_header(const publish::message& m) {
     // state_key = topic \x1f level \x1f condition (trigger_publisher's message_for).
-    std::string_view key = m.state_key;
+    const std::string_view key = m.state_key;
     const auto a = key.find('\x1f');
     const auto b = key.find('\x1f', a + 1);
-    std::string h = std::to_string(m.recv_ts);
-    h += m.fired ? ";1;" : ";0;";
-    h += key.substr(a + 1, b - a - 1);
-    h += ';';
-    h += key.substr(b + 1);
-    h += ';';
-    h += m.topic;
-    return h;
+    resume_point p;
+    p.recv_ts = m.recv_ts;
+    p.fired = m.fired;
+    p.topic = m.topic;
+    if (!number(key.substr(a + 1, b - a - 1), p.level) || !number(key.substr(b + 1), p.condition))
+        return {}; // not a trigger's key: no resume point (read back as none)
+    return resume_header(p);
 }
 
 bool parse_resume_header(std::string_view h, resume_point& out) {
@@ -138,7 +142,6 @@ nats_link::nats_link(const config& cfg, bool feed_mode,
         po.stream = cfg_.trigger_stream;
         triggers_ = std::make_unique<publish::jetstream_publisher>(*conn_, po);
     }
-    json_.reserve(512);
 }
 
 nats_link::~nats_link() {
@@ -197,9 +200,7 @@ void nats_link::forward_tick(const feed_event& e, std::string_view feed_name,
                              const core::instrument_registry& reg) {
     if (!ticks_) return;
     publish::outgoing o;
-    json_.clear();
-    append_tick_json(json_, e.t, reg);
-    o.data = json_;
+    append_tick_json(o.data, e.t, reg);
     o.subject = "seismo.tick.";
     o.subject += publish::subject_token(feed_name);
     o.subject += '.';
@@ -219,10 +220,6 @@ std::vector<std::shared_ptr<prometheus::Collectable>> nats_link::probes() const 
     if (triggers_) out.push_back(triggers_->make_probe());
     if (ticks_) out.push_back(ticks_->make_probe());
     return out;
-}
-
-std::uint64_t nats_link::dropped() const noexcept {
-    return (ticks_ ? ticks_->dropped() : 0) + (triggers_ ? triggers_->dropped() : 0);
 }
 
 std::string nats_link::state_json() const {

@@ -46,7 +46,9 @@ struct resume_point {
     std::string topic;
 };
 
-/// "<recv_ts>;<fired>;<level>;<condition>;<topic>", and back.
+/// "<recv_ts>;<fired>;<level>;<condition>;<topic>", and back: of a resume point, or of the
+/// trigger a message carries.
+[[nodiscard]] std::string resume_header(const resume_point& p);
 [[nodiscard]] std::string resume_header(const publish::message& m);
 [[nodiscard]] bool parse_resume_header(std::string_view h, resume_point& out);
 
@@ -65,6 +67,8 @@ class trigger_resume {
     /// False: already stored, hold it back. Otherwise renumbers `t` and lets it through.
     bool admit(signals::trigger& t, const generation& g, const core::instrument_registry& reg);
     [[nodiscard]] bool active() const noexcept { return active_; }
+    /// Still holding back, or renumbering: admit() has work to do.
+    [[nodiscard]] bool engaged() const noexcept { return active_ || shift_ != 0; }
     [[nodiscard]] std::int64_t shift() const noexcept { return shift_; }
     [[nodiscard]] std::uint64_t held_back() const noexcept {
         return held_.load(std::memory_order_relaxed);
@@ -111,15 +115,12 @@ class nats_link {
     [[nodiscard]] std::vector<std::shared_ptr<prometheus::Collectable>> probes() const;
     /// "nats":{...} for /v1/state.
     [[nodiscard]] std::string state_json() const;
-    /// Ticks refused because the buffer was full (`seismo feed`).
-    [[nodiscard]] std::uint64_t dropped() const noexcept;
 
   private:
     nats_config cfg_;
     core::nanos longest_ = 0;
     std::unique_ptr<publish::nats_connection> conn_;
     std::unique_ptr<publish::jetstream_publisher> triggers_, ticks_;
-    std::string json_; // forward_tick's
 };
 
 } // namespace seismo::engine

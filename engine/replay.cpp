@@ -124,7 +124,7 @@ replay_outputs::~replay_outputs() = default;
 
 void replay_outputs::on_trigger(const signals::trigger& in) {
     signals::trigger t = in;
-    if ((resume_.active() || resume_.shift() != 0) && !resume_.admit(t, gens_.at(t.gen), reg_))
+    if (resume_.engaged() && !resume_.admit(t, gens_.at(t.gen), reg_))
         return; // held back live too: the stream had it
     if (plot_) plot_->on_trigger(t, reg_);
     buf_.clear();

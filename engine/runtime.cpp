@@ -223,7 +223,7 @@ struct runtime::impl final : stage_sink {
 
     // ------------------------------------------------------------ the signal stage's output
     void on_trigger(const signals::trigger& t) override {
-        if (resume.active() || resume.shift() != 0) {
+        if (resume.engaged()) {
             // Restarted against a stream that holds this config's triggers (DESIGN §10).
             signals::trigger c = t;
             if (resume.admit(c, gens.at(c.gen), *registry)) push_trigger(c);
@@ -664,13 +664,7 @@ void runtime::start() {
             }
             if (rp.found && p.journal) {
                 // Replaying the journal holds back and numbers triggers as this run does.
-                publish::message m;
-                m.recv_ts = rp.recv_ts;
-                m.fired = rp.fired;
-                m.topic = rp.topic;
-                m.state_key = rp.topic + "\x1f" + std::to_string(rp.level) + "\x1f" +
-                              std::to_string(rp.condition);
-                p.journal->resume(rp.seq, resume_header(m), core::realtime_now());
+                p.journal->resume(rp.seq, resume_header(rp), core::realtime_now());
             }
             p.resume.resume_after(std::move(rp));
             impl* ip = &p;

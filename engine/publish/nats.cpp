@@ -318,6 +318,14 @@ struct jetstream_publisher::impl {
         std::deque<natsMsg*> waiting; // built, not yet taken by nats.c
         auto steady = [] { return std::chrono::steady_clock::now(); };
         auto next_go_back = steady();
+        // Hands nats.c what waits, oldest first, until it takes no more.
+        auto send_waiting = [&] {
+            while (!waiting.empty()) {
+                natsMsg* m = waiting.front();
+                if (!send(m)) break;
+                waiting.pop_front();
+            }
+        };
         for (;;) {
             bool trouble = false;
             {
@@ -331,11 +339,7 @@ struct jetstream_publisher::impl {
                 // A stream electing a leader fails fast: not more than 4 rounds a second.
                 next_go_back = steady() + std::chrono::milliseconds(250);
             }
-            while (!trouble && up && !waiting.empty()) {
-                natsMsg* m = waiting.front();
-                if (!send(m)) break;
-                waiting.pop_front();
-            }
+            if (!trouble && up) send_waiting();
             std::size_t n = 0;
             if (waiting.size() < 4096) {
                 n = queue.try_dequeue_bulk(buf.begin(), buf.size());
@@ -365,11 +369,7 @@ struct jetstream_publisher::impl {
                 if (stop.load(std::memory_order_acquire) && queue.size_approx() == 0) break;
                 (void)ready.wait(waiting.empty() && !trouble ? 50'000 : 10'000);
             } else if (!trouble && up) {
-                while (!waiting.empty()) {
-                    natsMsg* m = waiting.front();
-                    if (!send(m)) break;
-                    waiting.pop_front();
-                }
+                send_waiting();
             }
         }
         for (natsMsg* m : waiting)

@@ -84,8 +84,7 @@ void nats_feed::handle(natsSubscription* sub, natsMsg* m) {
     const auto len = static_cast<std::size_t>(natsMsg_GetDataLength(m));
     if (buf_.size() < len + k_padding) buf_.resize(len + k_padding);
     std::copy(data, data + len, buf_.begin());
-    const auto out = pipeline_.handle(buf_.data(), len, buf_.size(), ts);
-    if (out.data) stats_.last_data.set(ts);
+    (void)pipeline_.handle(buf_.data(), len, buf_.size(), ts); // it dates the feed's last data
     last_seq_.store(sseq, std::memory_order_release);
     if (pending == 0 && !caught_up_.load(std::memory_order_relaxed))
         caught_up_.store(true, std::memory_order_release);

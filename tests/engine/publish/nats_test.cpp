@@ -4,74 +4,24 @@
 // are sent again with their ids) and comes back (SIGCONT: the first copies and the resends both
 // arrive, the stream keeps one of each).
 #include "engine/publish/nats.hpp"
+#include "tests/tools/nats_servers.hpp"
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
-#include <filesystem>
-#include <netinet/in.h>
-#include <spawn.h>
+#include <iostream>
 #include <string>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace seismo::publish {
 namespace {
 
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    (void)::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-/// nats-server -js on a free loopback port, killed at the end.
-struct server {
-    int port = free_port();
-    std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("seismo-nats-" + std::to_string(::getpid()));
-    pid_t pid = -1;
-    server() {
-        std::filesystem::create_directories(dir);
-        const std::string p = std::to_string(port), sd = dir.string();
-        const char* argv[] = {"nats-server", "-js", "-a",       "127.0.0.1", "-p",
-                              p.c_str(),     "-sd", sd.c_str(), nullptr};
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        if (posix_spawnp(&pid, "nats-server", &fa, nullptr, const_cast<char**>(argv), environ) != 0)
-            pid = -1;
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    ~server() {
-        if (pid > 0) {
-            ::kill(pid, SIGCONT);
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-        }
-        std::filesystem::remove_all(dir);
-    }
-    [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port); }
-};
-
 TEST(jetstream_publisher, stores_each_message_once_and_in_order_through_a_stalled_server) {
-    server s;
-    ASSERT_GT(s.pid, 0) << "nats-server not found (deploy/install-deps.sh installs it)";
+    test_support::nats_servers s(1);
+    ASSERT_TRUE(s.started()) << "nats-server not found (deploy/install-deps.sh installs it)";
     nats_endpoint e;
-    e.servers = {s.url()};
+    e.servers = s.urls();
     nats_connection c(e, 10'000'000'000);
     ensure_stream(c, {"T", "t.>", 1, 3600 * core::k_ns_per_s, 600 * core::k_ns_per_s});
     // An existing stream of that name with other subjects is refused, naming the clash.
@@ -91,9 +41,9 @@ TEST(jetstream_publisher, stores_each_message_once_and_in_order_through_a_stalle
         m.id = "id:" + std::to_string(i);
         ASSERT_TRUE(pub.offer(std::move(m)));
         if (i == k_n / 2) {
-            ::kill(s.pid, SIGSTOP); // stops answering: no acks for what follows
+            ::kill(s.pid(0), SIGSTOP); // stops answering: no acks for what follows
             std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-            ::kill(s.pid, SIGCONT);
+            ::kill(s.pid(0), SIGCONT);
         }
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -120,10 +70,10 @@ TEST(jetstream_publisher, stores_each_message_once_and_in_order_through_a_stalle
 }
 
 TEST(jetstream_publisher, refuses_past_its_buffer_and_counts_it) {
-    server s;
-    ASSERT_GT(s.pid, 0);
+    test_support::nats_servers s(1);
+    ASSERT_TRUE(s.started());
     nats_endpoint e;
-    e.servers = {s.url()};
+    e.servers = s.urls();
     nats_connection c(e, 10'000'000'000);
     ensure_stream(c, {"B", "b.>", 1, 3600 * core::k_ns_per_s, 600 * core::k_ns_per_s});
     jetstream_publisher::options o;

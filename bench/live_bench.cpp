@@ -95,8 +95,7 @@ struct subscribers {
     net::io_context io;
     std::atomic<std::uint64_t> received{0};
     std::atomic<std::size_t> ready{0};
-    std::vector<std::int64_t> arrival; // for the wire-to-wire subscriber: receive times
-    std::atomic<std::uint64_t> arrivals{0};
+    std::vector<std::int64_t> arrival; // the first subscriber's receive times, by trigger seq
     std::thread thread;
 
     net::awaitable<void> one(std::uint16_t port, bool record) {
@@ -128,10 +127,14 @@ struct subscribers {
                 continue;
             }
             if (record) {
-                const std::uint64_t k = arrivals.load(std::memory_order_relaxed);
-                if (k < arrival.size()) arrival[k] = core::monotonic_now();
-                arrivals.store(k + 1, std::memory_order_release);
-                arrivals.notify_one();
+                // Arrival by the trigger's seq (1, 2, ...: one per crossing).
+                const std::string_view f(static_cast<const char*>(buf.data().data()), buf.size());
+                const auto at = f.find(R"("seq":)");
+                if (at != std::string_view::npos) {
+                    const auto seq =
+                        static_cast<std::size_t>(std::strtoull(f.data() + at + 6, nullptr, 10));
+                    if (seq >= 1 && seq <= arrival.size()) arrival[seq - 1] = core::realtime_now();
+                }
             }
             received.fetch_add(1, std::memory_order_relaxed);
             buf.consume(buf.size());
@@ -141,7 +144,7 @@ struct subscribers {
     void start(std::uint16_t port, std::size_t n, std::size_t record_n = 0) {
         arrival.assign(record_n, 0);
         for (std::size_t i = 0; i < n; ++i)
-            net::co_spawn(io, one(port, record_n != 0), net::detached);
+            net::co_spawn(io, one(port, record_n != 0 && i == 0), net::detached);
         thread = std::thread([this] { io.run(); });
         while (ready.load() < n)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -175,7 +178,24 @@ struct engine_result {
     percentiles lat;
     double deliveries_per_s = 0;
     double triggers_per_s = 0;
+    double seismo_cpu = 0;  ///< seconds of CPU: the process's, less the harness threads'
+    double seconds = 0;     ///< wall time the deliveries took
+    percentiles sub_lat;    ///< tick injected -> trigger received by a subscriber
+    std::uint64_t lost = 0; ///< deliveries expected and never received
 };
+
+/// CPU seconds a thread has used (any thread of this process).
+double thread_cpu(pthread_t t) {
+    clockid_t id;
+    timespec ts{};
+    if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0) return 0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+double process_cpu() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 /// A fresh journal directory for a recording run (removed by the caller with
 /// bench::remove_journal).
@@ -186,8 +206,13 @@ std::string journal_dir() {
 /// Ticks at `rate` into the inproc feed; every `every`-th tick crosses the level (one trigger).
 /// With `record`, the run records a journal as `seismo run --record` does.
 engine_result engine_run(double rate, double seconds, std::size_t every, std::size_t n_subs,
-                         bool serve, bool record = false) {
-    const engine::config cfg = engine::load_config_string(k_config, "live_bench");
+                         bool serve, bool record = false, bool busy = true) {
+    std::string text = k_config;
+    if (!busy) {
+        text.replace(text.find("busy_poll = true"), 16, "busy_poll = false");
+        text.replace(text.find("pin_cpu = 1"), 11, "pin_cpu = -1");
+    }
+    const engine::config cfg = engine::load_config_string(text, "live_bench");
     engine::run_options o;
     o.print = false;
     o.serve = serve;
@@ -203,8 +228,13 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
     std::unique_ptr<subscribers> subs;
     if (n_subs > 0) {
         subs = std::make_unique<subscribers>();
-        subs->start(rt.port(), n_subs);
+        subs->start(rt.port(), n_subs, total / every + 16);
     }
+    std::vector<std::int64_t> injected;
+    injected.reserve(total / every + 16);
+    const double cpu0 = process_cpu();
+    const double main0 = thread_cpu(pthread_self());
+    const double subs0 = subs ? thread_cpu(subs->thread.native_handle()) : 0.0;
     std::string frame;
     const core::nanos step = static_cast<core::nanos>(1e9 / rate);
     core::nanos due = core::monotonic_now();
@@ -220,7 +250,9 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
             px = (crossings % 2 == 1) ? 86 : 96; // same side: no trigger
         frame =
             R"({"sym":"X","px":)" + std::to_string(px) + R"(,"seq":)" + std::to_string(i + 1) + "}";
-        rt.inject(frame, core::realtime_now());
+        const core::nanos now = core::realtime_now();
+        if (i % every == 0) injected.push_back(now);
+        rt.inject(frame, now);
     }
     const double elapsed = static_cast<double>(core::monotonic_now() - t0) / 1e9;
     // let the subscribers catch up with what was published
@@ -232,8 +264,19 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
     }
     const double drained = static_cast<double>(core::monotonic_now() - t0) / 1e9;
     engine_result r;
+    r.seismo_cpu = (process_cpu() - cpu0) - (thread_cpu(pthread_self()) - main0) -
+                   (subs ? thread_cpu(subs->thread.native_handle()) - subs0 : 0.0);
+    r.seconds = drained;
     r.triggers_per_s = static_cast<double>(crossings) / elapsed;
-    if (subs) r.deliveries_per_s = static_cast<double>(subs->received.load()) / drained;
+    if (subs) {
+        r.deliveries_per_s = static_cast<double>(subs->received.load()) / drained;
+        r.lost = crossings * n_subs - std::min(crossings * n_subs, subs->received.load());
+        std::vector<std::int64_t> sl;
+        for (std::size_t k = 0; k < injected.size() && k < subs->arrival.size(); ++k) {
+            if (subs->arrival[k] != 0) sl.push_back(subs->arrival[k] - injected[k]);
+        }
+        r.sub_lat = summarize(sl);
+    }
     subs.reset();
     rt.request_stop();
     rt.wait();
@@ -316,51 +359,111 @@ percentiles echo_floor(std::size_t n, std::size_t size) {
     return summarize(lat);
 }
 
+/// Accepts one connection within 10 s (seismo's feed session connecting), or throws.
+tcp::socket accept_within(tcp::acceptor& acc) {
+    acc.non_blocking(true);
+    const core::nanos give_up = core::monotonic_now() + 10 * core::k_ns_per_s;
+    for (;;) {
+        beast::error_code ec;
+        tcp::socket s = acc.accept(ec);
+        if (!ec) {
+            s.non_blocking(false);
+            return s;
+        }
+        if (ec != net::error::would_block && ec != net::error::try_again)
+            throw beast::system_error(ec);
+        if (core::monotonic_now() > give_up)
+            throw std::runtime_error("live_bench: seismo's feed never connected");
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
+/// `mode`: "default", or "busy" ([engine] busy_poll: one pinned thread running the feed's I/O,
+/// the signal step and the fan-out). The feed's server and the subscriber are blocking Beast
+/// streams on the calling thread, as the echo's client is: the frame is written, then the
+/// subscriber's socket read — the same two wake-ups the echo crosses, and nothing else of the
+/// harness's in the figure.
 percentiles wire_to_wire(std::size_t n, bool busy) {
-    testing::connection_plan plan; // subscribe, then take broadcast frames
-    testing::test_feed_server feed({plan});
+    net::io_context io;
+    tcp::acceptor acc(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
     std::string text = k_config;
     if (!busy) {
         text.replace(text.find("busy_poll = true"), 16, "busy_poll = false");
         text.replace(text.find("pin_cpu = 1"), 11, "pin_cpu = -1");
     }
-    text += "[[feed]]\nname = \"wire\"\nvenue = \"generic\"\nurl = \"" + feed.url() +
-            "\"\nsymbols = [\"X\"]\nstale_after = \"1h\"\n";
+    text += "[[feed]]\nname = \"wire\"\nvenue = \"generic\"\nurl = \"ws://127.0.0.1:" +
+            std::to_string(acc.local_endpoint().port()) +
+            "/\"\nsymbols = [\"X\"]\nstale_after = \"1h\"\n";
     const engine::config cfg = engine::load_config_string(text, "live_bench");
+    // Busy-polling, the engine's thread has CPU 1 to itself; this thread keeps off it.
+    if (busy && std::thread::hardware_concurrency() >= 2) pin_self(0);
     engine::run_options o;
     o.print = false;
+    o.latency_samples = n + 16;
     engine::runtime rt(cfg, o);
     rt.start();
-    subscribers sub;
-    sub.start(rt.port(), 1, n + 16);
-    while (feed.subscribers() < 1)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::vector<std::int64_t> lat;
+    websocket::stream<tcp::socket> feed(accept_within(acc));
+    feed.next_layer().set_option(tcp::no_delay(true));
+    feed.accept();
+    beast::flat_buffer fb;
+    feed.read(fb); // the feed's subscribe request
+    fb.consume(fb.size());
+    feed.text(true);
+
+    websocket::stream<tcp::socket> sub(io);
+    sub.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), rt.port()));
+    sub.next_layer().set_option(tcp::no_delay(true));
+    sub.handshake("127.0.0.1", "/v1/stream");
+    sub.text(true);
+    sub.write(net::buffer(std::string_view(R"({"op":"subscribe","topics":["*"]})")));
+    beast::flat_buffer sb;
+    sub.read(sb); // the snapshot
+    sb.consume(sb.size());
+
+    std::vector<std::int64_t> lat, to_read, to_serialised, to_received;
+    lat.reserve(n);
+    std::string f;
     for (std::size_t i = 0; i < n; ++i) {
         const double px = i % 2 == 0 ? 85 : 95; // every frame fires or clears
-        const std::string f =
-            R"({"sym":"X","px":)" + std::to_string(px) + R"(,"seq":)" + std::to_string(i + 1) + "}";
+        f = R"({"sym":"X","px":)" + std::to_string(px) + R"(,"seq":)" + std::to_string(i + 1) + "}";
         const core::nanos t = core::monotonic_now();
-        feed.broadcast_now(f);
-        const core::nanos give_up = core::monotonic_now() + 5 * core::k_ns_per_s;
-        for (std::uint64_t seen = sub.arrivals.load(std::memory_order_acquire); seen <= i;
-             seen = sub.arrivals.load(std::memory_order_acquire)) {
-            sub.arrivals.wait(seen, std::memory_order_acquire); // futex: no spinning
-            if (core::monotonic_now() > give_up) {
-                std::fprintf(
-                    stderr,
-                    "live_bench: trigger %zu never arrived (frames applied %llu, triggers %llu)\n",
-                    i, static_cast<unsigned long long>(rt.figures().applied),
-                    static_cast<unsigned long long>(rt.figures().triggers));
-                rt.request_stop();
-                rt.wait();
-                return summarize(lat);
-            }
+        const core::nanos wall = core::realtime_now();
+        feed.write(net::buffer(f));
+        sub.read(sb);
+        const core::nanos arrived = core::monotonic_now();
+        lat.push_back(arrived - t);
+        // Where the time went: the trigger carries its frame's receive time and the latency
+        // from there to its serialisation.
+        const std::string_view m(static_cast<const char*>(sb.data().data()), sb.size());
+        const auto r = m.find(R"("recv_ts":")");
+        const auto l = m.find(R"("latency_ns":)");
+        core::nanos recv = 0;
+        if (r != std::string_view::npos && l != std::string_view::npos &&
+            core::parse_rfc3339(m.substr(r + 11, m.find('"', r + 11) - r - 11), recv)) {
+            const core::nanos ser = std::strtoll(m.data() + l + 13, nullptr, 10);
+            to_read.push_back(recv - wall);
+            to_serialised.push_back(ser);
+            to_received.push_back(arrived - t - (recv - wall) - ser);
         }
-        lat.push_back(sub.arrival[i] - t);
+        if (sb.size() < 10 ||
+            std::string_view(static_cast<const char*>(sb.data().data()), 10) != R"({"type":"t)") {
+            std::fprintf(stderr, "live_bench: expected a trigger, got %.*s\n",
+                         static_cast<int>(std::min<std::size_t>(sb.size(), 200)),
+                         static_cast<const char*>(sb.data().data()));
+            std::exit(1);
+        }
+        sb.consume(sb.size());
     }
+    beast::error_code ec;
+    sub.close(websocket::close_code::normal, ec);
     rt.request_stop();
     rt.wait();
+    if (std::getenv("SEISMO_BENCH_BREAKDOWN") != nullptr) {
+        print("  written -> frame read by seismo", summarize(to_read));
+        print("  frame read -> trigger enqueued", summarize(rt.latency_samples()));
+        print("  frame read -> trigger serialised", summarize(to_serialised));
+        print("  serialised -> received", summarize(to_received));
+    }
     return summarize(lat);
 }
 
@@ -371,6 +474,7 @@ int main(int argc, char** argv) {
     std::size_t trips = 2000;
     int rounds = 3;
     std::string only;
+    bool quick = false;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--rate") == 0 && i + 1 < argc)
             rate = std::stod(argv[++i]);
@@ -387,6 +491,7 @@ int main(int argc, char** argv) {
                   std::strcmp(argv[i + 1], "wire") == 0))
             only = argv[++i];
         else if (std::strcmp(argv[i], "--quick") == 0) {
+            quick = true;
             rate = 20'000;
             seconds = 0.3;
             trips = 100;
@@ -430,6 +535,29 @@ int main(int argc, char** argv) {
                         "tick p99 %.2fx of no subscribers\n",
                         n, r.deliveries_per_s / 1e6, r.triggers_per_s,
                         none.lat.p99 > 0 ? r.lat.p99 / none.lat.p99 : 0.0);
+        }
+        // Deliveries per second of seismo's own CPU: the default (parking) mode, so that its
+        // threads use CPU only for work; the subscribers' client and this feeding thread are
+        // left out (pthread_getcpuclockid), the process's other threads are seismo's.
+        std::printf("2c. fan-out per core of seismo's CPU (default mode; the client's and the "
+                    "feeder's CPU left out)\n");
+        struct point {
+            std::size_t subs;
+            double triggers;
+        };
+        for (const point pt : {point{100, 5000}, point{1000, 500}, point{1000, 2000}}) {
+            const double trig = quick ? pt.triggers / 10 : pt.triggers;
+            const engine_result r = engine_run(trig * 10, seconds, 10, pt.subs, true, false, false);
+            char what[96];
+            std::snprintf(what, sizeof what, "%zu subscribers x %.0f triggers/s: received", pt.subs,
+                          trig);
+            print(what, r.sub_lat);
+            const double delivered = r.deliveries_per_s * r.seconds;
+            std::printf("     %.2f M deliveries/s, seismo CPU %.3f s in %.2f s (%.2f cores): "
+                        "%.2f M deliveries per CPU-second (target >= 2); %llu lost\n",
+                        r.deliveries_per_s / 1e6, r.seismo_cpu, r.seconds, r.seismo_cpu / r.seconds,
+                        r.seismo_cpu > 0 ? delivered / r.seismo_cpu / 1e6 : 0.0,
+                        static_cast<unsigned long long>(r.lost));
         }
     }
 

@@ -305,6 +305,11 @@ void read_engine(const toml::table& root, config& cfg) {
         cfg.engine.max_instruments = static_cast<std::size_t>(*v);
     if (auto v = r.boolean("busy_poll")) cfg.engine.busy_poll = *v;
     if (auto v = r.integer("pin_cpu", -1, 4095)) cfg.engine.pin_cpu = static_cast<int>(*v);
+    if (auto v = r.duration("idle_spin")) {
+        if (*v < 0 || *v > 10 * core::k_ns_per_ms)
+            r.fail("idle_spin", "'idle_spin' must be between \"0us\" and \"10ms\"");
+        cfg.engine.idle_spin = *v;
+    }
     if (auto v = r.integer("queue_capacity", 1024, 1 << 24))
         cfg.engine.queue_capacity = static_cast<std::size_t>(*v);
     if (auto v = r.integer("journal_segment_bytes", 1 << 16, std::int64_t{1} << 40))
@@ -321,8 +326,9 @@ void read_engine(const toml::table& root, config& cfg) {
         }
     }
     r.finish({"deterministic", "lateness", "max_frame_bytes", "max_venue_frame_bytes",
-              "max_instruments", "busy_poll", "pin_cpu", "queue_capacity", "journal_segment_bytes",
-              "journal_flush_interval", "journal_compress", "memory_budget"});
+              "max_instruments", "busy_poll", "pin_cpu", "idle_spin", "queue_capacity",
+              "journal_segment_bytes", "journal_flush_interval", "journal_compress",
+              "memory_budget"});
 }
 
 } // namespace

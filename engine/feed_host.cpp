@@ -42,6 +42,8 @@ struct feed_host::feed final : feeds::frame_sink {
     std::unique_ptr<feeds::live::nats_feed> nats;
     std::unique_ptr<feeds::feed_stats> own_stats;    // the inproc feed's
     std::unique_ptr<feeds::frame_pipeline> pipeline; // the inproc feed's
+    const std::function<void()>* wake = nullptr;     // feeds off the io_context
+    const std::function<void()>* drain = nullptr;    // feeds on it
 
     [[nodiscard]] const feeds::feed_stats& stats() const {
         return session ? session->stats()
@@ -55,6 +57,7 @@ struct feed_host::feed final : feeds::frame_sink {
         // Recorded after the frame's ticks are in the queue, so recording adds nothing to a
         // tick's latency; the journal writer keeps each frame ahead of the order naming it.
         if (journal != nullptr) journal->frame(id, frame_no, recv_ts, frame);
+        if (drain != nullptr && *drain) (*drain)();
     }
     void on_ticks(std::uint16_t, std::uint32_t frame_no, const core::tick* t,
                   std::size_t n) override {
@@ -67,6 +70,7 @@ struct feed_host::feed final : feeds::frame_sink {
             batch[i].index = static_cast<std::uint16_t>(i);
         }
         events->enqueue_bulk(token, batch.data(), n);
+        if (wake != nullptr && *wake) (*wake)();
     }
     // Log lines for a feed's failures (DESIGN §4: at most once per second per feed and
     // reason) and its recovery. On the feed's strand, never the signal thread.
@@ -106,6 +110,7 @@ struct feed_host::feed final : feeds::frame_sink {
         ev.t.seq = e.value;
         ev.t.inst = e.inst;
         events->enqueue(token, ev);
+        if (wake != nullptr && *wake) (*wake)();
     }
     void on_reject(std::uint16_t, std::uint32_t frame_no, core::reject_reason why,
                    std::string_view detail, std::string_view frame, core::nanos recv_ts) override {
@@ -158,6 +163,7 @@ void feed_host::add_session(feed& e, const config& cfg, const feed_config& f) {
         o.subject = f.subject;
         o.start_time = nats_start_;
         o.max_frame = max_frame_for(cfg, feeds::venue::generic, &f);
+        e.wake = &wake_;
         e.nats = std::make_unique<feeds::live::nats_feed>(nats_->get(), nats_->js(), std::move(o),
                                                           reg_, e, e.id);
         return;
@@ -172,6 +178,7 @@ void feed_host::add_session(feed& e, const config& cfg, const feed_config& f) {
     }
     auto so = session_options_for(cfg, f);
     so.on_failure = [fp = &e](const feeds::live::session_failure& fail) { fp->log_failure(fail); };
+    e.drain = &drain_;
     e.session = feeds::live::ws_session::create(io_, *tls_[ctx], std::move(so), reg_, e, e.id);
 }
 
@@ -196,6 +203,7 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
             so.pass = loop;
             return simulate(so);
         };
+        e.drain = &drain_;
         e.demo = feeds::live::demo_feed::create(io, std::move(d), reg, e, e.id);
         n_.store(e.id + 1u, std::memory_order_release);
     }
@@ -203,6 +211,7 @@ feed_host::feed_host(const config& cfg, feed_host_options o, boost::asio::io_con
         feed& e = add("inproc", "generic");
         e.own_stats = std::make_unique<feeds::feed_stats>();
         e.own_stats->connected.set(true);
+        e.wake = &wake_;
         e.pipeline = std::make_unique<feeds::frame_pipeline>(
             feeds::venue::generic, reg, max_frame_for(cfg, feeds::venue::generic), e, e.id,
             *e.own_stats);
@@ -307,6 +316,18 @@ std::vector<std::string> feed_host::warnings() const {
         }
     }
     return out;
+}
+
+void feed_host::wake_with(std::function<void()> off_io, std::function<void()> on_io) {
+    wake_ = std::move(off_io);
+    drain_ = std::move(on_io);
+}
+
+bool feed_host::uses_io() const noexcept {
+    for (std::size_t i = 0; i < size(); ++i) {
+        if (feeds_[i]->session || feeds_[i]->demo) return true;
+    }
+    return false;
 }
 
 std::uint64_t feed_host::demo_loops() const noexcept {

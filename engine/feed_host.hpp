@@ -76,6 +76,11 @@ class feed_host {
     /// unreadable ca_file (nothing started then).
     void apply(const feed_plan& plan, const config& cfg);
 
+    /// With the signal thread running the io_context: `off_io` is called after a feed off it
+    /// (NATS, inproc) queues events, from that feed's thread (to wake the signal thread);
+    /// `on_io` after a feed on it has handled a frame (to step its ticks at once). Before
+    /// start().
+    void wake_with(std::function<void()> off_io, std::function<void()> on_io);
     /// Records every frame to `w` (before start()).
     void record_to(journal::writer* w) noexcept;
     void start();
@@ -90,6 +95,9 @@ class feed_host {
     /// Whether a reload removed it.
     [[nodiscard]] bool retired(std::size_t feed) const noexcept;
     [[nodiscard]] const feeds::feed_stats& stats(std::size_t feed) const;
+    /// Whether any feed runs on the io_context (WebSocket sessions, the demo feed) rather than
+    /// on a thread of its own (NATS) or the caller's (inproc).
+    [[nodiscard]] bool uses_io() const noexcept;
     /// Completed passes of the demo feed over its day (0 without one).
     [[nodiscard]] std::uint64_t demo_loops() const noexcept;
 
@@ -128,6 +136,7 @@ class feed_host {
     std::vector<std::string> tls_files_; // the I/O thread's (after start)
     std::vector<std::unique_ptr<boost::asio::ssl::context>> tls_;
     std::vector<char> inject_buf_;
+    std::function<void()> wake_, drain_;
     feed* inproc_ = nullptr;
     const publish::nats_connection* nats_ = nullptr;
     core::nanos nats_start_ = 0;

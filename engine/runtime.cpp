@@ -1,6 +1,7 @@
 #include "engine/runtime.hpp"
 
 #include "engine/core/json_writer.hpp"
+#include "engine/core/spin.hpp"
 #include "engine/core/time.hpp"
 #include "engine/core/version.hpp"
 #include "engine/events.hpp"
@@ -8,6 +9,7 @@
 #include "engine/journal/probe.hpp"
 #include "engine/journal/writer.hpp"
 #include "engine/nats_link.hpp"
+#include "engine/one_post.hpp"
 #include "engine/publish/hub.hpp"
 #include "engine/publish/metrics.hpp"
 #include "engine/publish/nats.hpp"
@@ -31,6 +33,7 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <random>
 #include <sched.h>
@@ -190,6 +193,40 @@ struct runtime::impl final : stage_sink {
     core::counter health_events; // signal thread
 
     std::thread io_thread, signal_thread;
+    bool started = false;
+    bool run_to_completion = false;                  // network I/O: the signal thread runs it
+    one_post io_nudge;                               // wake_io's
+    std::unique_ptr<moodycamel::ConsumerToken> ctok; // the signal thread's
+
+    /// A tick queued off the I/O thread (NATS, inject, a reload's wake-up): with the signal
+    /// thread running the I/O and maybe blocked in it, it is woken to take it. Any thread.
+    void wake_io() {
+        if (run_to_completion && !cfg.engine.busy_poll) io_nudge.post(io, [] {});
+    }
+    std::atomic<bool> io_finished{false}; // run to completion: the signal thread saw io stop
+
+    /// The I/O thread: runs handlers as they come; after work it keeps polling for
+    /// [engine] idle_spin before it blocks, so a trigger the signal thread posts meanwhile is
+    /// taken without a wake-up.
+    void io_loop() {
+        auto guard = boost::asio::make_work_guard(io);
+        const core::nanos spin = cfg.engine.idle_spin;
+        if (spin == 0) {
+            io.run();
+            return;
+        }
+        core::nanos last = core::monotonic_now();
+        while (!io.stopped()) {
+            if (io.poll() != 0) {
+                last = core::monotonic_now();
+            } else if (core::monotonic_now() - last < spin) {
+                core::cpu_relax();
+            } else {
+                if (io.run_one() == 0) break; // blocks until a handler has run, or stopped
+                last = core::monotonic_now();
+            }
+        }
+    }
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> producers_done{false};
     std::mutex stop_mu;
@@ -255,6 +292,57 @@ struct runtime::impl final : stage_sink {
         dead.push(std::move(r));
     }
 
+    /// One batch of events through the step (or, for `seismo feed`, to the cluster); then,
+    /// running to completion, its triggers out to the subscribers, and a waiting reload swapped
+    /// in. The signal thread's.
+    void process(const feed_event* buf, std::size_t n) {
+        for (std::size_t k = 0; k < n; ++k) {
+            const feed_event& e = buf[k];
+            if (opts.feed_mode) {
+                // `seismo feed`: ticks to the cluster; feed health stays local (its
+                // metrics, /readyz, the log).
+                if (!e.health) {
+                    nats->forward_tick(e, feeds.name(e.feed), *registry);
+                    forwarded.add();
+                }
+                continue;
+            }
+            if (e.health) {
+                if (e.feed == k_control_feed) continue; // a wake-up for the reload below
+                health_events.add();
+                stage.health(e.feed, e.health_event());
+            } else {
+                stage.tick(e.feed, e.frame, e.index, e.t);
+            }
+        }
+        if (run_to_completion) publisher.publish_here(); // the batch's triggers, fanned out
+        // A reload waiting: swap it in here, between two events (DESIGN §9).
+        if (prepared_reload* r = pending.load(std::memory_order_acquire); r != nullptr) {
+            const core::nanos t0 = core::monotonic_now();
+            stage.reload(*r, core::realtime_now());
+            last_pause.store(core::monotonic_now() - t0, std::memory_order_relaxed);
+            pending.store(nullptr, std::memory_order_relaxed);
+            {
+                std::lock_guard lock(reload_mu);
+                swapped = true;
+            }
+            reload_cv.notify_all();
+        }
+    }
+
+    /// Running to completion: a feed's frame handler (on this same thread) has queued its
+    /// ticks; they are stepped now, before the handler reads on (the next read's syscall and
+    /// whatever else is ready would otherwise come first).
+    void drain_here() {
+        std::array<feed_event, k_bulk> buf;
+        for (;;) {
+            const std::size_t n = events.try_dequeue_bulk(*ctok, buf.begin(), k_bulk);
+            if (n == 0) return;
+            process(buf.data(), n);
+            if (n != k_bulk) return;
+        }
+    }
+
     // ------------------------------------------------------------ signal thread
     void signal_loop() {
         if (cfg.engine.pin_cpu >= 0) {
@@ -264,47 +352,49 @@ struct runtime::impl final : stage_sink {
             pthread_setaffinity_np(pthread_self(), sizeof set, &set);
         }
         std::array<feed_event, k_bulk> buf;
-        moodycamel::ConsumerToken ctok(events);
+        ctok = std::make_unique<moodycamel::ConsumerToken>(events);
         core::nanos last_snapshot = 0;
+        core::nanos last_work = core::monotonic_now();
+        const core::nanos spin = cfg.engine.idle_spin;
+        // Run to completion (the engine has network I/O): this thread is the I/O thread too.
+        std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+            io_work;
+        if (run_to_completion) io_work.emplace(io.get_executor());
         for (;;) {
-            std::size_t n = cfg.engine.busy_poll
-                                ? events.try_dequeue_bulk(ctok, buf.begin(), k_bulk)
-                                : events.wait_dequeue_bulk_timed(ctok, buf.begin(), k_bulk, 20'000);
+            bool worked = false;
+            if (io_work) {
+                // The feeds' reads (their ticks into the queue), the server, the timers, the
+                // triggers' fan-out: whatever is ready. Blocks only when nothing is queued and
+                // the spin after the last work is over (never with busy_poll); a tick from
+                // another thread (NATS, inject) posts a wake-up (wake_io).
+                if (cfg.engine.busy_poll || events.size_approx() != 0 ||
+                    core::monotonic_now() - last_work < spin) {
+                    worked = io.poll() != 0;
+                } else {
+                    worked = io.run_one_for(std::chrono::milliseconds(20)) != 0;
+                }
+                if (io.stopped()) {
+                    io_work.reset();
+                    publisher.io_ended();
+                    io_finished.store(true, std::memory_order_release);
+                    io_finished.notify_all();
+                }
+            }
+            std::size_t n = events.try_dequeue_bulk(*ctok, buf.begin(), k_bulk);
+            if (n == 0 && !io_work && !cfg.engine.busy_poll) {
+                // A thread of its own: spin a while after the last work (a tick that comes now
+                // is taken without a wake-up), then park.
+                if (core::monotonic_now() - last_work < spin)
+                    core::cpu_relax();
+                else
+                    n = events.wait_dequeue_bulk_timed(*ctok, buf.begin(), k_bulk, 20'000);
+            }
+            if ((n != 0 || worked) && spin != 0) last_work = core::monotonic_now();
             if (n == 0 && producers_done.load(std::memory_order_acquire)) {
-                n = events.try_dequeue_bulk(ctok, buf.begin(), k_bulk);
+                n = events.try_dequeue_bulk(*ctok, buf.begin(), k_bulk);
                 if (n == 0) break;
             }
-            for (std::size_t k = 0; k < n; ++k) {
-                const feed_event& e = buf[k];
-                if (opts.feed_mode) {
-                    // `seismo feed`: ticks to the cluster; feed health stays local (its
-                    // metrics, /readyz, the log).
-                    if (!e.health) {
-                        nats->forward_tick(e, feeds.name(e.feed), *registry);
-                        forwarded.add();
-                    }
-                    continue;
-                }
-                if (e.health) {
-                    if (e.feed == k_control_feed) continue; // a wake-up for the reload below
-                    health_events.add();
-                    stage.health(e.feed, e.health_event());
-                } else {
-                    stage.tick(e.feed, e.frame, e.index, e.t);
-                }
-            }
-            // A reload waiting: swap it in here, between two events (DESIGN §9).
-            if (prepared_reload* r = pending.load(std::memory_order_acquire); r != nullptr) {
-                const core::nanos t0 = core::monotonic_now();
-                stage.reload(*r, core::realtime_now());
-                last_pause.store(core::monotonic_now() - t0, std::memory_order_relaxed);
-                pending.store(nullptr, std::memory_order_relaxed);
-                {
-                    std::lock_guard lock(reload_mu);
-                    swapped = true;
-                }
-                reload_cv.notify_all();
-            }
+            process(buf.data(), n);
             // The consumption order goes to the journal when the queue is idle or enough has
             // gathered, not after every tick of a burst (that would delay the burst's next tick).
             if (n == 0) stage.flush_order();
@@ -428,6 +518,7 @@ struct runtime::impl final : stage_sink {
         wake.health = true;
         wake.feed = k_control_feed;
         events.enqueue(wake);
+        wake_io();
         {
             std::unique_lock lock(reload_mu);
             reload_cv.wait(lock, [&] { return swapped || signal_exited; });
@@ -633,6 +724,12 @@ void runtime::start() {
         p.stage.record_to(p.journal.get());
         p.journal->start();
     }
+    // One thread runs the I/O and the signal step whenever there is network I/O; a run with
+    // none (embedding, inject()) keeps a signal thread of its own.
+    p.run_to_completion = p.opts.serve || p.feeds.uses_io();
+    if (p.run_to_completion) {
+        p.feeds.wake_with([ip = &p] { ip->wake_io(); }, [ip = &p] { ip->drain_here(); });
+    }
     if (p.opts.serve) {
         publish::server_hooks hooks;
         impl* ip = &p;
@@ -648,7 +745,7 @@ void runtime::start() {
         };
         p.srv = std::make_unique<publish::server>(p.io, server_options_of(p.cfg, p.opts, p.epoch),
                                                   p.hub, std::move(hooks));
-        p.publisher.serve_on(p.io);
+        p.publisher.serve_on(p.io, p.run_to_completion);
         p.srv->start();
     }
     if (p.nats) {
@@ -676,10 +773,8 @@ void runtime::start() {
     }
     p.register_probes();
     p.feeds.start();
-    p.io_thread = std::thread([ip = &p] {
-        auto guard = boost::asio::make_work_guard(ip->io);
-        ip->io.run();
-    });
+    if (!p.run_to_completion) p.io_thread = std::thread([ip = &p] { ip->io_loop(); });
+    p.started = true;
     p.signal_thread = std::thread([ip = &p] { ip->signal_loop(); });
     p.control_thread = std::thread([ip = &p] { ip->control_loop(); });
     p.publisher.start();
@@ -696,7 +791,8 @@ void runtime::wait() {
         std::unique_lock lock(p.stop_mu);
         p.stop_cv.wait(lock, [&p] { return p.stop_requested.load(std::memory_order_acquire); });
     }
-    if (!p.io_thread.joinable()) return; // never started, or already waited
+    if (!p.started) return; // never started, or already waited
+    p.started = false;
     // Reloads first, while the threads they wait on still run; queued ones are refused.
     {
         std::lock_guard lock(p.reload_mu);
@@ -708,8 +804,14 @@ void runtime::wait() {
     // Producers first: after the I/O thread ends nothing enqueues; then the signal thread drains
     // the tick queue, then the writer thread drains the triggers and flushes.
     p.io.stop();
-    p.io_thread.join();
-    p.publisher.io_ended(); // the writer thread takes over the trigger queue
+    if (p.run_to_completion) {
+        // The signal thread runs the I/O: it sees the stop, hands the trigger queue to the
+        // writer thread and goes on draining ticks.
+        p.io_finished.wait(false, std::memory_order_acquire);
+    } else {
+        p.io_thread.join();
+        p.publisher.io_ended(); // the writer thread takes over the trigger queue
+    }
     p.producers_done.store(true, std::memory_order_release);
     p.signal_thread.join();
     p.publisher.signal_ended();

@@ -3,12 +3,13 @@
 #include "engine/core/time.hpp"
 #include "engine/journal/dead_letter.hpp"
 #include "engine/journal/output.hpp"
+#include "engine/one_post.hpp"
 #include "engine/publish/metrics.hpp"
 #include "engine/trigger_json.hpp"
 
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <concurrentqueue/lightweightsemaphore.h>
 
 #include <array>
@@ -20,42 +21,6 @@
 
 namespace seismo::engine {
 namespace {
-
-/// Memory for the one wake-up of the I/O thread that can be in flight (the signal thread posts
-/// it only when none is pending): posting then never allocates on the signal thread. Asio frees
-/// a handler's memory before running it, and the handler clears the in-flight flag after that,
-/// so the slot is always free when the next post comes; should it not be, the heap serves.
-struct wake_slot {
-    alignas(std::max_align_t) unsigned char bytes[512];
-    std::atomic<bool> used{false};
-};
-
-template <class T>
-struct wake_allocator {
-    using value_type = T;
-    wake_slot* slot;
-    explicit wake_allocator(wake_slot* s) noexcept : slot(s) {}
-    template <class U>
-    wake_allocator(const wake_allocator<U>& o) noexcept : slot(o.slot) {} // NOLINT: rebinding
-    T* allocate(std::size_t n) {
-        if (n * sizeof(T) <= sizeof slot->bytes &&
-            !slot->used.exchange(true, std::memory_order_acquire)) {
-            return reinterpret_cast<T*>(slot->bytes);
-        }
-        return std::allocator<T>{}.allocate(n);
-    }
-    void deallocate(T* p, std::size_t n) noexcept {
-        if (reinterpret_cast<unsigned char*>(p) == slot->bytes) {
-            slot->used.store(false, std::memory_order_release);
-            return;
-        }
-        std::allocator<T>{}.deallocate(p, n);
-    }
-    template <class U>
-    bool operator==(const wake_allocator<U>& o) const noexcept {
-        return slot == o.slot;
-    }
-};
 
 constexpr std::size_t k_batch = 64;
 
@@ -81,8 +46,14 @@ struct trigger_publisher::impl {
 
     // With the server on, the I/O thread's share.
     boost::asio::io_context* io = nullptr;
-    std::atomic<bool> io_posted{false};
-    wake_slot io_wake;
+    bool inline_io = false;     // run to completion: the signal thread is the I/O thread
+    bool inline_queued = false; // inline_io: triggers pushed since the last publish_here()
+    one_post io_wake;
+    // The writer thread is woken within 1 ms of a batch (its files and the terminal are not a
+    // latency path; a futex wake-up per trigger would compete with the subscribers' reads),
+    // at once when it forwards to NATS.
+    std::unique_ptr<boost::asio::steady_timer> writer_timer;
+    bool writer_timer_armed = false;
     std::unique_ptr<moodycamel::ConsumerToken> io_token;
     std::vector<publish::message_ptr> io_batch;
     std::string io_json;
@@ -152,7 +123,6 @@ struct trigger_publisher::impl {
 
     /// The I/O thread: everything queued, to the hub at once; the files after, on the writer.
     void io_publish() {
-        io_posted.exchange(false, std::memory_order_seq_cst);
         std::array<signals::trigger, k_batch> buf;
         for (;;) {
             const std::size_t n = triggers.try_dequeue_bulk(*io_token, buf.begin(), buf.size());
@@ -165,7 +135,16 @@ struct trigger_publisher::impl {
         }
         io_batch.clear();
         // Wake the writer after the sessions' writes queued above have run.
-        boost::asio::post(*io, [this] { ready.signal(); });
+        if (forward) {
+            boost::asio::post(*io, [this] { ready.signal(); });
+        } else if (!writer_timer_armed) {
+            writer_timer_armed = true;
+            writer_timer->expires_after(std::chrono::milliseconds(1));
+            writer_timer->async_wait([this](const boost::system::error_code&) {
+                writer_timer_armed = false;
+                ready.signal();
+            });
+        }
     }
 
     /// Refusals on standard error, at most once per second per feed and reason (DESIGN §4),
@@ -312,8 +291,10 @@ trigger_publisher::~trigger_publisher() {
     }
 }
 
-void trigger_publisher::serve_on(boost::asio::io_context& io) {
+void trigger_publisher::serve_on(boost::asio::io_context& io, bool inline_io) {
     p_->io = &io;
+    p_->inline_io = inline_io;
+    p_->writer_timer = std::make_unique<boost::asio::steady_timer>(io);
     p_->io_token = std::make_unique<moodycamel::ConsumerToken>(p_->triggers);
     p_->io_batch.reserve(k_batch);
     p_->io_json.reserve(1024);
@@ -331,12 +312,22 @@ void trigger_publisher::wake() {
     impl& p = *p_;
     if (p.io == nullptr) {
         p.ready.signal();
-    } else if (!p.io_posted.exchange(true, std::memory_order_seq_cst)) {
-        // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it (the
-        // handler clears the flag before it drains, so none is left behind).
-        boost::asio::post(*p.io, boost::asio::bind_allocator(wake_allocator<void>(&p.io_wake),
-                                                             [&p] { p.io_publish(); }));
+    } else if (p.inline_io) {
+        if (p.io_done.load(std::memory_order_relaxed))
+            p.ready.signal(); // the writer thread has taken the queue over
+        else
+            p.inline_queued = true; // publish_here() serves it
+    } else {
+        // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it.
+        p.io_wake.post(*p.io, [&p] { p.io_publish(); });
     }
+}
+
+void trigger_publisher::publish_here() {
+    impl& p = *p_;
+    if (!p.inline_queued || p.io_done.load(std::memory_order_relaxed)) return;
+    p.inline_queued = false;
+    p.io_publish();
 }
 
 void trigger_publisher::io_ended() {

@@ -130,8 +130,7 @@ bool parse_listen(std::string_view text, listen_address& out, std::string& why) 
 }
 
 server::impl::impl(net::io_context& i, server_options o, hub& h, server_hooks hk)
-    : io(i), opts(std::move(o)), trigger_hub(h), hooks(std::move(hk)),
-      acceptor(net::make_strand(i)) {}
+    : io(i), opts(std::move(o)), trigger_hub(h), hooks(std::move(hk)), acceptor(i.get_executor()) {}
 
 void server::impl::register_closer(const std::shared_ptr<void>& owner, std::function<void()> f) {
     std::lock_guard lock(conns_mu);
@@ -183,7 +182,7 @@ net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::s
 
 net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
     while (!stopping) {
-        auto [ec, sock] = co_await acceptor.async_accept(net::make_strand(io), k_tuple);
+        auto [ec, sock] = co_await acceptor.async_accept(io.get_executor(), k_tuple);
         if (ec) {
             if (stopping || ec == net::error::operation_aborted) break;
             continue;

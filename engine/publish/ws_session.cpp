@@ -11,6 +11,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -58,10 +59,12 @@ class pubsub_session final : public hub_subscriber,
         queue_.push_back(m);
     }
     void flush() override {
-        // One wake-up in flight per session: pushes that find one pending ride on it.
+        // One wake-up in flight per session: pushes that find one pending ride on it. Called on
+        // the session's own thread (the hub publishing from a handler of its io_context) it
+        // runs at once: the write starts now, not after another pass through the scheduler.
         if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
         auto self = this->shared_from_this();
-        net::post(stream_.get_executor(), [self] {
+        net::dispatch(stream_.get_executor(), [self] {
             self->wake_pending_.store(false, std::memory_order_release);
             bool overflow = false;
             {

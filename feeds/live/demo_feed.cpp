@@ -36,14 +36,14 @@ class demo_impl final : public demo_feed, public std::enable_shared_from_this<de
   public:
     demo_impl(net::io_context& io, options o, core::instrument_registry& reg, frame_sink& sink,
               std::uint16_t feed)
-        : strand_(net::make_strand(io)), o_(o),
+        : ex_(io.get_executor()), o_(o),
           pipeline_(venue::generic, reg, o.max_frame, sink, feed, stats_), sink_(sink), feed_(feed),
-          timer_(strand_) {}
+          timer_(ex_) {}
 
-    void start() override { net::co_spawn(strand_, run(shared_from_this()), net::detached); }
+    void start() override { net::co_spawn(ex_, run(shared_from_this()), net::detached); }
     void stop() override {
         auto self = shared_from_this();
-        net::post(strand_, [self] {
+        net::post(ex_, [self] {
             self->stopping_ = true;
             self->timer_.cancel();
         });
@@ -89,7 +89,7 @@ class demo_impl final : public demo_feed, public std::enable_shared_from_this<de
                     since_wait = 0;
                 } else if (++since_wait == k_frames_per_turn) {
                     // Unpaced (a high speed): let the strand run stop() and other handlers.
-                    co_await net::post(strand_, net::use_awaitable);
+                    co_await net::post(ex_, net::use_awaitable);
                     if (stopping_) break;
                     since_wait = 0;
                 }
@@ -103,7 +103,7 @@ class demo_impl final : public demo_feed, public std::enable_shared_from_this<de
         (void)keep;
     }
 
-    net::strand<net::io_context::executor_type> strand_;
+    net::io_context::executor_type ex_; // the io_context is run by one thread: no strand needed
     options o_;
     feed_stats stats_;
     frame_pipeline pipeline_;

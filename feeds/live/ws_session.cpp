@@ -84,15 +84,15 @@ class session_impl final : public ws_session,
   public:
     session_impl(net::io_context& io, net::ssl::context& tls, session_options o, ws_url url,
                  core::instrument_registry& reg, frame_sink& sink, std::uint16_t feed)
-        : strand_(net::make_strand(io)), tls_(tls), o_(std::move(o)), url_(std::move(url)),
+        : ex_(io.get_executor()), tls_(tls), o_(std::move(o)), url_(std::move(url)),
           pipeline_(o_.kind, reg, o_.max_frame, sink, feed, stats_), sink_(sink), feed_(feed),
-          backoff_timer_(strand_), watchdog_(strand_), rng_(std::random_device{}()) {
+          backoff_timer_(ex_), watchdog_(ex_), rng_(std::random_device{}()) {
         subscribes_ = subscribe_messages(o_);
     }
 
     void start() override {
         spawn_supervisor(false);
-        net::co_spawn(strand_, watchdog(this->shared_from_this()), net::detached);
+        net::co_spawn(ex_, watchdog(this->shared_from_this()), net::detached);
     }
 
     /// Runs the supervisor; if anything escapes it (a fault, not a venue's doing), the feed
@@ -100,7 +100,7 @@ class session_impl final : public ws_session,
     /// backoff, instead of dying while still reporting itself connected.
     void spawn_supervisor(bool backoff_first) {
         auto self = this->shared_from_this();
-        net::co_spawn(strand_, supervisor(self, backoff_first), [self](std::exception_ptr e) {
+        net::co_spawn(ex_, supervisor(self, backoff_first), [self](std::exception_ptr e) {
             if (!e || self->stopping_) return;
             std::string what = "unknown exception";
             try {
@@ -126,7 +126,7 @@ class session_impl final : public ws_session,
 
     void reconfigure(session_options o) override {
         auto self = this->shared_from_this();
-        net::post(strand_, [self, o = std::move(o)]() mutable {
+        net::post(ex_, [self, o = std::move(o)]() mutable {
             auto url = parse_ws_url(o.url);
             if (!url || url->tls != Tls || o.kind != self->o_.kind) {
                 self->fail_with(core::down_cause::lost,
@@ -145,7 +145,7 @@ class session_impl final : public ws_session,
 
     void stop() override {
         auto self = this->shared_from_this();
-        net::post(strand_, [self] {
+        net::post(ex_, [self] {
             self->stopping_ = true;
             self->backoff_timer_.cancel();
             self->watchdog_.cancel();
@@ -245,7 +245,7 @@ class session_impl final : public ws_session,
 
     awaitable<open_result> open(conn_ptr c) {
         open_result res;
-        tcp::resolver resolver(strand_);
+        tcp::resolver resolver(ex_);
         auto [rec, endpoints] =
             co_await resolver.async_resolve(url_.host, std::to_string(url_.port), k_tuple);
         if (rec) {
@@ -371,7 +371,7 @@ class session_impl final : public ws_session,
     }
 
     awaitable<void> keepalive(std::shared_ptr<session_impl> keep, conn_ptr c) {
-        net::steady_timer timer(strand_);
+        net::steady_timer timer(ex_);
         const venue_info& vi = info(o_.kind);
         const core::nanos every =
             o_.keepalive_interval > 0 ? o_.keepalive_interval : vi.keepalive_every;
@@ -412,7 +412,7 @@ class session_impl final : public ws_session,
         while (!stopping_) {
             if (!first) stats_.reconnects.add();
             first = false;
-            auto c = std::make_shared<connection>(strand_, tls_);
+            auto c = std::make_shared<connection>(ex_, tls_);
             cur_ = c;
             const open_result r = co_await open(c);
             if (stopping_) break;
@@ -433,7 +433,7 @@ class session_impl final : public ws_session,
             const std::uint64_t frames_before =
                 stats_.frames[static_cast<std::size_t>(frame_outcome::data)].value();
             set_up();
-            net::co_spawn(strand_, keepalive(keep, c), net::detached);
+            net::co_spawn(ex_, keepalive(keep, c), net::detached);
             // Serve this connection and, after rotations, its successors.
             for (;;) {
                 const beast::error_code rec = co_await read_loop(cur_);
@@ -445,7 +445,7 @@ class session_impl final : public ws_session,
                     cur_ = std::move(next_);
                     rotating_ = false;
                     stats_.rotations.add();
-                    net::co_spawn(strand_, keepalive(keep, cur_), net::detached);
+                    net::co_spawn(ex_, keepalive(keep, cur_), net::detached);
                     continue;
                 }
                 break;
@@ -473,7 +473,7 @@ class session_impl final : public ws_session,
     /// Opens the successor connection; once it has been subscribed for `overlap`, asks the
     /// read loop to switch over (frames arriving on both meanwhile are deduplicated by seq).
     awaitable<void> rotate(std::shared_ptr<session_impl> keep, conn_ptr old) {
-        auto c = std::make_shared<connection>(strand_, tls_);
+        auto c = std::make_shared<connection>(ex_, tls_);
         next_ = c;
         const open_result r = co_await open(c);
         if (!r.ok || stopping_ || cur_ != old) {
@@ -483,7 +483,7 @@ class session_impl final : public ws_session,
             rotation_retry_at_ = core::monotonic_now() + 60 * k_s;
             co_return;
         }
-        net::steady_timer t(strand_);
+        net::steady_timer t(ex_);
         t.expires_after(
             std::chrono::seconds(2)); // overlap: the successor buffers, we keep reading the old one
         co_await t.async_wait(k_tuple);
@@ -519,17 +519,17 @@ class session_impl final : public ws_session,
             if (reconfigured_ && !rotating_ && !swap_ready_) {
                 reconfigured_ = false; // a reload's new options: rotate onto them now
                 rotating_ = true;
-                net::co_spawn(strand_, rotate(keep, cur_), net::detached);
+                net::co_spawn(ex_, rotate(keep, cur_), net::detached);
             } else if (o_.max_connection_age > 0 && !rotating_ && !swap_ready_ &&
                        core::monotonic_now() - cur_->opened_at > o_.max_connection_age &&
                        core::monotonic_now() >= rotation_retry_at_) {
                 rotating_ = true;
-                net::co_spawn(strand_, rotate(keep, cur_), net::detached);
+                net::co_spawn(ex_, rotate(keep, cur_), net::detached);
             }
         }
     }
 
-    net::strand<net::io_context::executor_type> strand_;
+    net::io_context::executor_type ex_; // the io_context is run by one thread: no strand needed
     net::ssl::context& tls_;
     session_options o_;
     ws_url url_;

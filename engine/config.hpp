@@ -86,6 +86,9 @@ struct server_config {
     core::nanos request_timeout = 10 * core::k_ns_per_s; ///< a whole HTTP request within it
     core::nanos idle_timeout = 60 * core::k_ns_per_s;    ///< a silent subscriber is closed
     std::uint32_t client_rate = 100;                     ///< inbound WS messages/s per client
+    /// Threads of their own for the server's connections (round robin); 0: on the engine's
+    /// thread, the fewest hand-offs between a feed frame and a subscriber.
+    std::size_t io_threads = 0;
     bool allow_insecure = false; ///< tokens over plain ws:// on a non-loopback address
 
     bool operator==(const server_config&) const = default;

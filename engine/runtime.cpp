@@ -184,6 +184,9 @@ struct runtime::impl final : stage_sink {
     boost::asio::io_context io;
     feed_host feeds;
     signal_stage stage;
+    // [server] io_threads: the connections' io_contexts and threads (outlive the server).
+    std::vector<std::unique_ptr<boost::asio::io_context>> server_ios;
+    std::vector<std::thread> server_threads;
     std::unique_ptr<publish::server> srv;
     publish::metrics_registry metrics;
     std::unique_ptr<journal::writer> journal;
@@ -743,8 +746,18 @@ void runtime::start() {
                 done(o.status, o.json);
             });
         };
-        p.srv = std::make_unique<publish::server>(p.io, server_options_of(p.cfg, p.opts, p.epoch),
-                                                  p.hub, std::move(hooks));
+        publish::server_options so = server_options_of(p.cfg, p.opts, p.epoch);
+        for (std::size_t i = 0; i < p.cfg.server.io_threads; ++i) {
+            p.server_ios.push_back(std::make_unique<boost::asio::io_context>(1));
+            so.workers.push_back(p.server_ios.back().get());
+        }
+        p.srv = std::make_unique<publish::server>(p.io, std::move(so), p.hub, std::move(hooks));
+        for (auto& w : p.server_ios) {
+            p.server_threads.emplace_back([w = w.get()] {
+                auto guard = boost::asio::make_work_guard(*w);
+                w->run();
+            });
+        }
         p.publisher.serve_on(p.io, p.run_to_completion);
         p.srv->start();
     }
@@ -821,6 +834,12 @@ void runtime::wait() {
     // pending, never silently gone, if not).
     if (p.nats) p.nats->stop(5 * core::k_ns_per_s);
     if (p.srv) p.srv->stop();
+    // The connections' threads end once the closes the server posted them have run.
+    for (auto& w : p.server_ios)
+        boost::asio::post(*w, [w = w.get()] { w->stop(); });
+    for (auto& t : p.server_threads)
+        t.join();
+    p.server_threads.clear();
 }
 
 void runtime::reopen_outputs() noexcept {

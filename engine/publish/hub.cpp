@@ -3,7 +3,10 @@
 #include "engine/core/string_map.hpp"
 #include "engine/publish/ws_codec.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
+#include <utility>
 
 namespace seismo::publish {
 
@@ -63,16 +66,38 @@ bool topic_visible(const std::vector<std::string>& limit, const message& m) noex
     return false;
 }
 
+void hub::deliver_home(home_state& h) {
+    // On the home's thread: every session of it takes what it wants of the batches published
+    // since the last time, and its writer starts.
+    {
+        std::lock_guard lock(h.mu);
+        h.batch.swap(h.pending);
+        h.posted = false;
+        h.subs_now.assign(h.subs.begin(), h.subs.end());
+    }
+    std::uint64_t delivered = 0;
+    for (const auto& w : h.subs_now) {
+        const auto s = w.lock();
+        if (!s) continue;
+        bool any = false;
+        for (const auto& m : h.batch) {
+            if (s->wants(*m)) {
+                s->push(m);
+                any = true;
+                ++delivered;
+            }
+        }
+        if (any) s->wake_now();
+    }
+    deliveries_.fetch_add(delivered, std::memory_order_relaxed);
+    h.batch.clear();
+    h.subs_now.clear();
+}
+
 void hub::publish(const std::vector<message_ptr>& batch) {
-    std::vector<std::shared_ptr<hub_subscriber>> touched;
+    std::vector<std::shared_ptr<home_state>>& homes = homes_now_;
     {
         std::lock_guard lock(mu_);
-        std::vector<std::shared_ptr<hub_subscriber>> live;
-        live.reserve(subs_.size());
-        for (auto& w : subs_) {
-            if (auto s = w.lock()) live.push_back(std::move(s));
-        }
-        std::vector<bool> got(live.size(), false);
         for (const auto& m : batch) {
             ring_.push_back(m);
             if (ring_.size() > ring_size_) ring_.pop_front();
@@ -82,22 +107,30 @@ void hub::publish(const std::vector<message_ptr>& batch) {
                 else
                     active_.erase(m->state_key);
             }
-            for (std::size_t i = 0; i < live.size(); ++i) {
-                if (live[i]->wants(*m)) {
-                    live[i]->push(m);
-                    got[i] = true;
-                    deliveries_.fetch_add(1, std::memory_order_relaxed);
-                }
-            }
         }
         published_.fetch_add(batch.size(), std::memory_order_relaxed);
-        for (std::size_t i = 0; i < live.size(); ++i) {
-            if (got[i]) touched.push_back(live[i]);
-        }
-        std::erase_if(subs_, [](const std::weak_ptr<hub_subscriber>& w) { return w.expired(); });
+        homes.clear();
+        for (const auto& [io, h] : homes_)
+            homes.push_back(h);
     }
-    for (auto& s : touched)
-        s->flush();
+    // One hand-off per thread with sessions, whatever their number: the batch joins what the
+    // thread has still to deliver, and a handler is posted if none is pending. The publisher's
+    // own thread delivers at once.
+    for (const auto& h : homes) {
+        bool post = false;
+        {
+            std::lock_guard lock(h->mu);
+            if (h->subs.empty()) continue;
+            h->pending.insert(h->pending.end(), batch.begin(), batch.end());
+            post = !std::exchange(h->posted, true);
+        }
+        if (h->io->get_executor().running_in_this_thread()) {
+            deliver_home(*h);
+        } else if (post) {
+            boost::asio::post(*h->io, [this, hp = h] { deliver_home(*hp); });
+        }
+    }
+    homes.clear();
 }
 
 void hub::subscribe(const std::shared_ptr<hub_subscriber>& s,
@@ -106,10 +139,18 @@ void hub::subscribe(const std::shared_ptr<hub_subscriber>& s,
                     const std::function<void(subscription&)>& deliver) {
     subscription r;
     std::lock_guard lock(mu_);
-    bool known = false;
-    for (const auto& w : subs_)
-        known = known || w.lock().get() == s.get();
-    if (!known) subs_.push_back(s);
+    auto& h = homes_[&s->home()];
+    if (!h) {
+        h = std::make_shared<home_state>();
+        h->io = &s->home();
+    }
+    {
+        std::lock_guard hl(h->mu);
+        bool known = false;
+        for (const auto& w : h->subs)
+            known = known || w.lock().get() == s.get();
+        if (!known) h->subs.push_back(s);
+    }
     for (const auto& [key, m] : active_) {
         if (matches(*m)) r.active.push_back(m);
     }
@@ -136,17 +177,23 @@ void hub::locked(const std::function<void()>& f) {
 
 void hub::remove(const hub_subscriber* s) {
     std::lock_guard lock(mu_);
-    std::erase_if(subs_, [s](const std::weak_ptr<hub_subscriber>& w) {
-        auto p = w.lock();
-        return !p || p.get() == s;
-    });
+    for (auto& [io, h] : homes_) {
+        std::lock_guard hl(h->mu);
+        std::erase_if(h->subs, [s](const std::weak_ptr<hub_subscriber>& w) {
+            auto p = w.lock();
+            return !p || p.get() == s;
+        });
+    }
 }
 
 std::size_t hub::subscribers() const {
     std::lock_guard lock(mu_);
     std::size_t n = 0;
-    for (const auto& w : subs_)
-        n += w.expired() ? 0 : 1;
+    for (const auto& [io, h] : homes_) {
+        std::lock_guard hl(h->mu);
+        for (const auto& w : h->subs)
+            n += w.expired() ? 0 : 1;
+    }
     return n;
 }
 

@@ -4,7 +4,14 @@
 // frame (make_message); the hub keeps a bounded replay ring for `since` resumption and the set
 // of currently fired triggers for snapshots, and hands each message to every session whose
 // topics match. The signal thread never comes here; the publisher never waits on a subscriber
-// (sessions queue, and cut themselves off when their bounded queue overflows).
+// (sessions queue, and cut themselves off when their bounded queue overflows). Sessions may run
+// on several threads ([server] io_threads): the publisher hands each thread the batch once (one
+// handler in flight per thread, whatever its number of sessions), and that thread offers it to
+// its sessions; the publisher's own thread's sessions take it at once. A session's patterns
+// carry the last seq published when they were added, so a batch still on its way when a client
+// subscribes is not delivered on top of its snapshot.
+
+#include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -61,15 +68,18 @@ using message_ptr = std::shared_ptr<const message>;
 /// '/' matches the name).
 [[nodiscard]] bool signal_visible(const std::vector<std::string>& limit, std::string_view signal);
 
-/// What the hub needs of a subscriber session. push() and wants() are called with the hub's
-/// lock held, on the publisher thread or the session's own thread: they must not block.
+/// What the hub needs of a subscriber session: wants(), push() and wake_now() are called on the
+/// session's own thread (home()'s), and must not block.
 class hub_subscriber {
   public:
     virtual ~hub_subscriber() = default;
     [[nodiscard]] virtual bool wants(const message& m) const = 0;
     virtual void push(const message_ptr& m) = 0;
-    /// After a batch of push()es: wake the session's writer.
-    virtual void flush() = 0;
+    /// The io_context the session runs on (its thread's): the hub hands each thread a batch
+    /// once, and that thread offers it to its own sessions.
+    [[nodiscard]] virtual boost::asio::io_context& home() const = 0;
+    /// After a batch of push()es, on the session's own thread: its writer starts.
+    virtual void wake_now() = 0;
 };
 
 class hub {
@@ -111,11 +121,25 @@ class hub {
     [[nodiscard]] std::vector<message_ptr> active() const;
 
   private:
+    /// One thread's sessions and the messages published for them not yet offered.
+    struct home_state {
+        boost::asio::io_context* io = nullptr;
+        std::mutex mu;
+        std::vector<std::weak_ptr<hub_subscriber>> subs; // mu
+        std::vector<message_ptr> pending;                // mu
+        bool posted = false;                             // mu
+        // The home thread's, while it delivers.
+        std::vector<message_ptr> batch;
+        std::vector<std::weak_ptr<hub_subscriber>> subs_now;
+    };
+    void deliver_home(home_state& h);
+
     mutable std::mutex mu_;
+    std::map<boost::asio::io_context*, std::shared_ptr<home_state>> homes_; // mu_
+    std::vector<std::shared_ptr<home_state>> homes_now_;                    // publish()'s
     std::size_t ring_size_;
     std::deque<message_ptr> ring_;
     std::map<std::string, message_ptr> active_;
-    std::vector<std::weak_ptr<hub_subscriber>> subs_;
     std::atomic<std::uint64_t> published_{0};
     std::atomic<std::uint64_t> deliveries_{0};
 };

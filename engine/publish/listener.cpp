@@ -182,7 +182,9 @@ net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::s
 
 net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
     while (!stopping) {
-        auto [ec, sock] = co_await acceptor.async_accept(io.get_executor(), k_tuple);
+        net::io_context& home =
+            opts.workers.empty() ? io : *opts.workers[next_worker++ % opts.workers.size()];
+        auto [ec, sock] = co_await acceptor.async_accept(home.get_executor(), k_tuple);
         if (ec) {
             if (stopping || ec == net::error::operation_aborted) break;
             continue;

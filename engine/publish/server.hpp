@@ -69,6 +69,9 @@ struct server_options {
     /// Inbound WebSocket messages per second per client (ops and control frames alike; a
     /// burst of as many is allowed); past it the client is closed. 0: unlimited.
     std::uint32_t client_rate = 100;
+    /// Connections are served on these, round robin (each run by one thread); empty: on the
+    /// io_context the server is given.
+    std::vector<boost::asio::io_context*> workers;
 };
 
 /// A listener address: an IPv4 literal, a bracketed IPv6 literal, `localhost`, or nothing

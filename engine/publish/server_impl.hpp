@@ -49,6 +49,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     impl(detail::net::io_context& i, server_options o, hub& h, server_hooks hk);
 
     detail::net::io_context& io;
+    std::size_t next_worker = 0; // the accept loop's
     server_options opts;
     hub& trigger_hub;
     server_hooks hooks;

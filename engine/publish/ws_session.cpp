@@ -28,6 +28,11 @@ namespace {
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::size_t k_write_batch = 64;
 
+/// The io_context behind a socket's executor (every executor here is one).
+net::io_context& context_of(const net::any_io_executor& ex) {
+    return static_cast<net::io_context&>(net::query(ex, net::execution::context));
+}
+
 template <class Stream>
 class pubsub_session final : public hub_subscriber,
                              public std::enable_shared_from_this<pubsub_session<Stream>> {
@@ -36,9 +41,11 @@ class pubsub_session final : public hub_subscriber,
   public:
     pubsub_session(std::shared_ptr<server::impl> srv, Stream stream,
                    std::vector<std::string> allowed)
-        : srv_(std::move(srv)), stream_(std::move(stream)), parser_(srv_->opts.max_message_bytes),
-          allowed_(std::move(allowed)), idle_timer_(stream_.get_executor()),
-          drain_timer_(stream_.get_executor()), last_rx_(clock::now()), rate_at_(last_rx_),
+        : srv_(std::move(srv)), stream_(std::move(stream)),
+          home_(context_of(beast::get_lowest_layer(stream_).get_executor())),
+          parser_(srv_->opts.max_message_bytes), allowed_(std::move(allowed)),
+          idle_timer_(stream_.get_executor()), drain_timer_(stream_.get_executor()),
+          last_rx_(clock::now()), rate_at_(last_rx_),
           rate_tokens_(static_cast<double>(srv_->opts.client_rate)) {}
 
     // hub_subscriber (hub lock held)
@@ -58,24 +65,17 @@ class pubsub_session final : public hub_subscriber,
         }
         queue_.push_back(m);
     }
-    void flush() override {
-        // One wake-up in flight per session: pushes that find one pending ride on it. Called on
-        // the session's own thread (the hub publishing from a handler of its io_context) it
-        // runs at once: the write starts now, not after another pass through the scheduler.
-        if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
-        auto self = this->shared_from_this();
-        net::dispatch(stream_.get_executor(), [self] {
-            self->wake_pending_.store(false, std::memory_order_release);
-            bool overflow = false;
-            {
-                std::lock_guard lock(self->qmu_);
-                overflow = self->overflow_;
-            }
-            if (overflow)
-                self->on_overflow();
-            else
-                self->kick();
-        });
+    [[nodiscard]] net::io_context& home() const override { return home_; }
+    void wake_now() override {
+        bool overflow = false;
+        {
+            std::lock_guard lock(qmu_);
+            overflow = overflow_;
+        }
+        if (overflow)
+            on_overflow();
+        else
+            kick();
     }
 
     awaitable_void run(std::shared_ptr<pubsub_session> keep, std::string leftover) {
@@ -184,8 +184,9 @@ class pubsub_session final : public hub_subscriber,
     struct pattern {
         std::string glob;
         std::uint8_t min_severity = 0;
+        std::uint64_t after = 0; ///< the last seq published when it was added (the snapshot's)
         [[nodiscard]] bool wants(const message& m) const noexcept {
-            return m.severity >= min_severity && topic_matches(glob, m);
+            return m.seq > after && m.severity >= min_severity && topic_matches(glob, m);
         }
     };
 
@@ -378,6 +379,12 @@ class pubsub_session final : public hub_subscriber,
         srv_->trigger_hub.subscribe(self, matches, since, [&](hub::subscription& sub) {
             // Under the hub lock: nothing published can overtake what is queued here.
             for (auto& p : fresh) {
+                // A pattern re-subscribed with another severity keeps delivering what was
+                // published before; a new one starts after the snapshot.
+                p.after = sub.last_seq;
+                for (const auto& q : patterns_) {
+                    if (q.glob == p.glob) p.after = q.after;
+                }
                 std::erase_if(patterns_, [&](const auto& q) { return q.glob == p.glob; });
                 patterns_.push_back(p);
             }
@@ -520,6 +527,7 @@ class pubsub_session final : public hub_subscriber,
 
     std::shared_ptr<server::impl> srv_;
     Stream stream_;
+    net::io_context& home_; // the io_context (and so the thread) the session runs on
     ws::frame_parser parser_;
     client_op_parser ops_;
     std::vector<std::string> allowed_;
@@ -534,7 +542,6 @@ class pubsub_session final : public hub_subscriber,
     std::deque<message_ptr> queue_;
     std::deque<std::string> own_;
     bool overflow_ = false;
-    std::atomic<bool> wake_pending_{false};
     bool writing_ = false;
     bool dead_ = false;
     bool closing_ = false;

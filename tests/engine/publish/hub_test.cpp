@@ -1,19 +1,31 @@
 #include "engine/publish/hub.hpp"
 
+#include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace seismo::publish {
 namespace {
+
+/// The thread a test's subscribers live on by default: never run by the publishing thread
+/// unless a test polls it.
+boost::asio::io_context& default_home() {
+    static boost::asio::io_context io;
+    return io;
+}
 
 /// A subscriber with fixed patterns that records what it is handed.
 struct sub final : hub_subscriber {
     std::vector<std::string> patterns;
     std::vector<std::uint64_t> got;
     int flushes = 0;
+    boost::asio::io_context* io = &default_home();
     explicit sub(std::vector<std::string> p) : patterns(std::move(p)) {}
+    sub(std::vector<std::string> p, boost::asio::io_context& home)
+        : patterns(std::move(p)), io(&home) {}
     [[nodiscard]] bool wants(const message& m) const override {
         for (const auto& p : patterns) {
             if (topic_matches(p, m)) return true;
@@ -21,7 +33,8 @@ struct sub final : hub_subscriber {
         return false;
     }
     void push(const message_ptr& m) override { got.push_back(m->seq); }
-    void flush() override { ++flushes; }
+    [[nodiscard]] boost::asio::io_context& home() const override { return *io; }
+    void wake_now() override { ++flushes; }
 };
 
 message_ptr msg(std::uint64_t seq, std::string topic, bool fired = true, bool transient = false,
@@ -59,8 +72,10 @@ TEST(hub, publishes_to_matching_subscribers_and_flushes_each_once_per_batch) {
     h.subscribe(
         b, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
     h.publish({msg(1, "crypto_crash/BTC"), msg(2, "silver_crash/XAG"), msg(3, "crypto_crash/ETH")});
+    EXPECT_TRUE(a->got.empty()) << "offered on their own thread, not the publisher's";
+    EXPECT_EQ(default_home().poll(), 1u) << "one handler for both sessions of that thread";
+    default_home().restart();
     EXPECT_EQ(a->got, (std::vector<std::uint64_t>{1, 3}));
-    EXPECT_EQ(b->got, (std::vector<std::uint64_t>{1, 2, 3}));
     EXPECT_EQ(a->flushes, 1);
     EXPECT_EQ(b->flushes, 1);
     EXPECT_EQ(h.deliveries(), 5u);
@@ -68,8 +83,38 @@ TEST(hub, publishes_to_matching_subscribers_and_flushes_each_once_per_batch) {
     EXPECT_EQ(h.last_seq(), 3u);
     h.remove(a.get());
     h.publish({msg(4, "crypto_crash/BTC")});
+    EXPECT_EQ(default_home().poll(), 1u);
+    default_home().restart();
     EXPECT_EQ(a->got.size(), 2u);
+    EXPECT_EQ(b->got.size(), 4u);
     EXPECT_EQ(h.subscribers(), 1u);
+}
+
+TEST(hub, wakes_each_thread_once_per_batch_and_its_own_sessions_at_once) {
+    hub h(64);
+    boost::asio::io_context here, there;
+    std::vector<std::shared_ptr<sub>> subs;
+    for (int i = 0; i < 6; ++i) {
+        subs.push_back(std::make_shared<sub>(std::vector<std::string>{"*"}, i % 2 ? there : here));
+        h.subscribe(
+            subs.back(), [](const message&) { return false; }, std::nullopt,
+            [](hub::subscription&) {});
+    }
+    // Published from a handler of `here`: its sessions are woken inline, `there`'s by one
+    // handler; a second batch before that handler ran rides on it.
+    boost::asio::post(here, [&] {
+        h.publish({msg(1, "x/A"), msg(2, "x/B")});
+        h.publish({msg(3, "x/A")});
+    });
+    EXPECT_EQ(here.run(), 1u);
+    for (int i = 0; i < 6; i += 2)
+        EXPECT_EQ(subs[i]->flushes, 2) << i; // once per batch, inline
+    EXPECT_EQ(there.poll(), 1u);
+    for (int i = 1; i < 6; i += 2) {
+        EXPECT_EQ(subs[i]->flushes, 1) << i;
+        EXPECT_EQ(subs[i]->got, (std::vector<std::uint64_t>{1, 2, 3}));
+    }
+    EXPECT_EQ(h.deliveries(), 18u);
 }
 
 TEST(hub, snapshots_hold_what_is_fired_until_it_clears) {

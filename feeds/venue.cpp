@@ -5,7 +5,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
+#include <initializer_list>
 
 namespace seismo::feeds {
 namespace {
@@ -49,6 +51,65 @@ std::string venue_names(std::string_view separator) {
     return s;
 }
 
+namespace {
+
+/// The value of `key` when the frame opens with it, as the venues write it: `{"key":"value"`
+/// (no whitespace, no escapes, at most 64 bytes); empty otherwise.
+std::string_view leading_value(std::string_view raw, std::size_t at, std::string_view key) {
+    if (raw.size() < at + key.size() + 5 || raw[at] != '"') return {};
+    if (raw.compare(at + 1, key.size(), key) != 0) return {};
+    std::size_t p = at + 1 + key.size();
+    if (raw.compare(p, 3, "\":\"") != 0) return {};
+    p += 3;
+    const std::size_t end = raw.find('"', p);
+    if (end == std::string_view::npos || end - p > 64) return {};
+    const std::string_view v = raw.substr(p, end - p);
+    return v.find('\\') == std::string_view::npos ? v : std::string_view{};
+}
+
+bool one_of(std::string_view v, std::initializer_list<std::string_view> names) {
+    return std::find(names.begin(), names.end(), v) != names.end();
+}
+
+/// Whether a frame belongs to a channel the venue's adapter ignores whole, judged from its
+/// first bytes only; false whenever they do not say (the full parse then decides). A frame so
+/// judged is counted as ignored without being validated.
+bool unused_channel(venue v, std::string_view raw) {
+    if (raw.size() < 16 || raw[0] != '{') return false;
+    switch (v) {
+    case venue::binance: {
+        // Combined streams name the stream first: "<symbol>@depth...", "@kline_1m".
+        const std::string_view stream = leading_value(raw, 1, "stream");
+        if (const auto at = stream.find('@'); at != std::string_view::npos) {
+            const std::string_view ch = stream.substr(at + 1);
+            return ch.starts_with("depth") || ch.starts_with("kline");
+        }
+        return leading_value(raw, 1, "e") == "depthUpdate";
+    }
+    case venue::coinbase:
+        return one_of(leading_value(raw, 1, "type"),
+                      {"l2update", "snapshot", "received", "open", "done", "change", "activate"});
+    case venue::okx: {
+        // {"arg":{"channel":"books5","instId":...},"data":[...]}
+        constexpr std::string_view open = R"({"arg":{)";
+        if (!raw.starts_with(open)) return false;
+        const std::string_view ch = leading_value(raw, open.size(), "channel");
+        return !ch.empty() && !one_of(ch, {"trades", "trades-all", "tickers"});
+    }
+    case venue::kraken:
+        return one_of(leading_value(raw, 1, "channel"), {"book", "ohlc", "level3"});
+    case venue::bybit: {
+        const std::string_view topic = leading_value(raw, 1, "topic");
+        return topic.starts_with("orderbook.") || topic.starts_with("kline.");
+    }
+    case venue::generic:
+        break;
+    }
+    return false;
+}
+
+} // namespace
+
 struct venue_parser::impl {
     venue kind;
     core::symbol_cache* symbols;
@@ -70,6 +131,9 @@ struct venue_parser::impl {
         const std::size_t start = o.size();
         const std::string_view raw(data, len);
         if (kind == venue::okx && raw == "pong") return k_control; // not JSON: OKX's keepalive
+        // Order books and the like, recognised by the channel name the frame opens with and
+        // ignored without a parse (a full venue capture is mostly these).
+        if (unused_channel(kind, raw)) return k_ignored;
         od::document doc;
         if (parser.iterate(data, len, capacity).get(doc) != simdjson::SUCCESS) {
             return malformed("not valid JSON");

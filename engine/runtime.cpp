@@ -184,7 +184,8 @@ struct runtime::impl final : stage_sink {
     boost::asio::io_context io;
     feed_host feeds;
     signal_stage stage;
-    // [server] io_threads: the connections' io_contexts and threads (outlive the server).
+    // [server] io_threads: the connections' io_contexts and threads (outlive the server; go
+    // before the engine's io_context, where the acceptor lives).
     std::vector<std::unique_ptr<boost::asio::io_context>> server_ios;
     std::vector<std::thread> server_threads;
     std::unique_ptr<publish::server> srv;

@@ -331,6 +331,9 @@ void trigger_publisher::publish_here() {
 }
 
 void trigger_publisher::io_ended() {
+    // The I/O thread has stopped (this is it, or it was joined): the timer goes while its
+    // io_context is still there.
+    p_->writer_timer.reset();
     p_->io_done.store(true, std::memory_order_release);
     p_->ready.signal();
 }

@@ -182,9 +182,7 @@ net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::s
 
 net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
     while (!stopping) {
-        net::io_context& home =
-            opts.workers.empty() ? io : *opts.workers[next_worker++ % opts.workers.size()];
-        auto [ec, sock] = co_await acceptor.async_accept(home.get_executor(), k_tuple);
+        auto [ec, sock] = co_await acceptor.async_accept(io.get_executor(), k_tuple);
         if (ec) {
             if (stopping || ec == net::error::operation_aborted) break;
             continue;
@@ -204,9 +202,23 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
         // peer's delayed ACK hold a trigger back ~40 ms.
         beast::error_code nec;
         sock.set_option(tcp::no_delay(true), nec);
-        auto ex = sock.get_executor();
+        tcp::socket conn(std::move(sock));
+        if (!opts.workers.empty()) {
+            // To a connection thread, round robin. The socket is accepted on this io_context
+            // and handed over, so that nothing pending here ever holds another's socket.
+            net::io_context& home = *opts.workers[next_worker++ % opts.workers.size()];
+            beast::error_code mec;
+            const auto proto = conn.local_endpoint(mec).protocol();
+            const auto fd = mec ? -1 : conn.release(mec);
+            if (mec) {
+                conn.close(mec);
+                continue;
+            }
+            conn = tcp::socket(home, proto, fd);
+        }
+        auto ex = conn.get_executor();
         stats.connections.fetch_add(1, std::memory_order_relaxed);
-        net::co_spawn(ex, connection(self, std::move(sock)), net::detached);
+        net::co_spawn(ex, connection(self, std::move(conn)), net::detached);
     }
 }
 

@@ -1,16 +1,23 @@
 #pragma once
 // The live engine (DESIGN §1), composed of three units with one job each:
-//  - the feed host (feed_host.hpp): every feed's session and pipeline, on the I/O thread,
-//    queueing ticks and health events for the signal thread through a lock-free queue;
-//  - the signal stage (signal_stage.hpp) on the signal thread: the signal step over every
-//    event, triggers into the publisher's queue, the consumption order into the journal, and a
-//    state snapshot every 250 ms for /v1/state and /metrics;
-//  - the trigger publisher (trigger_publisher.hpp): with the server on, the I/O thread
-//    serialises each trigger once and fans it out to subscribers; the writer thread writes the
-//    audit log, standard output and the dead-letter file.
+//  - the feed host (feed_host.hpp): every feed's session and pipeline, queueing ticks and
+//    health events for the signal stage through a lock-free queue;
+//  - the signal stage (signal_stage.hpp): the signal step over every event, triggers into the
+//    publisher's queue, the consumption order into the journal, and a state snapshot every
+//    250 ms for /v1/state and /metrics;
+//  - the trigger publisher (trigger_publisher.hpp): with the server on, each trigger is
+//    serialised once and handed to the hub's subscribers; the writer thread writes the audit
+//    log, standard output and the dead-letter file.
+// With network I/O (feeds, the server) one engine thread runs the io_context and the signal
+// stage to completion: a feed's frame handler queues its ticks and they are stepped, and their
+// triggers handed to the subscribers, before the next read — no thread hand-off between a
+// feed's socket and a subscriber's. Idle, it polls for [engine] idle_spin, then blocks in
+// epoll (busy_poll: never); feeds on threads of their own (NATS, inject()) post it a wake-up.
+// [server] io_threads moves the connections to threads of their own. Without network I/O the
+// signal stage has a signal thread of its own.
 // Plus the server (engine/publish), the metrics registry every unit's probe is registered with,
-// and the journal writer's thread with --record. No allocation, lock or log line per tick on
-// the signal thread; it may busy-poll and be pinned ([engine] busy_poll, pin_cpu).
+// and the journal writer's thread with --record. No allocation, lock or log line per tick in
+// the step; the thread running it may busy-poll and be pinned ([engine] busy_poll, pin_cpu).
 //
 // request_stop() may be called from any thread; wait() then drains every queue, flushes the
 // outputs and returns. reload() swaps in a new config without stopping (engine/reload.hpp).

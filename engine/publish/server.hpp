@@ -9,9 +9,10 @@
 // the upgrade sessions speak frames through ws_codec, so one serialised trigger frame is shared
 // by every subscriber and many frames go out in one gather write.
 //
-// Threads: runs on the io_context it is given; each connection on its own strand. Deliveries
-// come from the hub into each session's bounded queue; a session whose queue overflows is
-// closed with a reason and counted, so no subscriber can slow the engine.
+// Threads: runs on the io_context it is given; each connection on its io_context's one thread
+// ([server] io_threads: spread over several). Deliveries come from the hub into each session's
+// bounded queue; a session whose queue overflows is closed with a reason and counted, so no
+// subscriber can slow the engine.
 
 #include "engine/publish/hub.hpp"
 
@@ -113,7 +114,7 @@ enum class drop_reason : std::uint8_t {
 };
 [[nodiscard]] const char* to_string(drop_reason r) noexcept;
 
-/// The server's counters (updated by connection strands, read by the probe).
+/// The server's counters (updated by the connections' threads, read by the probe).
 struct server_stats {
     std::atomic<std::uint64_t> connections{0}; ///< open TCP connections (gauge)
     std::atomic<std::uint64_t> subscribers{0}; ///< open /v1/stream sessions (gauge)

@@ -64,7 +64,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
     /// HTTP connections waiting for a request, oldest first: at the connection limit the
     /// oldest is closed to admit a new one, so idle sockets cannot lock out /metrics or the
-    /// probes. `close` posts to the connection's strand and acts only while it still waits.
+    /// probes. `close` posts to the connection's thread and acts only while it still waits.
     struct idle_conn {
         std::function<void()> close;
         bool evicted = false; ///< closed already; its owner erases the entry

@@ -1,7 +1,7 @@
 // A /v1/stream subscriber's session (DESIGN §6), after the upgrade: reads client frames
 // through ws_codec's parser, answers ops (client_op.hpp), takes deliveries from the hub into a
-// bounded queue, and writes its own frames and shared trigger frames with gather writes. One
-// strand per session; the hub calls wants()/push()/flush() with its lock held.
+// bounded queue, and writes its own frames and shared trigger frames with gather writes. The
+// session runs on its io_context's one thread, where the hub calls wants()/push()/wake_now().
 #include "engine/core/json_writer.hpp"
 #include "engine/core/string_map.hpp"
 #include "engine/publish/client_op.hpp"
@@ -465,7 +465,7 @@ class pubsub_session final : public hub_subscriber,
         });
     }
 
-    /// Starts the writer if it is idle (session strand).
+    /// Starts the writer if it is idle (the session's thread).
     void kick() {
         if (writing_ || dead_) return;
         writing_ = true;

@@ -1,5 +1,5 @@
-// The live WebSocket feed session: Boost.Beast over Asio C++20 coroutines, one strand per
-// session, error codes (as_tuple) rather than exceptions.
+// The live WebSocket feed session: Boost.Beast over Asio C++20 coroutines on the io_context's
+// one thread, error codes (as_tuple) rather than exceptions.
 #include "feeds/live/ws_session.hpp"
 
 #include "engine/core/time.hpp"

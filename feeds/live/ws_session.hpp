@@ -6,8 +6,9 @@
 // Long-lived connections are rotated make-before-break (Binance cuts connections at 24 h), so
 // the rotation loses nothing and duplicates from the overlap are dropped.
 //
-// Threads: everything runs on the session's strand of the io_context it was created with; the
-// sink is called on that strand. The header keeps Boost out of its includers (compile time).
+// Threads: everything runs on the io_context it was created with (run by one thread, so no
+// strand); the sink is called on that thread. The header keeps Boost out of its includers (compile
+// time).
 
 #include "engine/core/health.hpp"
 #include "engine/core/instrument_registry.hpp"
@@ -60,7 +61,7 @@ struct session_options {
     core::nanos keepalive_interval = 0;
     std::size_t max_frame = k_default_max_venue_frame;
     std::string ca_file; ///< extra PEM trust anchors (a private CA); the system store always counts
-    /// Called on the session's strand with every failure (each failed attempt too, not only the
+    /// Called on the session's thread with every failure (each failed attempt too, not only the
     /// first, which alone is a `down` event): for logging.
     std::function<void(const session_failure&)> on_failure;
 };

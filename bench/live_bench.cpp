@@ -18,7 +18,6 @@
 #include "engine/config.hpp"
 #include "engine/core/time.hpp"
 #include "engine/runtime.hpp"
-#include "tests/feeds/live/test_feed_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -203,6 +202,19 @@ instruments = ["X"]
 levels = [{ at = 90, severity = "warning" }]
 )";
 
+/// k_config for a mode: busy-polling on CPU 1 (as written), or the default (parking, unpinned);
+/// with the server's connections on `io_threads` threads of their own.
+std::string config_text(bool busy, std::size_t io_threads = 0) {
+    std::string text = k_config;
+    text.replace(text.find("[server]\n"), 9,
+                 "[server]\nio_threads = " + std::to_string(io_threads) + "\n");
+    if (!busy) {
+        text.replace(text.find("busy_poll = true"), 16, "busy_poll = false");
+        text.replace(text.find("pin_cpu = 1"), 11, "pin_cpu = -1");
+    }
+    return text;
+}
+
 struct engine_result {
     percentiles lat;
     double deliveries_per_s = 0;
@@ -237,14 +249,8 @@ std::string journal_dir() {
 engine_result engine_run(double rate, double seconds, std::size_t every, std::size_t n_subs,
                          bool serve, bool record = false, bool busy = true,
                          std::size_t io_threads = 0) {
-    std::string text = k_config;
-    text.replace(text.find("[server]\n"), 9,
-                 "[server]\nio_threads = " + std::to_string(io_threads) + "\n");
-    if (!busy) {
-        text.replace(text.find("busy_poll = true"), 16, "busy_poll = false");
-        text.replace(text.find("pin_cpu = 1"), 11, "pin_cpu = -1");
-    }
-    const engine::config cfg = engine::load_config_string(text, "live_bench");
+    const engine::config cfg =
+        engine::load_config_string(config_text(busy, io_threads), "live_bench");
     engine::run_options o;
     o.print = false;
     o.serve = serve;
@@ -410,19 +416,15 @@ tcp::socket accept_within(tcp::acceptor& acc) {
     }
 }
 
-/// `mode`: "default", or "busy" ([engine] busy_poll: one pinned thread running the feed's I/O,
-/// the signal step and the fan-out). The feed's server and the subscriber are blocking Beast
+/// The default mode, or with `busy` [engine] busy_poll (one pinned thread running the feed's
+/// I/O, the signal step and the fan-out). The feed's server and the subscriber are blocking Beast
 /// streams on the calling thread, as the echo's client is: the frame is written, then the
 /// subscriber's socket read — the same two wake-ups the echo crosses, and nothing else of the
 /// harness's in the figure.
 percentiles wire_to_wire(std::size_t n, bool busy) {
     net::io_context io;
     tcp::acceptor acc(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    std::string text = k_config;
-    if (!busy) {
-        text.replace(text.find("busy_poll = true"), 16, "busy_poll = false");
-        text.replace(text.find("pin_cpu = 1"), 11, "pin_cpu = -1");
-    }
+    std::string text = config_text(busy);
     text += "[[feed]]\nname = \"wire\"\nvenue = \"generic\"\nurl = \"ws://127.0.0.1:" +
             std::to_string(acc.local_endpoint().port()) +
             "/\"\nsymbols = [\"X\"]\nstale_after = \"1h\"\n";

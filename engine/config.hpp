@@ -47,9 +47,10 @@ struct engine_config {
     /// subscribers on one thread, with no wake-up between them).
     bool busy_poll = false;
     int pin_cpu = -1; ///< pin the signal thread to this CPU (-1: don't)
-    /// Without busy_poll: how long the signal and I/O threads keep spinning after their last
-    /// work before they park (a wake-up across CPUs costs 5-40 us on a VM; a tick that comes
-    /// within the spin is taken without one). 0: park at once.
+    /// Without busy_poll: how long the engine's thread (running the I/O and the signal step, or
+    /// the signal step alone) keeps polling after its last work before it blocks (a wake-up across
+    /// CPUs costs 5-40 us on a VM; a tick that comes within the spin is taken without one). 0: park
+    /// at once.
     core::nanos idle_spin = 50 * core::k_ns_per_us;
     std::size_t queue_capacity = 65536; ///< ticks in flight between feed and signal threads
     std::size_t journal_segment_bytes = 256u << 20; ///< rotate journal segments at this size

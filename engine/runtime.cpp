@@ -209,28 +209,6 @@ struct runtime::impl final : stage_sink {
     }
     std::atomic<bool> io_finished{false}; // run to completion: the signal thread saw io stop
 
-    /// The I/O thread: runs handlers as they come; after work it keeps polling for
-    /// [engine] idle_spin before it blocks, so a trigger the signal thread posts meanwhile is
-    /// taken without a wake-up.
-    void io_loop() {
-        auto guard = boost::asio::make_work_guard(io);
-        const core::nanos spin = cfg.engine.idle_spin;
-        if (spin == 0) {
-            io.run();
-            return;
-        }
-        core::nanos last = core::monotonic_now();
-        while (!io.stopped()) {
-            if (io.poll() != 0) {
-                last = core::monotonic_now();
-            } else if (core::monotonic_now() - last < spin) {
-                core::cpu_relax();
-            } else {
-                if (io.run_one() == 0) break; // blocks until a handler has run, or stopped
-                last = core::monotonic_now();
-            }
-        }
-    }
     std::atomic<bool> stop_requested{false};
     std::atomic<bool> producers_done{false};
     std::mutex stop_mu;
@@ -759,7 +737,7 @@ void runtime::start() {
                 w->run();
             });
         }
-        p.publisher.serve_on(p.io, p.run_to_completion);
+        p.publisher.serve_on(p.io);
         p.srv->start();
     }
     if (p.nats) {
@@ -787,7 +765,14 @@ void runtime::start() {
     }
     p.register_probes();
     p.feeds.start();
-    if (!p.run_to_completion) p.io_thread = std::thread([ip = &p] { ip->io_loop(); });
+    if (!p.run_to_completion) {
+        // No network I/O at start: the io_context (a feed a reload adds, timers) gets a
+        // thread of its own.
+        p.io_thread = std::thread([ip = &p] {
+            auto guard = boost::asio::make_work_guard(ip->io);
+            ip->io.run();
+        });
+    }
     p.started = true;
     p.signal_thread = std::thread([ip = &p] { ip->signal_loop(); });
     p.control_thread = std::thread([ip = &p] { ip->control_loop(); });

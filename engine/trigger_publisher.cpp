@@ -3,7 +3,6 @@
 #include "engine/core/time.hpp"
 #include "engine/journal/dead_letter.hpp"
 #include "engine/journal/output.hpp"
-#include "engine/one_post.hpp"
 #include "engine/publish/metrics.hpp"
 #include "engine/trigger_json.hpp"
 
@@ -46,9 +45,7 @@ struct trigger_publisher::impl {
 
     // With the server on, the I/O thread's share.
     boost::asio::io_context* io = nullptr;
-    bool inline_io = false;     // run to completion: the signal thread is the I/O thread
-    bool inline_queued = false; // inline_io: triggers pushed since the last publish_here()
-    one_post io_wake;
+    bool queued = false; // triggers pushed since the last publish_here()
     // The writer thread is woken within 1 ms of a batch (its files and the terminal are not a
     // latency path; a futex wake-up per trigger would compete with the subscribers' reads),
     // at once when it forwards to NATS.
@@ -291,9 +288,8 @@ trigger_publisher::~trigger_publisher() {
     }
 }
 
-void trigger_publisher::serve_on(boost::asio::io_context& io, bool inline_io) {
+void trigger_publisher::serve_on(boost::asio::io_context& io) {
     p_->io = &io;
-    p_->inline_io = inline_io;
     p_->writer_timer = std::make_unique<boost::asio::steady_timer>(io);
     p_->io_token = std::make_unique<moodycamel::ConsumerToken>(p_->triggers);
     p_->io_batch.reserve(k_batch);
@@ -310,23 +306,16 @@ void trigger_publisher::push(const signals::trigger& t) {
 
 void trigger_publisher::wake() {
     impl& p = *p_;
-    if (p.io == nullptr) {
-        p.ready.signal();
-    } else if (p.inline_io) {
-        if (p.io_done.load(std::memory_order_relaxed))
-            p.ready.signal(); // the writer thread has taken the queue over
-        else
-            p.inline_queued = true; // publish_here() serves it
-    } else {
-        // One wake-up of the I/O thread in flight: triggers enqueued meanwhile ride on it.
-        p.io_wake.post(*p.io, [&p] { p.io_publish(); });
-    }
+    if (p.io == nullptr || p.io_done.load(std::memory_order_relaxed))
+        p.ready.signal(); // the writer thread serialises (no server, or the I/O has ended)
+    else
+        p.queued = true; // publish_here() serves it
 }
 
 void trigger_publisher::publish_here() {
     impl& p = *p_;
-    if (!p.inline_queued || p.io_done.load(std::memory_order_relaxed)) return;
-    p.inline_queued = false;
+    if (!p.queued || p.io_done.load(std::memory_order_relaxed)) return;
+    p.queued = false;
     p.io_publish();
 }
 

@@ -56,11 +56,11 @@ class trigger_publisher {
     trigger_publisher(const trigger_publisher&) = delete;
     trigger_publisher& operator=(const trigger_publisher&) = delete;
 
-    /// Serialise and fan out on `io`'s thread (the server is on). With `inline_io` the signal
-    /// thread is that thread (run to completion): wake() only notes the work and the signal
-    /// thread calls publish_here() after each batch. Before start().
-    void serve_on(boost::asio::io_context& io, bool inline_io = false);
-    /// inline_io: serialises and fans out what was pushed since the last call. Signal thread.
+    /// Serialise and fan out to the hub's subscribers (the server is on). The signal thread
+    /// runs `io` (run to completion): wake() only notes the work, and the signal thread calls
+    /// publish_here() after each batch. Before start().
+    void serve_on(boost::asio::io_context& io);
+    /// Serialises and fans out what was pushed since the last call. Signal thread.
     void publish_here();
     /// Starts the writer thread.
     void start();

@@ -11,7 +11,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -48,7 +47,7 @@ class pubsub_session final : public hub_subscriber,
           last_rx_(clock::now()), rate_at_(last_rx_),
           rate_tokens_(static_cast<double>(srv_->opts.client_rate)) {}
 
-    // hub_subscriber (hub lock held)
+    // hub_subscriber (on the session's own thread)
     [[nodiscard]] bool wants(const message& m) const override {
         if (!allowed_topic(m)) return false;
         for (const auto& p : patterns_) {
@@ -377,7 +376,8 @@ class pubsub_session final : public hub_subscriber,
             return false;
         };
         srv_->trigger_hub.subscribe(self, matches, since, [&](hub::subscription& sub) {
-            // Under the hub lock: nothing published can overtake what is queued here.
+            // Under the hub lock, atomic with publish(): the snapshot and replay are queued
+            // here, and each new pattern delivers only what is published after them.
             for (auto& p : fresh) {
                 // A pattern re-subscribed with another severity keeps delivering what was
                 // published before; a new one starts after the snapshot.
@@ -531,7 +531,7 @@ class pubsub_session final : public hub_subscriber,
     ws::frame_parser parser_;
     client_op_parser ops_;
     std::vector<std::string> allowed_;
-    std::vector<pattern> patterns_; // changed only under the hub lock
+    std::vector<pattern> patterns_; // the session thread's (changed under the hub lock)
     /// Own frames (pongs, errors, snapshots) waiting unwritten at which reading stops, and for
     /// how long before a client that never reads is cut off.
     static constexpr std::size_t k_max_own = 256;

@@ -8,7 +8,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
@@ -88,7 +87,7 @@ class demo_impl final : public demo_feed, public std::enable_shared_from_this<de
                     if (stopping_) break;
                     since_wait = 0;
                 } else if (++since_wait == k_frames_per_turn) {
-                    // Unpaced (a high speed): let the strand run stop() and other handlers.
+                    // Unpaced (a high speed): let the thread run stop() and other handlers.
                     co_await net::post(ex_, net::use_awaitable);
                     if (stopping_) break;
                     since_wait = 0;

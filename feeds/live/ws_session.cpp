@@ -14,7 +14,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
@@ -552,7 +551,7 @@ class session_impl final : public ws_session,
     core::nanos last_data_ = 0;
     core::nanos connected_at_ = 0;
     std::uint64_t failures_ = 0;
-    core::down_cause last_cause_ = core::down_cause::none; // the strand's
+    core::down_cause last_cause_ = core::down_cause::none; // the session thread's
     mutable std::mutex failure_mu_;
     session_failure failure_;
 };

@@ -187,6 +187,8 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
                  11, "past [engine] max_instruments (3)");
     expect_error("[server]\nidle_timeout = \"1ms\"\n", 10, "at least 200ms");
     expect_error("[server]\nclient_rate = -1\n", 10, "between 0 and");
+    expect_error("[engine]\nidle_spin = \"20ms\"\n", 10, "between \"0us\" and \"10ms\"");
+    expect_error("[server]\nio_threads = 65\n", 10, "between 0 and 64");
     // allowed: a loopback listener with tokens, TLS, or allow_insecure; BTCUSDT is an alias
     for (const char* ok : {"[server]\nlisten = \"127.0.0.1:0\"\ntokens = [{ token = \"a\" }]\n",
                            "[server]\nlisten = \"[::1]:0\"\ntokens = [{ token = \"a\" }]\n",

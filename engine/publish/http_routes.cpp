@@ -112,19 +112,25 @@ unsigned role_for(std::string_view path, http::verb method) {
 } // namespace
 
 template <class Stream>
-net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stream stream) {
+net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stream stream,
+                                                std::uint64_t accepted) {
     beast::flat_buffer buf;
     auto& lowest = beast::get_lowest_layer(stream);
     // Whether this connection waits for a request (changed and read on its strand only): an
     // eviction posted here closes it only while it still waits.
     auto waiting = std::make_shared<bool>(false);
+    bool first_wait = true;
     for (;;) {
         lowest.expires_after(opts.request_timeout);
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 * 1024);
         parser.body_limit(64 * 1024);
         *waiting = true;
-        const auto listed = add_idle([waiting, sock = &lowest] {
+        // The first wait counts from the accept; a kept-alive connection's next from now.
+        const std::uint64_t since =
+            first_wait ? accepted : idle_seq.fetch_add(1, std::memory_order_relaxed);
+        first_wait = false;
+        const auto listed = add_idle(since, [waiting, sock = &lowest] {
             net::post(sock->get_executor(), [waiting, sock] {
                 if (*waiting) sock->close();
             });
@@ -345,8 +351,8 @@ void server::impl::route(http::verb method, std::string_view path, const topic_l
 }
 
 template net::awaitable<void> server::impl::http_session<plain_stream>(std::shared_ptr<impl>,
-                                                                       plain_stream);
+                                                                       plain_stream, std::uint64_t);
 template net::awaitable<void> server::impl::http_session<tls_stream>(std::shared_ptr<impl>,
-                                                                     tls_stream);
+                                                                     tls_stream, std::uint64_t);
 
 } // namespace seismo::publish

@@ -8,13 +8,13 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <stdexcept>
 
@@ -138,9 +138,13 @@ void server::impl::register_closer(const std::shared_ptr<void>& owner, std::func
     closers.emplace_back(owner, std::move(f));
 }
 
-std::list<server::impl::idle_conn>::iterator server::impl::add_idle(std::function<void()> close) {
+std::list<server::impl::idle_conn>::iterator server::impl::add_idle(std::uint64_t since,
+                                                                    std::function<void()> close) {
     std::lock_guard lock(idle_mu);
-    return idle.insert(idle.end(), idle_conn{std::move(close)});
+    auto at = idle.end();
+    while (at != idle.begin() && std::prev(at)->since > since)
+        --at;
+    return idle.insert(at, idle_conn{since, std::move(close)});
 }
 
 void server::impl::remove_idle(std::list<idle_conn>::iterator it) {
@@ -162,7 +166,8 @@ bool server::impl::evict_idle() {
     return true;
 }
 
-net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::socket sock) {
+net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::socket sock,
+                                              std::uint64_t accepted) {
     // Counted by the accept loop, before the next accept judges the limit; released on every
     // way out, an exception included (a leaked slot would lock everyone out in the end).
     struct release {
@@ -174,9 +179,9 @@ net::awaitable<void> server::impl::connection(std::shared_ptr<impl> self, tcp::s
         beast::ssl_stream<beast::tcp_stream> s(std::move(stream), *tls);
         beast::get_lowest_layer(s).expires_after(std::chrono::seconds(10));
         auto [ec] = co_await s.async_handshake(net::ssl::stream_base::server, k_tuple);
-        if (!ec) co_await http_session(self, std::move(s));
+        if (!ec) co_await http_session(self, std::move(s), accepted);
     } else {
-        co_await http_session(self, std::move(stream));
+        co_await http_session(self, std::move(stream), accepted);
     }
 }
 
@@ -218,7 +223,8 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
         }
         auto ex = conn.get_executor();
         stats.connections.fetch_add(1, std::memory_order_relaxed);
-        net::co_spawn(ex, connection(self, std::move(conn)), net::detached);
+        const std::uint64_t accepted = idle_seq.fetch_add(1, std::memory_order_relaxed);
+        net::co_spawn(ex, connection(self, std::move(conn), accepted), net::detached);
     }
 }
 

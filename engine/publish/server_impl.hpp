@@ -65,13 +65,18 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     /// HTTP connections waiting for a request, oldest first: at the connection limit the
     /// oldest is closed to admit a new one, so idle sockets cannot lock out /metrics or the
     /// probes. `close` posts to the connection's thread and acts only while it still waits.
+    /// Ordered by `since`, taken from `idle_seq` when a connection is accepted (its first wait)
+    /// or starts waiting again: connections on several threads ([server] io_threads) list
+    /// themselves in their own time, not in the order they came.
     struct idle_conn {
+        std::uint64_t since = 0;
         std::function<void()> close;
         bool evicted = false; ///< closed already; its owner erases the entry
     };
     std::mutex idle_mu;
     std::list<idle_conn> idle;
-    std::list<idle_conn>::iterator add_idle(std::function<void()> close);
+    std::atomic<std::uint64_t> idle_seq{0};
+    std::list<idle_conn>::iterator add_idle(std::uint64_t since, std::function<void()> close);
     void remove_idle(std::list<idle_conn>::iterator it);
     /// Closes the oldest idle connection; false when none waits.
     bool evict_idle();
@@ -81,20 +86,24 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
     // listener.cpp
     detail::net::awaitable<void> accept_loop(std::shared_ptr<impl> self);
-    detail::net::awaitable<void> connection(std::shared_ptr<impl> self, detail::tcp::socket sock);
+    detail::net::awaitable<void> connection(std::shared_ptr<impl> self, detail::tcp::socket sock,
+                                            std::uint64_t accepted);
 
     // http_routes.cpp: serves requests until the connection closes or upgrades.
     template <class Stream>
-    detail::net::awaitable<void> http_session(std::shared_ptr<impl> self, Stream stream);
+    detail::net::awaitable<void> http_session(std::shared_ptr<impl> self, Stream stream,
+                                              std::uint64_t accepted);
     /// The answer to a plain GET or HEAD (not the upgrade); may throw from a hook.
     void route(boost::beast::http::verb method, std::string_view path, const topic_limit& limit,
                boost::beast::http::status& status, std::string& type, std::string& body);
 };
 
 extern template detail::net::awaitable<void>
-    server::impl::http_session<detail::plain_stream>(std::shared_ptr<impl>, detail::plain_stream);
+    server::impl::http_session<detail::plain_stream>(std::shared_ptr<impl>, detail::plain_stream,
+                                                     std::uint64_t);
 extern template detail::net::awaitable<void>
-    server::impl::http_session<detail::tls_stream>(std::shared_ptr<impl>, detail::tls_stream);
+    server::impl::http_session<detail::tls_stream>(std::shared_ptr<impl>, detail::tls_stream,
+                                                   std::uint64_t);
 
 namespace detail {
 

@@ -14,8 +14,8 @@
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
-#include <iterator>
 #include <chrono>
+#include <iterator>
 #include <stdexcept>
 
 namespace seismo::publish {

@@ -57,6 +57,16 @@ namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
 
+/// Lets the calling thread (and the threads it creates from now on, which inherit it) run on
+/// every CPU.
+void unpin_self() {
+    cpu_set_t every_cpu;
+    CPU_ZERO(&every_cpu);
+    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c)
+        CPU_SET(c, &every_cpu);
+    pthread_setaffinity_np(pthread_self(), sizeof every_cpu, &every_cpu);
+}
+
 // ---------------------------------------------------------------- 1. queue hop floor
 percentiles queue_hop(double rate, double seconds) {
     moodycamel::ConcurrentQueue<std::int64_t> q(65536);
@@ -173,7 +183,10 @@ struct subscribers {
         arrival.assign(record_n, 0);
         for (std::size_t i = 0; i < n; ++i)
             net::co_spawn(io, one(port, record_n != 0 && i == 0), net::detached);
-        thread = std::thread([this] { io.run(); });
+        thread = std::thread([this] {
+            unpin_self(); // not on the feeder's CPU (which it would inherit)
+            io.run();
+        });
         while (ready.load() < n)
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -220,6 +233,8 @@ struct engine_result {
     double deliveries_per_s = 0;
     double triggers_per_s = 0;
     double seismo_cpu = 0;  ///< seconds of CPU: the process's, less the harness threads'
+    double client_cpu = 0;  ///< seconds of CPU the subscribers' client thread used
+    double per_write = 0;   ///< deliveries per write to a subscriber
     double seconds = 0;     ///< wall time the deliveries took
     percentiles sub_lat;    ///< tick injected -> trigger received by a subscriber
     std::uint64_t lost = 0; ///< deliveries expected and never received
@@ -302,6 +317,7 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
     }
     const double drained = static_cast<double>(core::monotonic_now() - t0) / 1e9;
     engine_result r;
+    r.client_cpu = subs ? thread_cpu(subs->thread.native_handle()) - subs0 : 0.0;
     r.seismo_cpu = (process_cpu() - cpu0) - (thread_cpu(pthread_self()) - main0) -
                    (subs ? thread_cpu(subs->thread.native_handle()) - subs0 : 0.0);
     r.seconds = drained;
@@ -315,6 +331,10 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
         }
         r.sub_lat = summarize(sl);
     }
+    const engine::run_figures fig = rt.figures();
+    r.per_write = fig.subscriber_writes != 0 ? static_cast<double>(fig.deliveries) /
+                                                   static_cast<double>(fig.subscriber_writes)
+                                             : 0.0;
     subs.reset();
     rt.request_stop();
     rt.wait();
@@ -521,6 +541,7 @@ int main(int argc, char** argv) {
         else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
                  (std::strcmp(argv[i + 1], "inprocess") == 0 ||
                   std::strcmp(argv[i + 1], "fanout") == 0 ||
+                  std::strcmp(argv[i + 1], "fanout-cpu") == 0 ||
                   std::strcmp(argv[i + 1], "recording") == 0 ||
                   std::strcmp(argv[i + 1], "wire") == 0))
             only = argv[++i];
@@ -531,9 +552,10 @@ int main(int argc, char** argv) {
             trips = 100;
             rounds = 1;
         } else {
-            std::fprintf(stderr,
-                         "usage: live_bench [--rate N] [--seconds S] [--round-trips N] "
-                         "[--rounds N] [--only inprocess|fanout|recording|wire] [--quick]\n");
+            std::fprintf(
+                stderr,
+                "usage: live_bench [--rate N] [--seconds S] [--round-trips N] "
+                "[--rounds N] [--only inprocess|fanout|fanout-cpu|recording|wire] [--quick]\n");
             return 2;
         }
     }
@@ -572,32 +594,39 @@ int main(int argc, char** argv) {
                         n, r.deliveries_per_s / 1e6, r.triggers_per_s,
                         none.lat.p99 > 0 ? r.lat.p99 / none.lat.p99 : 0.0);
         }
+    }
+    if (section("fanout") || only == "fanout-cpu") {
         // Deliveries per second of seismo's own CPU: the default (parking) mode, so that its
         // threads use CPU only for work; the subscribers' client and this feeding thread are
         // left out (pthread_getcpuclockid), the process's other threads are seismo's.
-        std::printf("2c. fan-out per core of seismo's CPU (default mode; the client's and the "
-                    "feeder's CPU left out)\n");
+        std::printf("2c. fan-out per core of seismo's CPU (default mode, threads unpinned; the "
+                    "client's and the feeder's CPU left out)\n");
+        unpin_self(); // seismo's threads inherit it: none is tied to the feeder's CPU
+        // Every tick a trigger (the feeder's own work, left out anyway, is then the least);
+        // the subscribers on the engine's thread (io_threads 0) or on one of their own.
         struct point {
             std::size_t subs;
             double triggers;
+            std::size_t threads;
         };
-        for (const point pt : {point{100, 5000}, point{1000, 500}, point{1000, 2000}}) {
-            for (std::size_t threads : {std::size_t{0}, std::size_t{1}}) {
-                const double trig = quick ? pt.triggers / 10 : pt.triggers;
-                const engine_result r =
-                    engine_run(trig * 10, seconds, 10, pt.subs, true, false, false, threads);
-                char what[96];
-                std::snprintf(what, sizeof what, "%zu subs x %.0f trig/s, io_threads %zu: received",
-                              pt.subs, trig, threads);
-                print(what, r.sub_lat);
-                const double delivered = r.deliveries_per_s * r.seconds;
-                std::printf("     %.2f M deliveries/s, seismo CPU %.3f s in %.2f s (%.2f cores): "
-                            "%.2f M deliveries per CPU-second (target >= 2); %llu lost\n",
-                            r.deliveries_per_s / 1e6, r.seismo_cpu, r.seconds,
-                            r.seismo_cpu / r.seconds,
-                            r.seismo_cpu > 0 ? delivered / r.seismo_cpu / 1e6 : 0.0,
-                            static_cast<unsigned long long>(r.lost));
-            }
+        const point points[] = {{100, 5000, 0}, {100, 5000, 1},  {1000, 500, 0},
+                                {1000, 500, 1}, {1000, 2000, 0}, {1000, 2000, 1}};
+        for (const point pt : points) {
+            const double trig = quick ? pt.triggers / 10 : pt.triggers;
+            const engine_result r =
+                engine_run(trig, seconds, 1, pt.subs, true, false, false, pt.threads);
+            char what[96];
+            std::snprintf(what, sizeof what, "%zu subs x %.0f trig/s, io_threads %zu: received",
+                          pt.subs, trig, pt.threads);
+            print(what, r.sub_lat);
+            const double delivered = r.deliveries_per_s * r.seconds;
+            std::printf("     %.2f M deliveries/s (%.1f per write), seismo CPU %.3f s in %.2f s "
+                        "(%.2f cores): %.2f M deliveries per CPU-second (target >= 2); %llu "
+                        "lost; client CPU %.2f cores\n",
+                        r.deliveries_per_s / 1e6, r.per_write, r.seismo_cpu, r.seconds,
+                        r.seismo_cpu / r.seconds,
+                        r.seismo_cpu > 0 ? delivered / r.seismo_cpu / 1e6 : 0.0,
+                        static_cast<unsigned long long>(r.lost), r.client_cpu / r.seconds);
         }
     }
 
@@ -636,13 +665,7 @@ int main(int argc, char** argv) {
     if (!section("wire")) return 0;
 
     std::printf("3. wire to wire over loopback WebSocket, one in flight (threads unpinned)\n");
-    {
-        cpu_set_t every_cpu;
-        CPU_ZERO(&every_cpu);
-        for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c)
-            CPU_SET(c, &every_cpu);
-        pthread_setaffinity_np(pthread_self(), sizeof every_cpu, &every_cpu);
-    }
+    unpin_self();
     const percentiles echo = echo_floor(trips, 120);
     print("floor: plain Beast WebSocket echo round trip", echo);
     const percentiles w = wire_to_wire(trips, false);

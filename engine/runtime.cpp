@@ -2,6 +2,7 @@
 
 #include "engine/core/json_writer.hpp"
 #include "engine/core/spin.hpp"
+#include "engine/core/thread_name.hpp"
 #include "engine/core/time.hpp"
 #include "engine/core/version.hpp"
 #include "engine/events.hpp"
@@ -338,6 +339,9 @@ struct runtime::impl final : stage_sink {
         core::nanos last_snapshot = 0;
         core::nanos last_work = core::monotonic_now();
         const core::nanos spin = cfg.engine.idle_spin;
+        // The window actually spun, up to idle_spin: it shrinks while work comes further apart
+        // than idle_spin (spinning would not catch it) and grows back when a block was short.
+        core::adaptive_spin window(spin);
         // Run to completion (the engine has network I/O): this thread is the I/O thread too.
         std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
             io_work;
@@ -349,11 +353,13 @@ struct runtime::impl final : stage_sink {
                 // triggers' fan-out: whatever is ready. Blocks only when nothing is queued and
                 // the spin after the last work is over (never with busy_poll); a tick from
                 // another thread (NATS, inject) posts a wake-up (wake_io).
+                const core::nanos now = core::monotonic_now();
                 if (cfg.engine.busy_poll || events.size_approx() != 0 ||
-                    core::monotonic_now() - last_work < spin) {
+                    now - last_work < window.window()) {
                     worked = io.poll() != 0;
                 } else {
                     worked = io.run_one_for(std::chrono::milliseconds(20)) != 0;
+                    if (worked) window.blocked_for(core::monotonic_now() - now);
                 }
                 if (io.stopped()) {
                     io_work.reset();
@@ -366,10 +372,13 @@ struct runtime::impl final : stage_sink {
             if (n == 0 && !io_work && !cfg.engine.busy_poll) {
                 // A thread of its own: spin a while after the last work (a tick that comes now
                 // is taken without a wake-up), then park.
-                if (core::monotonic_now() - last_work < spin)
+                const core::nanos now = core::monotonic_now();
+                if (now - last_work < window.window()) {
                     core::cpu_relax();
-                else
+                } else {
                     n = events.wait_dequeue_bulk_timed(*ctok, buf.begin(), k_bulk, 20'000);
+                    if (n != 0) window.blocked_for(core::monotonic_now() - now);
+                }
             }
             if ((n != 0 || worked) && spin != 0) last_work = core::monotonic_now();
             if (n == 0 && producers_done.load(std::memory_order_acquire)) {
@@ -733,6 +742,7 @@ void runtime::start() {
         p.srv = std::make_unique<publish::server>(p.io, std::move(so), p.hub, std::move(hooks));
         for (auto& w : p.server_ios) {
             p.server_threads.emplace_back([w = w.get()] {
+                core::name_this_thread("seismo-conns");
                 auto guard = boost::asio::make_work_guard(*w);
                 w->run();
             });
@@ -769,13 +779,20 @@ void runtime::start() {
         // No network I/O at start: the io_context (a feed a reload adds, timers) gets a
         // thread of its own.
         p.io_thread = std::thread([ip = &p] {
+            core::name_this_thread("seismo-io");
             auto guard = boost::asio::make_work_guard(ip->io);
             ip->io.run();
         });
     }
     p.started = true;
-    p.signal_thread = std::thread([ip = &p] { ip->signal_loop(); });
-    p.control_thread = std::thread([ip = &p] { ip->control_loop(); });
+    p.signal_thread = std::thread([ip = &p] {
+        core::name_this_thread("seismo-engine");
+        ip->signal_loop();
+    });
+    p.control_thread = std::thread([ip = &p] {
+        core::name_this_thread("seismo-control");
+        ip->control_loop();
+    });
     p.publisher.start();
 }
 
@@ -867,6 +884,8 @@ run_figures runtime::figures() const {
     f.triggers = p.publisher.published();
     f.health_events = p.health_events.value();
     f.deliveries = p.hub.deliveries();
+    f.subscriber_writes =
+        p.srv ? p.srv->stats().subscriber_writes.load(std::memory_order_relaxed) : 0;
     f.demo_loops = p.feeds.demo_loops();
     f.forwarded = p.forwarded.value();
     f.held_back = p.resume.held_back();

@@ -77,10 +77,11 @@ struct run_figures {
     std::uint64_t rejected = 0; ///< all reasons, feed and signal threads together
     std::uint64_t triggers = 0;
     std::uint64_t health_events = 0;
-    std::uint64_t deliveries = 0; ///< trigger messages handed to subscribers
-    std::uint64_t demo_loops = 0; ///< completed passes of the demo day
-    std::uint64_t forwarded = 0;  ///< `seismo feed`: ticks handed to the NATS publisher
-    std::uint64_t held_back = 0;  ///< NATS restart: triggers already in the trigger stream
+    std::uint64_t deliveries = 0;        ///< trigger messages handed to subscribers
+    std::uint64_t subscriber_writes = 0; ///< writes carrying triggers to subscribers
+    std::uint64_t demo_loops = 0;        ///< completed passes of the demo day
+    std::uint64_t forwarded = 0;         ///< `seismo feed`: ticks handed to the NATS publisher
+    std::uint64_t held_back = 0;         ///< NATS restart: triggers already in the trigger stream
 };
 
 class runtime {

@@ -1,5 +1,6 @@
 #include "engine/trigger_publisher.hpp"
 
+#include "engine/core/thread_name.hpp"
 #include "engine/core/time.hpp"
 #include "engine/journal/dead_letter.hpp"
 #include "engine/journal/output.hpp"
@@ -297,7 +298,10 @@ void trigger_publisher::serve_on(boost::asio::io_context& io) {
 }
 
 void trigger_publisher::start() {
-    p_->writer = std::thread([p = p_.get()] { p->writer_loop(); });
+    p_->writer = std::thread([p = p_.get()] {
+        core::name_this_thread("seismo-writer");
+        p->writer_loop();
+    });
 }
 
 void trigger_publisher::push(const signals::trigger& t) {

@@ -2,6 +2,7 @@
 
 #include "engine/core/crc32c.hpp"
 #include "engine/core/json_writer.hpp"
+#include "engine/core/thread_name.hpp"
 #include "engine/core/time.hpp"
 
 #include <zstd.h>
@@ -175,7 +176,10 @@ void writer::resume(std::uint64_t seq, std::string_view identity, core::nanos at
 
 void writer::start() {
     last_flush_ = core::monotonic_now();
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        core::name_this_thread("seismo-journal");
+        run();
+    });
 }
 
 void writer::stop() {

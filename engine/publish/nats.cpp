@@ -1,5 +1,6 @@
 #include "engine/publish/nats.hpp"
 
+#include "engine/core/thread_name.hpp"
 #include "engine/publish/metrics.hpp"
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -399,7 +400,10 @@ jetstream_publisher::~jetstream_publisher() {
 }
 
 void jetstream_publisher::start() {
-    p_->thread = std::thread([p = p_.get()] { p->loop(); });
+    p_->thread = std::thread([p = p_.get()] {
+        core::name_this_thread("seismo-nats");
+        p->loop();
+    });
 }
 
 bool jetstream_publisher::offer(outgoing m) {

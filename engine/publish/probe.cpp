@@ -61,6 +61,10 @@ class server_probe final : public prometheus::Collectable {
         out.push_back(std::move(denied));
         add_single(out, "seismo_deliveries_total", "Trigger messages handed to subscribers.",
                    MetricType::Counter, static_cast<double>(hub_.deliveries()));
+        add_single(out, "seismo_subscriber_writes_total",
+                   "Writes carrying triggers to subscribers, each one gather write of frames "
+                   "(seismo_deliveries_total over it: triggers per write).",
+                   MetricType::Counter, v(&server_stats::subscriber_writes));
         return out;
     }
 

@@ -124,6 +124,7 @@ struct server_stats {
     std::atomic<std::uint64_t> http_timeouts{0}; ///< closed: no whole request in request_timeout
     std::atomic<std::uint64_t> http_evicted{0};  ///< idle connections closed to admit new ones
     std::atomic<std::uint64_t> http_errors{0};   ///< 500s: a route's hook failed
+    std::atomic<std::uint64_t> subscriber_writes{0}; ///< writes carrying triggers to sessions
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(drop_reason::count_)> dropped{};
     std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(deny_reason::count_)> denied{};
 };

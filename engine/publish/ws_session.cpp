@@ -497,6 +497,8 @@ class pubsub_session final : public hub_subscriber,
                 bufs.emplace_back(net::buffer(f));
             for (const auto& m : batch)
                 bufs.emplace_back(net::buffer(m->frame));
+            if (!batch.empty())
+                srv_->stats.subscriber_writes.fetch_add(1, std::memory_order_relaxed);
             auto [ec, n] = co_await net::async_write(stream_, bufs, k_tuple);
             (void)n;
             if (ec) {

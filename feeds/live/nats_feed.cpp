@@ -1,5 +1,7 @@
 #include "feeds/live/nats_feed.hpp"
 
+#include "engine/core/thread_name.hpp"
+
 #include <nats/nats.h>
 
 #include <array>
@@ -100,7 +102,10 @@ void nats_feed::start() {
         std::cerr << "seismo: " << e.what() << " (trying again every second)\n";
     }
     last_msg_at_.store(steady_ns(), std::memory_order_relaxed);
-    watcher_ = std::thread([this] { watch(); });
+    watcher_ = std::thread([this] {
+        core::name_this_thread("seismo-natsfeed");
+        watch();
+    });
 }
 
 void nats_feed::subscribe(std::uint64_t from_seq) {

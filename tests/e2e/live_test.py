@@ -206,6 +206,12 @@ levels = [{{ at = 50, severity = "critical" }}]
             if m.get("type") == "trigger":
                 seqs.append(m["seq"])
         check(seqs == list(range(1, 63)), "stream: 62 triggers, seq gap-free 1..62")
+        body = http_get(base + "/metrics", {"Authorization": "Bearer ops"})[1]
+        writes = metric_sum(body, "seismo_subscriber_writes_total")
+        deliveries = metric_sum(body, "seismo_deliveries_total")
+        check(1 <= writes <= deliveries and deliveries >= 62,
+              f"seismo_subscriber_writes_total counts the writes carrying triggers "
+              f"({writes:.0f} for {deliveries:.0f} deliveries)")
         try:
             extra = await asyncio.wait_for(c.recv(), 1.0)
             check(False, f"crypto token must not receive x_low ({extra})")

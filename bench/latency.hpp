@@ -67,4 +67,14 @@ inline void pin_self(int cpu) {
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
+/// Lets the calling thread run on every CPU again (and the threads it creates from now on,
+/// which inherit it).
+inline void unpin_self() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c)
+        CPU_SET(c, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 } // namespace seismo::bench

@@ -51,21 +51,12 @@ using bench::percentiles;
 using bench::pin_self;
 using bench::print;
 using bench::summarize;
+using bench::unpin_self;
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
-
-/// Lets the calling thread (and the threads it creates from now on, which inherit it) run on
-/// every CPU.
-void unpin_self() {
-    cpu_set_t every_cpu;
-    CPU_ZERO(&every_cpu);
-    for (unsigned c = 0; c < std::thread::hardware_concurrency(); ++c)
-        CPU_SET(c, &every_cpu);
-    pthread_setaffinity_np(pthread_self(), sizeof every_cpu, &every_cpu);
-}
 
 // ---------------------------------------------------------------- 1. queue hop floor
 percentiles queue_hop(double rate, double seconds) {
@@ -318,8 +309,7 @@ engine_result engine_run(double rate, double seconds, std::size_t every, std::si
     const double drained = static_cast<double>(core::monotonic_now() - t0) / 1e9;
     engine_result r;
     r.client_cpu = subs ? thread_cpu(subs->thread.native_handle()) - subs0 : 0.0;
-    r.seismo_cpu = (process_cpu() - cpu0) - (thread_cpu(pthread_self()) - main0) -
-                   (subs ? thread_cpu(subs->thread.native_handle()) - subs0 : 0.0);
+    r.seismo_cpu = (process_cpu() - cpu0) - (thread_cpu(pthread_self()) - main0) - r.client_cpu;
     r.seconds = drained;
     r.triggers_per_s = static_cast<double>(crossings) / elapsed;
     if (subs) {

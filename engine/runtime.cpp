@@ -353,13 +353,13 @@ struct runtime::impl final : stage_sink {
                 // triggers' fan-out: whatever is ready. Blocks only when nothing is queued and
                 // the spin after the last work is over (never with busy_poll); a tick from
                 // another thread (NATS, inject) posts a wake-up (wake_io).
-                const core::nanos now = core::monotonic_now();
                 if (cfg.engine.busy_poll || events.size_approx() != 0 ||
-                    now - last_work < window.window()) {
+                    core::monotonic_now() - last_work < window.window()) {
                     worked = io.poll() != 0;
                 } else {
+                    const core::nanos blocked_at = core::monotonic_now();
                     worked = io.run_one_for(std::chrono::milliseconds(20)) != 0;
-                    if (worked) window.blocked_for(core::monotonic_now() - now);
+                    if (worked) window.blocked_for(core::monotonic_now() - blocked_at);
                 }
                 if (io.stopped()) {
                     io_work.reset();

@@ -16,10 +16,6 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-} // namespace seismo::core
-
-namespace seismo::core {
-
 /// How long a thread spins after its last work before it blocks, adapted to the gaps it sees
 /// (as the kernel's haltpoll does): a wait that blocked and was woken within `max` would have
 /// been caught by spinning, so the window doubles (to `max`); a wait that blocked longer than

@@ -79,17 +79,25 @@ nats_connection::nats_connection(const nats_endpoint& e, core::nanos connect_tim
     check(natsOptions_SetPingInterval(o.p, 2000), "ping interval");
     check(natsOptions_SetMaxPingsOut(o.p, 2), "pings out");
     check(natsOptions_SetReconnectBufSize(o.p, 32 << 20), "reconnect buffer");
-    check(natsOptions_SetDisconnectedCB(o.p, &nats_connection::on_disconnected, this),
+    // The callbacks' own reference: dropped by the closed callback, which comes once for a
+    // connection that was made; here when none was.
+    auto closure = std::make_unique<std::shared_ptr<events>>(events_);
+    check(natsOptions_SetDisconnectedCB(o.p, &nats_connection::on_disconnected, closure.get()),
           "disconnect callback");
-    check(natsOptions_SetReconnectedCB(o.p, &nats_connection::on_reconnected, this),
+    check(natsOptions_SetReconnectedCB(o.p, &nats_connection::on_reconnected, closure.get()),
           "reconnect callback");
+    check(natsOptions_SetClosedCB(o.p, &nats_connection::on_closed, closure.get()),
+          "closed callback");
     // The first connection: every server tried, until one answers or the time is up.
     std::string last;
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::nanoseconds(connect_timeout);
     for (;;) {
         const natsStatus s = natsConnection_Connect(&nc_, o.p);
-        if (s == NATS_OK) break;
+        if (s == NATS_OK) {
+            (void)closure.release(); // on_closed's now
+            break;
+        }
         last = status_text(s);
         if (std::chrono::steady_clock::now() >= deadline) {
             std::string list;
@@ -103,6 +111,7 @@ nats_connection::nats_connection(const nats_endpoint& e, core::nanos connect_tim
     jsOptions_Init(&jo);
     jo.Wait = 5000;
     if (const natsStatus s = natsConnection_JetStream(&js_, nc_, &jo); s != NATS_OK) {
+        events_->closing.store(true, std::memory_order_release);
         natsConnection_Destroy(nc_);
         throw nats_error("NATS: no JetStream context: " + status_text(s));
     }
@@ -111,6 +120,7 @@ nats_connection::nats_connection(const nats_endpoint& e, core::nanos connect_tim
 nats_connection::~nats_connection() {
     if (js_ != nullptr) jsCtx_Destroy(js_);
     if (nc_ != nullptr) {
+        events_->closing.store(true, std::memory_order_release);
         natsConnection_Close(nc_);
         natsConnection_Destroy(nc_);
     }
@@ -126,14 +136,20 @@ std::string nats_connection::server() const {
     return buf.data();
 }
 
-void nats_connection::on_disconnected(natsConnection*, void* self) {
-    static_cast<nats_connection*>(self)->disconnects_.add();
+void nats_connection::on_disconnected(natsConnection*, void* closure) {
+    events& ev = **static_cast<std::shared_ptr<events>*>(closure);
+    if (ev.closing.load(std::memory_order_acquire)) return; // closed by us, not lost
+    ev.disconnects.add();
     std::cerr << "seismo: NATS: disconnected; reconnecting (messages wait, up to [nats] buffer)\n";
 }
-void nats_connection::on_reconnected(natsConnection*, void* self) {
-    auto* c = static_cast<nats_connection*>(self);
-    c->reconnects_.add();
-    std::cerr << "seismo: NATS: reconnected to " << c->server() << "\n";
+void nats_connection::on_reconnected(natsConnection* nc, void* closure) {
+    (*static_cast<std::shared_ptr<events>*>(closure))->reconnects.add();
+    std::array<char, 256> url{};
+    if (natsConnection_GetConnectedUrl(nc, url.data(), url.size()) != NATS_OK) url[0] = '\0';
+    std::cerr << "seismo: NATS: reconnected to " << url.data() << "\n";
+}
+void nats_connection::on_closed(natsConnection*, void* closure) {
+    delete static_cast<std::shared_ptr<events>*>(closure); // NOLINT: the callbacks' reference
 }
 
 // ------------------------------------------------------------------ streams

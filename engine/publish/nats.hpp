@@ -61,18 +61,28 @@ class nats_connection {
     /// A JetStream context with default options (API requests, consumers).
     [[nodiscard]] __jsCtx* js() const noexcept { return js_; }
     [[nodiscard]] bool connected() const noexcept;
-    [[nodiscard]] std::uint64_t reconnects() const noexcept { return reconnects_.value(); }
-    [[nodiscard]] std::uint64_t disconnects() const noexcept { return disconnects_.value(); }
+    [[nodiscard]] std::uint64_t reconnects() const noexcept { return events_->reconnects.value(); }
+    [[nodiscard]] std::uint64_t disconnects() const noexcept {
+        return events_->disconnects.value();
+    }
     /// The URL of the server connected to ("" when none).
     [[nodiscard]] std::string server() const;
 
   private:
-    static void on_disconnected(__natsConnection*, void* self);
-    static void on_reconnected(__natsConnection*, void* self);
+    /// What the connection's callbacks touch. nats.c runs them on its own thread, and after
+    /// natsConnection_Close returns (a destroyed connection's disconnect callback still comes),
+    /// so they hold a reference of their own, dropped by the closed callback, the last.
+    struct events {
+        core::counter reconnects, disconnects;
+        std::atomic<bool> closing{false}; // the disconnect to come is ours, not the server's
+    };
+    static void on_disconnected(__natsConnection*, void* closure);
+    static void on_reconnected(__natsConnection*, void* closure);
+    static void on_closed(__natsConnection*, void* closure);
 
     __natsConnection* nc_ = nullptr;
     __jsCtx* js_ = nullptr;
-    core::counter reconnects_, disconnects_;
+    std::shared_ptr<events> events_ = std::make_shared<events>();
 };
 
 /// A stream seismo needs.

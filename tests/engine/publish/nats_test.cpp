@@ -7,10 +7,13 @@
 #include "tests/tools/nats_servers.hpp"
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -87,6 +90,67 @@ TEST(jetstream_publisher, refuses_past_its_buffer_and_counts_it) {
     EXPECT_EQ(refused, 50);
     EXPECT_EQ(pub.dropped(), 50u);
     EXPECT_EQ(pub.pending(), 100u);
+}
+
+// nats.c runs a connection's callbacks on one thread of its own, in order, and after
+// natsConnection_Close returns: a connection destroyed at once still gets its disconnect
+// callback. Here that thread is held (a raw connection's closed callback waits) while a
+// nats_connection is made and destroyed, so its callback can only come after it is gone — it
+// wrote into freed memory before (ASan, in the debug build); a last raw connection's closed
+// callback says every callback queued before it has run.
+namespace held_callbacks {
+std::promise<void> release, drained;
+std::shared_future<void> released = release.get_future().share();
+void hold(natsConnection*, void*) {
+    released.wait();
+}
+void done(natsConnection*, void*) {
+    drained.set_value();
+}
+natsConnection* raw(const std::string& url, natsConnectionHandler on_closed) {
+    natsOptions* o = nullptr;
+    natsOptions_Create(&o);
+    natsOptions_SetURL(o, url.c_str());
+    natsOptions_SetClosedCB(o, on_closed, nullptr);
+    natsConnection* nc = nullptr;
+    // The server may still be starting: tried for up to 10 s, as nats_connection does.
+    for (int i = 0; i < 100 && natsConnection_Connect(&nc, o) != NATS_OK; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    natsOptions_Destroy(o);
+    return nc;
+}
+} // namespace held_callbacks
+
+TEST(nats_connection, is_not_called_back_after_it_is_destroyed) {
+    namespace h = held_callbacks;
+    test_support::nats_servers s(1);
+    ASSERT_TRUE(s.started());
+    nats_endpoint e;
+    e.servers = s.urls();
+    natsConnection* holder = h::raw(s.urls()[0], &h::hold);
+    natsConnection* last = h::raw(s.urls()[0], &h::done);
+    ASSERT_NE(holder, nullptr);
+    ASSERT_NE(last, nullptr);
+    natsConnection_Close(holder); // nats.c's callback thread now waits in hold()
+    auto c = std::make_unique<nats_connection>(e, 10 * core::k_ns_per_s);
+    ASSERT_TRUE(c->connected());
+    c.reset(); // its disconnect and closed callbacks queue behind hold()
+    h::release.set_value();
+    natsConnection_Close(last);
+    ASSERT_EQ(h::drained.get_future().wait_for(std::chrono::seconds(30)),
+              std::future_status::ready);
+    natsConnection_Destroy(holder);
+    natsConnection_Destroy(last);
+
+    // A server that goes away is still a disconnect, counted (closing one ourselves is not).
+    nats_connection kept(e, 10 * core::k_ns_per_s);
+    EXPECT_EQ(kept.disconnects(), 0u);
+    ::kill(s.pid(0), SIGKILL);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (kept.disconnects() == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(kept.disconnects(), 1u);
+    EXPECT_FALSE(kept.connected());
 }
 
 } // namespace

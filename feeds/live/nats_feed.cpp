@@ -187,7 +187,11 @@ void nats_feed::watch() {
                 last_msg_at_.store(steady_ns() - 2'000'000'000, std::memory_order_relaxed);
             }
         }
-        if (!caught_up_.load(std::memory_order_acquire) && sub_.load() != nullptr) {
+        // Only while nothing arrives: a delivered message carries the consumer's pending count
+        // (caught up at 0), and a consumer-info request costs the server a pass over the
+        // stream — asked every 100 ms during a rebuild, it starved the delivery itself.
+        if (!caught_up_.load(std::memory_order_acquire) && sub_.load() != nullptr &&
+            steady_ns() - last_msg_at_.load(std::memory_order_relaxed) > 200'000'000) {
             jsConsumerInfo* ci = nullptr;
             jsErrCode jerr = static_cast<jsErrCode>(0);
             if (natsSubscription_GetConsumerInfo(&ci, sub_.load(), nullptr, &jerr) == NATS_OK) {

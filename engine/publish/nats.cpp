@@ -41,6 +41,13 @@ using owned_msg = owned<natsMsg, natsMsg_Destroy>;
 using owned_stream_info = owned<jsStreamInfo, jsStreamInfo_Destroy>;
 using owned_options = owned<natsOptions, natsOptions_Destroy>;
 
+/// The URL of the server `nc` is connected to ("" when none).
+std::string connected_url(natsConnection* nc) {
+    std::array<char, 256> buf{};
+    if (natsConnection_GetConnectedUrl(nc, buf.data(), buf.size()) != NATS_OK) return {};
+    return buf.data();
+}
+
 } // namespace
 
 std::string subject_token(std::string_view s) {
@@ -131,9 +138,7 @@ bool nats_connection::connected() const noexcept {
 }
 
 std::string nats_connection::server() const {
-    std::array<char, 256> buf{};
-    if (natsConnection_GetConnectedUrl(nc_, buf.data(), buf.size()) != NATS_OK) return {};
-    return buf.data();
+    return connected_url(nc_);
 }
 
 void nats_connection::on_disconnected(natsConnection*, void* closure) {
@@ -144,9 +149,7 @@ void nats_connection::on_disconnected(natsConnection*, void* closure) {
 }
 void nats_connection::on_reconnected(natsConnection* nc, void* closure) {
     (*static_cast<std::shared_ptr<events>*>(closure))->reconnects.add();
-    std::array<char, 256> url{};
-    if (natsConnection_GetConnectedUrl(nc, url.data(), url.size()) != NATS_OK) url[0] = '\0';
-    std::cerr << "seismo: NATS: reconnected to " << url.data() << "\n";
+    std::cerr << "seismo: NATS: reconnected to " << connected_url(nc) << "\n";
 }
 void nats_connection::on_closed(natsConnection*, void* closure) {
     delete static_cast<std::shared_ptr<events>*>(closure); // NOLINT: the callbacks' reference

@@ -95,7 +95,7 @@ TEST(jetstream_publisher, refuses_past_its_buffer_and_counts_it) {
 // nats.c runs a connection's callbacks on one thread of its own, in order, and after
 // natsConnection_Close returns: a connection destroyed at once still gets its disconnect
 // callback. Here that thread is held (a raw connection's closed callback waits) while a
-// nats_connection is made and destroyed, so its callback can only come after it is gone — it
+// nats_connection is destroyed, so its callback can only come after it is gone — it
 // wrote into freed memory before (ASan, in the debug build); a last raw connection's closed
 // callback says every callback queued before it has run.
 namespace held_callbacks {
@@ -131,10 +131,10 @@ TEST(nats_connection, is_not_called_back_after_it_is_destroyed) {
     natsConnection* last = h::raw(s.urls()[0], &h::done);
     ASSERT_NE(holder, nullptr);
     ASSERT_NE(last, nullptr);
-    natsConnection_Close(holder); // nats.c's callback thread now waits in hold()
     auto c = std::make_unique<nats_connection>(e, 10 * core::k_ns_per_s);
     ASSERT_TRUE(c->connected());
-    c.reset(); // its disconnect and closed callbacks queue behind hold()
+    natsConnection_Close(holder); // nats.c's callback thread now waits in hold()
+    c.reset();                    // its disconnect and closed callbacks queue behind hold()
     h::release.set_value();
     natsConnection_Close(last);
     ASSERT_EQ(h::drained.get_future().wait_for(std::chrono::seconds(30)),
@@ -142,7 +142,7 @@ TEST(nats_connection, is_not_called_back_after_it_is_destroyed) {
     natsConnection_Destroy(holder);
     natsConnection_Destroy(last);
 
-    // A server that goes away is still a disconnect, counted (closing one ourselves is not).
+    // A server that goes away is still a disconnect, counted.
     nats_connection kept(e, 10 * core::k_ns_per_s);
     EXPECT_EQ(kept.disconnects(), 0u);
     ::kill(s.pid(0), SIGKILL);

@@ -238,8 +238,9 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
                 continue;
             }
             // The connection limit is a limit on sessions: plain HTTP (metrics, probes) keeps
-            // answering when subscribers fill it.
-            if (stats.subscribers.load(std::memory_order_relaxed) >= opts.max_connections) {
+            // answering when subscribers fill it. The place is taken before the 101 is written.
+            auto slot = detail::session_slot::take(stats.subscribers, opts.max_connections);
+            if (!slot) {
                 stats.refused.fetch_add(1, std::memory_order_relaxed);
                 std::string body = error_json(
                     "too_many_connections", "at most " + std::to_string(opts.max_connections) +
@@ -265,8 +266,8 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
             if (wec) break;
             const auto data = buf.cdata();
             std::string leftover(static_cast<const char*>(data.data()), data.size());
-            co_await detail::run_pubsub(self, std::move(stream), std::move(leftover),
-                                        std::move(limit));
+            co_await detail::run_pubsub(self, std::move(slot), std::move(stream),
+                                        std::move(leftover), std::move(limit));
             co_return;
         }
         if (path == "/v1/reload") {

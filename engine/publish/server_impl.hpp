@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace seismo::publish {
@@ -38,6 +39,43 @@ using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 /// `{"type":<type>,"code":…,"message":…}`
 [[nodiscard]] std::string notice_json(std::string_view type, std::string_view code,
                                       std::string_view message);
+
+/// A subscriber session's place under `[server] max_connections`. It is taken before the upgrade
+/// is answered, in one atomic step, so two upgrades on two I/O threads cannot both take the last
+/// one (a check of the gauge and a count in the session later let a seventh session in), and it
+/// is given back when the session ends, whichever way it ends.
+class session_slot {
+  public:
+    session_slot() = default;
+    /// A place if fewer than `limit` are taken; an empty slot if none is free.
+    static session_slot take(std::atomic<std::uint64_t>& taken, std::size_t limit) {
+        auto n = taken.load(std::memory_order_relaxed);
+        do {
+            if (n >= limit) return {};
+        } while (!taken.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+        return session_slot{&taken};
+    }
+    session_slot(session_slot&& o) noexcept : taken_(std::exchange(o.taken_, nullptr)) {}
+    session_slot& operator=(session_slot&& o) noexcept {
+        if (this != &o) {
+            release();
+            taken_ = std::exchange(o.taken_, nullptr);
+        }
+        return *this;
+    }
+    session_slot(const session_slot&) = delete;
+    session_slot& operator=(const session_slot&) = delete;
+    ~session_slot() { release(); }
+    explicit operator bool() const { return taken_ != nullptr; }
+
+  private:
+    explicit session_slot(std::atomic<std::uint64_t>* taken) : taken_(taken) {}
+    void release() {
+        if (taken_ != nullptr) taken_->fetch_sub(1, std::memory_order_relaxed);
+        taken_ = nullptr;
+    }
+    std::atomic<std::uint64_t>* taken_ = nullptr;
+};
 /// A complete server (unmasked) WebSocket text frame holding `json`.
 [[nodiscard]] std::string text_frame(std::string_view json);
 /// The value of `name` in the target's query string ("" when absent).
@@ -108,16 +146,18 @@ extern template detail::net::awaitable<void>
 namespace detail {
 
 /// ws_session.cpp: runs an upgraded /v1/stream connection as a pub-sub session until it ends.
-/// `leftover`: bytes read past the upgrade request; `allowed`: the token's topic globs.
+/// `slot`: its place under max_connections, held until it ends; `leftover`: bytes read past the
+/// upgrade request; `allowed`: the token's topic globs.
 template <class Stream>
-net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv, Stream stream,
+net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv, session_slot slot, Stream stream,
                                 std::string leftover, std::vector<std::string> allowed);
 
 extern template net::awaitable<void> run_pubsub<plain_stream>(std::shared_ptr<server::impl>,
-                                                              plain_stream, std::string,
+                                                              session_slot, plain_stream,
+                                                              std::string,
                                                               std::vector<std::string>);
 extern template net::awaitable<void> run_pubsub<tls_stream>(std::shared_ptr<server::impl>,
-                                                            tls_stream, std::string,
+                                                            session_slot, tls_stream, std::string,
                                                             std::vector<std::string>);
 
 } // namespace detail

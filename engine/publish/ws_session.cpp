@@ -78,15 +78,14 @@ class pubsub_session final : public hub_subscriber,
     }
 
     awaitable_void run(std::shared_ptr<pubsub_session> keep, std::string leftover) {
-        srv_->stats.subscribers.fetch_add(1, std::memory_order_relaxed);
-        // Released on every way out, an exception included: a slot must never leak.
+        // Released on every way out, an exception included (the session's place under
+        // max_connections is run_pubsub's session_slot, given back when this returns).
         struct release {
             pubsub_session* s;
             ~release() {
                 s->idle_timer_.cancel();
                 s->drain_timer_.cancel();
                 s->srv_->trigger_hub.remove(s);
-                s->srv_->stats.subscribers.fetch_sub(1, std::memory_order_relaxed);
             }
         } released{this};
         if (srv_->opts.idle_timeout.count() > 0)
@@ -558,8 +557,11 @@ class pubsub_session final : public hub_subscriber,
 } // namespace
 
 template <class Stream>
-net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv, Stream stream,
+net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv,
+                                [[maybe_unused]] session_slot slot, Stream stream,
                                 std::string leftover, std::vector<std::string> allowed) {
+    // `slot` lives in this coroutine's frame: the place is given back when the session's run
+    // has ended (or the frame is destroyed unfinished).
     auto session =
         std::make_shared<pubsub_session<Stream>>(srv, std::move(stream), std::move(allowed));
     srv->register_closer(session, [w = std::weak_ptr<pubsub_session<Stream>>(session)] {
@@ -568,9 +570,11 @@ net::awaitable<void> run_pubsub(std::shared_ptr<server::impl> srv, Stream stream
     co_await session->run(session, std::move(leftover));
 }
 
-template net::awaitable<void> run_pubsub<plain_stream>(std::shared_ptr<server::impl>, plain_stream,
-                                                       std::string, std::vector<std::string>);
-template net::awaitable<void> run_pubsub<tls_stream>(std::shared_ptr<server::impl>, tls_stream,
-                                                     std::string, std::vector<std::string>);
+template net::awaitable<void> run_pubsub<plain_stream>(std::shared_ptr<server::impl>, session_slot,
+                                                       plain_stream, std::string,
+                                                       std::vector<std::string>);
+template net::awaitable<void> run_pubsub<tls_stream>(std::shared_ptr<server::impl>, session_slot,
+                                                     tls_stream, std::string,
+                                                     std::vector<std::string>);
 
 } // namespace seismo::publish::detail

@@ -1,20 +1,26 @@
 // The server's slots on every way out of a connection (hardening): a route whose hook throws
 // answers 500 and is counted; whatever else escapes a connection closes it and releases its
-// slot, so that throws can never accumulate into a lock-out.
+// slot, so that throws can never accumulate into a lock-out. Sessions over max_connections are
+// refused however many threads take places at once, and a place ended is a place free again.
 #include "engine/publish/hub.hpp"
 #include "engine/publish/server.hpp"
+#include "engine/publish/server_impl.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace seismo::publish {
 namespace {
@@ -34,6 +40,25 @@ std::string request(std::uint16_t port, const std::string& path) {
     net::read(s, net::dynamic_buffer(out), ec); // to EOF (or a reset)
     return out;
 }
+
+/// An upgrade to /v1/stream on a socket of its own, kept open; `status` is the answer's status
+/// line.
+struct upgraded {
+    net::io_context io;
+    tcp::socket s{io};
+    std::string status;
+    explicit upgraded(std::uint16_t port) {
+        s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+        const std::string req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        net::write(s, net::buffer(req));
+        std::string head;
+        boost::system::error_code ec;
+        net::read_until(s, net::dynamic_buffer(head), "\r\n\r\n", ec);
+        status = head.substr(0, head.find("\r\n"));
+    }
+};
 
 /// Polls `pred` until it holds or 5 s pass.
 template <class F>
@@ -79,6 +104,88 @@ TEST(server, a_throwing_hook_answers_500_and_anything_else_releases_the_slot) {
     guard.reset();
     io.stop();
     t.join();
+}
+
+TEST(session_slot, no_more_places_are_taken_than_the_limit_whatever_the_threads) {
+    std::atomic<std::uint64_t> taken{0};
+    constexpr std::size_t k_limit = 6;
+    std::vector<detail::session_slot> held(64);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            while (!go.load()) {
+            }
+            for (std::size_t i = t; i < held.size(); i += 8)
+                held[i] = detail::session_slot::take(taken, k_limit);
+        });
+    go = true;
+    for (auto& t : threads)
+        t.join();
+    std::size_t got = 0;
+    for (const auto& h : held)
+        got += h ? 1 : 0;
+    EXPECT_EQ(got, k_limit);
+    EXPECT_EQ(taken.load(), k_limit);
+
+    for (auto& h : held)
+        if (h) {
+            detail::session_slot moved = std::move(h);
+            EXPECT_FALSE(h) << "a moved-from slot holds no place";
+            EXPECT_EQ(taken.load(), k_limit) << "a move does not give the place back";
+            break; // `moved` gives it back here
+        }
+    EXPECT_EQ(taken.load(), k_limit - 1);
+    EXPECT_TRUE(detail::session_slot::take(taken, k_limit)) << "the freed place is taken again";
+    EXPECT_EQ(taken.load(), k_limit - 1) << "and given back with the temporary";
+    held.clear();
+    EXPECT_EQ(taken.load(), 0u);
+}
+
+TEST(server, sessions_over_max_connections_are_refused_on_every_io_thread) {
+    net::io_context io;
+    net::io_context w1;
+    net::io_context w2;
+    hub h(16);
+    server_options o;
+    o.listen = "127.0.0.1:0";
+    o.max_connections = 3;
+    o.client_rate = 0;
+    o.workers = {&w1, &w2};
+    server srv(io, o, h, {});
+    srv.start();
+    std::vector<std::thread> threads;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+    for (auto* c : {&io, &w1, &w2}) {
+        guards.emplace_back(net::make_work_guard(*c));
+        threads.emplace_back([c] { c->run(); });
+    }
+
+    std::vector<std::unique_ptr<upgraded>> sessions;
+    for (int i = 0; i < 3; ++i) {
+        sessions.push_back(std::make_unique<upgraded>(srv.port()));
+        EXPECT_EQ(sessions.back()->status, "HTTP/1.1 101 Switching Protocols");
+    }
+    // At once after the third 101, on whichever thread the next connection lands: refused.
+    for (int i = 0; i < 4; ++i) {
+        upgraded over(srv.port());
+        EXPECT_EQ(over.status, "HTTP/1.1 503 Service Unavailable") << "attempt " << i;
+    }
+    EXPECT_EQ(srv.stats().subscribers.load(), 3u);
+    EXPECT_EQ(srv.stats().refused.load(), 4u);
+
+    sessions.erase(sessions.begin()); // one session ends: its place is free again
+    EXPECT_TRUE(eventually([&] { return srv.stats().subscribers.load() == 2; }));
+    upgraded again(srv.port());
+    EXPECT_EQ(again.status, "HTTP/1.1 101 Switching Protocols");
+
+    sessions.clear();
+    srv.stop();
+    guards.clear();
+    for (auto* c : {&io, &w1, &w2})
+        c->stop();
+    for (auto& t : threads)
+        t.join();
 }
 
 } // namespace

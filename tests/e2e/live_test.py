@@ -13,6 +13,7 @@ usage: live_test.py SEISMO_BINARY
 import asyncio
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -404,14 +405,34 @@ levels = [{{ at = 50, severity = "critical" }}]
     c, up = upgraded()
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     ping = bytes([0x89, 0x80 | 100]) + mask + bytes(100)
-    sent = 0
-    c.settimeout(0.5)
+    flood = memoryview(ping * 200000)  # ~21 MB of pings, never reading the pongs
+    # The sends stop for good only once the server has stopped reading: its pongs fill the
+    # kernel's send buffer (at most tcp_wmem's maximum), then its own queue. A pause alone proves
+    # nothing: a segment dropped on loopback stalls TCP for a retransmission timeout while the
+    # server still reads, and a flood given up there leaves pongs that all fit in the kernel. So
+    # the flood goes on until nothing has gone out for a second after that much was sent.
     try:
-        for _ in range(200000):  # ~20 MB of pings, never reading the pongs
-            c.sendall(ping)
-            sent += 1
-    except (socket.timeout, BrokenPipeError, ConnectionResetError):
-        pass  # back-pressure: the server stopped reading, so the sends stall
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem_max = int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        wmem_max = 4 << 20
+    c.setblocking(False)
+    off, progress = 0, time.monotonic()
+    deadline = progress + 60
+    while off < len(flood) and time.monotonic() < deadline:
+        if select.select([], [c], [], 0.2)[1]:
+            try:
+                n = c.send(flood[off:off + 65536])
+            except BlockingIOError:
+                n = 0
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if n:
+                off += n
+                progress = time.monotonic()
+        if off > wmem_max and time.monotonic() - progress >= 1:
+            break  # back-pressure: the server stopped reading, so the sends stall
+    sent = off // len(ping)
     # still connected, still not reading: cut off after the grace period, and counted
     cut = await wait_until(lambda: metric_sum(http_get(base + "/metrics", ops)[1], "seismo_subscriber_dropped_total",
                                               reason="unread_replies") >= 1, 15)

@@ -11,6 +11,7 @@
 // cache level the state no longer fits in (from sysfs).
 //
 //   build/release/bench/scaling_bench [--ticks 2000000] [--rounds 3] [--quick]
+//                                     [--only instruments|signals|breadth|triggers]
 #include "bench/floor.hpp"
 #include "bench/frames.hpp"
 #include "bench/support.hpp"
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
     std::size_t ticks = 2'000'000;
     int rounds = 3;
     bool quick = false;
+    std::string only;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--ticks") == 0 && i + 1 < argc)
             ticks = std::stoull(argv[++i]);
@@ -164,11 +166,23 @@ int main(int argc, char** argv) {
             rounds = std::stoi(argv[++i]);
         else if (std::strcmp(argv[i], "--quick") == 0)
             quick = true;
+        else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else {
-            std::fprintf(stderr, "usage: scaling_bench [--ticks N] [--rounds R] [--quick]\n");
+            std::fprintf(stderr, "usage: scaling_bench [--ticks N] [--rounds R] [--quick] "
+                                 "[--only instruments|signals|breadth|triggers]\n");
             return 2;
         }
     }
+    if (!only.empty() && only != "instruments" && only != "signals" && only != "breadth" &&
+        only != "triggers") {
+        std::fprintf(stderr,
+                     "scaling_bench: --only takes instruments, signals, breadth or "
+                     "triggers, not '%s'\n",
+                     only.c_str());
+        return 2;
+    }
+    const auto wanted = [&](const char* dim) { return only.empty() || only == dim; };
     if (quick) {
         ticks = 50'000;
         rounds = 1;
@@ -179,21 +193,21 @@ int main(int argc, char** argv) {
                 "read of the same frames; L2 %zu KiB, L3 %zu KiB\n",
                 rounds, g_l2 >> 10, g_l3 >> 10);
 
-    header("instruments");
+    if (wanted("instruments")) header("instruments");
     point prev;
     bool have = false;
     for (std::size_t n : {100, 1'000, 10'000, 100'000}) {
-        if (quick && n > 1'000) break;
+        if ((quick && n > 1'000) || !wanted("instruments")) break;
         const point p = measure(config_with(drawdown("dd"), n), make_ticks(n, ticks, 0, 1), rounds);
         row(std::to_string(n), p, have ? &prev : nullptr);
         prev = p;
         have = true;
     }
 
-    header("signals");
+    if (wanted("signals")) header("signals");
     have = false;
     for (std::size_t s : {1, 10, 100, 1'000}) {
-        if (quick && s > 10) break;
+        if ((quick && s > 10) || !wanted("signals")) break;
         std::string sigs;
         for (std::size_t i = 0; i < s; ++i)
             sigs += drawdown("dd" + std::to_string(i));
@@ -205,10 +219,10 @@ int main(int argc, char** argv) {
         have = true;
     }
 
-    header("breadth");
+    if (wanted("breadth")) header("breadth");
     have = false;
     for (std::size_t m : {5'000, 50'000, 500'000}) {
-        if (quick && m > 5'000) break;
+        if ((quick && m > 5'000) || !wanted("breadth")) break;
         const std::string sig = "[[signal]]\nname = \"br\"\nkind = \"breadth\"\nselect = "
                                 "\"tag:u\"\nwindow = \"10m\"\nresolution = \"1m\"\nmember_at = "
                                 "-0.001\nlevels = [{ at = 0.9, severity = \"warning\" }]\n";
@@ -219,9 +233,10 @@ int main(int argc, char** argv) {
         have = true;
     }
 
-    header("triggers");
+    if (wanted("triggers")) header("triggers");
     have = false;
     for (double r : {0.0, 0.001, 0.01, 0.1}) {
+        if (!wanted("triggers")) break;
         const std::string sig = "[[signal]]\nname = \"lv\"\nkind = \"level\"\nselect = "
                                 "\"tag:u\"\nlevels = [{ at = 90, severity = \"warning\" }]\n";
         char label[16];

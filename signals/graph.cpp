@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <stdexcept>
 
 namespace seismo::signals {
@@ -20,7 +21,16 @@ constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 constexpr core::nanos k_never = std::numeric_limits<core::nanos>::max();
 constexpr core::nanos k_none = std::numeric_limits<core::nanos>::min();
 
-struct inst_state {
+struct route {
+    std::uint32_t signal;
+    std::uint32_t member;
+};
+
+/// An instrument's state, with its first routes (the members it updates) inline: a tick then
+/// reads one 128-byte block, not the block and then a list elsewhere (at 100 k instruments each
+/// is a cache miss, and the list's was one more in series before the members could be found).
+struct alignas(64) inst_state {
+    static constexpr std::size_t k_near = 4;
     core::nanos last_ts = 0;
     /// The latest event time per stream (trade, quote, value): lateness is judged within a
     /// stream, since a venue's trade and quote channels carry times from different engines.
@@ -35,12 +45,12 @@ struct inst_state {
     /// A previous close arrived after the last price tick: a new session, whose opening
     /// price is the next tick.
     bool new_session = false;
+    /// How many routes the instrument has; when at most k_near, they are `near` (a copy of
+    /// graph::impl::routes[i], which always holds them all).
+    std::uint32_t nroutes = 0;
+    std::array<route, k_near> near{};
 };
-
-struct route {
-    std::uint32_t signal;
-    std::uint32_t member;
-};
+static_assert(sizeof(inst_state) == 128, "two cache lines per instrument");
 
 struct drawdown_member {
     core::instrument_id inst;
@@ -127,11 +137,25 @@ struct graph::impl {
     std::vector<std::uint32_t> order;
     std::vector<std::uint32_t> composites; // composite indices in topological order
     std::vector<inst_state> inst;
-    std::vector<std::vector<route>> routes;
+    std::vector<std::vector<route>> routes; // every instrument's, sorted by signal
     std::uint64_t seq = 0;
     core::nanos watermark = std::numeric_limits<core::nanos>::min();
     core::nanos next_expiry = k_never;
     bool composite_dirty = false;
+
+    /// Instrument i's routes: the inline copy when it holds them all.
+    [[nodiscard]] std::span<const route> routes_of(std::uint32_t i) const noexcept {
+        const inst_state& is = inst[i];
+        if (is.nroutes <= inst_state::k_near) return {is.near.data(), is.nroutes};
+        return routes[i];
+    }
+    /// Refreshes instrument i's inline copy of its routes after routes[i] changed.
+    void sync_routes(std::uint32_t i) noexcept {
+        inst_state& is = inst[i];
+        const auto& rs = routes[i];
+        is.nroutes = static_cast<std::uint32_t>(rs.size());
+        std::copy_n(rs.begin(), std::min(rs.size(), inst_state::k_near), is.near.begin());
+    }
 
     // Per-step context.
     const core::tick* cur = nullptr;
@@ -249,6 +273,7 @@ struct graph::impl {
         rs.push_back({s.index, m});
         std::sort(rs.begin(), rs.end(),
                   [](const route& a, const route& b) { return a.signal < b.signal; });
+        sync_routes(core::index(id));
     }
 
     // ---- emission ----
@@ -442,7 +467,7 @@ struct graph::impl {
         is.prev_close = prev_close;
         if (!is.has_tick) return;
         is.new_session = true;
-        for (const route& r : routes[i]) {
+        for (const route& r : routes_of(i)) {
             signal_rt& s = sigs[r.signal];
             if (s.spec.kind != signal_kind::breadth || s.spec.ref == ref_kind::window) continue;
             breadth_member& m = s.br[r.member];
@@ -484,7 +509,7 @@ struct graph::impl {
         cur = &t;
         sink = &out;
         const double px = t.px;
-        for (const route& r : routes[i]) {
+        for (const route& r : routes_of(i)) {
             signal_rt& s = sigs[r.signal];
             switch (s.spec.kind) {
             case signal_kind::drawdown:
@@ -666,9 +691,10 @@ struct graph::impl {
             match_selectors(s, std::min(seen, total), total);
             if (s.spec.kind == signal_kind::composite) s.dirty = true;
         }
-        for (auto& rs : routes) {
-            std::sort(rs.begin(), rs.end(),
+        for (std::uint32_t i = 0; i < total; ++i) {
+            std::sort(routes[i].begin(), routes[i].end(),
                       [](const route& a, const route& b) { return a.signal < b.signal; });
+            sync_routes(i);
         }
         // 4. The run's clock and numbering go on.
         seq = old.seq;
@@ -699,7 +725,7 @@ struct graph::impl {
         is.stale = stale;
         sink = &out;
         cur = nullptr;
-        for (const route& r : routes[i]) {
+        for (const route& r : routes_of(i)) {
             signal_rt& s = sigs[r.signal];
             if (stale)
                 ++s.stale_members;

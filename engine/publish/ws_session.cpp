@@ -132,17 +132,22 @@ class pubsub_session final : public hub_subscriber,
     using clock = std::chrono::steady_clock;
 
     /// A client silent for idle_timeout is closed; at half of it the server pings (browsers
-    /// and WebSocket libraries answer pings by themselves, so a live client stays).
+    /// and WebSocket libraries answer pings by themselves, so a live client stays). The client
+    /// always has half of it to answer: the watch wakes every quarter, so a ping can go out up
+    /// to a quarter late, and a busy host must not turn that into a client cut off for a pong
+    /// it had too little time to send.
     awaitable_void idle_watch(std::shared_ptr<pubsub_session> keep) {
         const auto timeout = srv_->opts.idle_timeout;
         const auto half = timeout / 2;
         bool pinged = false;
+        clock::time_point pinged_at{};
         while (!closing_ && !dead_) {
             idle_timer_.expires_after(std::chrono::duration_cast<clock::duration>(half / 2));
             auto [ec] = co_await idle_timer_.async_wait(k_tuple);
             if (ec || closing_ || dead_) break;
-            const auto quiet = clock::now() - last_rx_;
-            if (quiet >= timeout) {
+            const auto now = clock::now();
+            const auto quiet = now - last_rx_;
+            if (quiet >= timeout && pinged && now - pinged_at >= half) {
                 fail(drop_reason::idle, 1008,
                      "idle: nothing received, not even a pong, in " +
                          std::to_string(
@@ -159,6 +164,7 @@ class pubsub_session final : public hub_subscriber,
                 ws::append_frame(f, ws::opcode::ping, "seismo");
                 send_own(std::move(f));
                 pinged = true;
+                pinged_at = now;
             }
         }
         (void)keep;

@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -99,6 +100,60 @@ TEST(server, a_throwing_hook_answers_500_and_anything_else_releases_the_slot) {
         << srv.stats().connections.load() << " slots still held";
     const std::string c = request(srv.port(), "/healthz");
     EXPECT_EQ(c.rfind("HTTP/1.1 200", 0), 0u) << "served after 200 escaped throws: " << c;
+
+    srv.stop();
+    guard.reset();
+    io.stop();
+    t.join();
+}
+
+/// One frame the server sent (unmasked, payload under 126 bytes: the control frames).
+struct server_frame {
+    int op = -1;
+    std::string payload;
+    std::chrono::steady_clock::time_point at;
+};
+server_frame read_frame(tcp::socket& s) {
+    std::array<unsigned char, 2> head{};
+    boost::system::error_code ec;
+    net::read(s, net::buffer(head), ec);
+    server_frame f;
+    if (ec) return f;
+    f.op = head[0] & 0x0f;
+    f.payload.resize(head[1] & 0x7f);
+    net::read(s, net::buffer(f.payload), ec);
+    f.at = std::chrono::steady_clock::now();
+    return f;
+}
+
+TEST(server, a_silent_subscriber_has_half_the_idle_timeout_to_answer_the_ping) {
+    net::io_context io;
+    hub h(16);
+    server_options o;
+    o.listen = "127.0.0.1:0";
+    o.idle_timeout = std::chrono::milliseconds(800);
+    server srv(io, o, h, {});
+    srv.start();
+    auto guard = net::make_work_guard(io);
+    std::thread t([&] { io.run(); });
+
+    upgraded c(srv.port());
+    ASSERT_EQ(c.status, "HTTP/1.1 101 Switching Protocols");
+    const server_frame ping = read_frame(c.s);
+    ASSERT_EQ(ping.op, 0x9) << "the server pings a silent client";
+    const server_frame close = read_frame(c.s);
+    ASSERT_EQ(close.op, 0x8);
+    ASSERT_GE(close.payload.size(), 2u);
+    EXPECT_EQ((static_cast<unsigned char>(close.payload[0]) << 8) |
+                  static_cast<unsigned char>(close.payload[1]),
+              1008);
+    EXPECT_NE(close.payload.find("idle"), std::string::npos) << close.payload;
+    // No sooner than half the timeout (400 ms) after the ping, however late the ping went out
+    // (the watch wakes every 200 ms; 100 ms of slack for this client's own reads).
+    EXPECT_GE(close.at - ping.at, std::chrono::milliseconds(300))
+        << std::chrono::duration_cast<std::chrono::milliseconds>(close.at - ping.at).count()
+        << " ms between the ping and the close";
+    EXPECT_EQ(srv.stats().dropped[static_cast<std::size_t>(drop_reason::idle)].load(), 1u);
 
     srv.stop();
     guard.reset();

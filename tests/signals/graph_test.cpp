@@ -281,6 +281,35 @@ TEST(graph, breadth_counts_instruments_first_seen_after_start_through_selectors)
     EXPECT_EQ(c.out[0].members, 2u);
 }
 
+TEST(graph, an_instrument_in_many_signals_updates_each_once_in_signal_order) {
+    // Six signals on A, more than an instrument keeps inline: the last lists A by name (its
+    // member made first), the others select it by tag, one of them listing it by name too.
+    auto reg = make_registry(2);
+    std::vector<signal_spec> specs;
+    for (int i = 0; i < 6; ++i) {
+        auto s = spec("lv" + std::to_string(i), signal_kind::level, {{50.0, severity::warning}});
+        if (i == 5)
+            s.instruments = {"A"};
+        else
+            s.select = {{selector::by::tag, "t"}};
+        if (i == 2) s.instruments = {"A"};
+        specs.push_back(s);
+    }
+    graph g(specs, *reg);
+    collector c;
+    for (std::uint32_t n = 0; n < 6; ++n)
+        EXPECT_EQ(g.members(n), n == 5 ? 1u : 2u) << "signal " << n;
+    g.apply(tk(0, k_t0, 40.0), c);
+    ASSERT_EQ(c.out.size(), 6u);
+    for (std::uint32_t n = 0; n < 6; ++n)
+        EXPECT_EQ(c.out[n].signal, n) << "each signal once, in signal order";
+    c.clear();
+    g.apply(tk(1, k_t0, 40.0), c);
+    ASSERT_EQ(c.out.size(), 5u) << "B is in the five selecting signals";
+    for (std::uint32_t n = 0; n < 5; ++n)
+        EXPECT_EQ(c.out[n].signal, n);
+}
+
 TEST(graph, composite_fires_in_the_same_step_and_expires_by_within) {
     auto reg_owner = make_registry(2);
     auto& reg = *reg_owner;

@@ -395,7 +395,7 @@ struct runtime::impl final : stage_sink {
             if (n != k_bulk) {
                 const core::nanos now = core::monotonic_now();
                 stage.maybe_flush_order(now);
-                if (now - last_snapshot >= k_snapshot_every) {
+                if (now - last_snapshot >= stage.snapshot_every(k_snapshot_every)) {
                     last_snapshot = now;
                     stage.publish_snapshot();
                 }

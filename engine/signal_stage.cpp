@@ -96,6 +96,7 @@ std::shared_ptr<const stage_snapshot> signal_stage::snapshot() const {
 }
 
 void signal_stage::publish_snapshot() {
+    const core::nanos started = core::monotonic_now();
     auto s = std::make_shared<stage_snapshot>();
     const core::nanos wm = graph_.watermark();
     s->watermark = wm == std::numeric_limits<core::nanos>::min() ? 0 : wm;
@@ -173,8 +174,11 @@ void signal_stage::publish_snapshot() {
         j += R"(,"values":[)";
     }
     s->quiet = quiet_instruments(configured_, graph_);
-    std::lock_guard lock(snapshot_mu_);
-    snapshot_ = std::move(s);
+    {
+        std::lock_guard lock(snapshot_mu_);
+        snapshot_ = std::move(s);
+    }
+    stats_.snapshot_ns.store(core::monotonic_now() - started, std::memory_order_relaxed);
 }
 
 namespace {
@@ -199,6 +203,12 @@ class stage_probe final : public prometheus::Collectable {
                             static_cast<double>(st.applied.value() + st.references.value()));
         publish::add_single(out, "seismo_ticks_late_total", "Ticks refused as late.",
                             MetricType::Counter, static_cast<double>(st.late.value()));
+        publish::add_single(
+            out, "seismo_state_snapshot_seconds",
+            "How long the last state snapshot (/v1/state, seismo_signal_value) took the signal "
+            "thread; snapshots are spaced to at most 1% of it.",
+            MetricType::Gauge,
+            static_cast<double>(st.snapshot_ns.load(std::memory_order_relaxed)) / 1e9);
         // Named by the snapshot itself: the graph may have been swapped by a reload since.
         const auto snap = s_.snapshot();
         auto values = publish::make_family(

@@ -19,7 +19,9 @@
 #include "signals/step.hpp"
 #include "signals/trigger.hpp"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -57,6 +59,8 @@ struct alignas(64) stage_stats {
     core::counter triggers;   ///< produced (signal and feed-health)
     std::array<core::counter, signals::k_max_feeds> late_per_feed{};
     core::latency_histogram tick_to_trigger; ///< observe_latency() (live)
+    /// How long the last state snapshot took its thread (the signal thread), ns.
+    std::atomic<std::int64_t> snapshot_ns{0};
 };
 
 /// Every signal's state at one moment, for /v1/state and seismo_signal_value.
@@ -142,8 +146,15 @@ class signal_stage final : signals::trigger_sink {
     static constexpr core::nanos k_order_every = 5'000'000;
 
     /// Builds a snapshot of every signal's state (allocates; the live signal thread does it four
-    /// times a second) and makes it the current one.
+    /// times a second, less often for a large state: see snapshot_every) and makes it the
+    /// current one.
     void publish_snapshot();
+    /// How long the live signal thread should wait between snapshots: `every`, or 100 times
+    /// what the last one took when that is longer, so that the snapshot takes at most 1% of
+    /// the thread (at 100 k instruments one takes tens of milliseconds, and every tick waits).
+    [[nodiscard]] core::nanos snapshot_every(core::nanos every) const noexcept {
+        return std::max(every, 100 * stats_.snapshot_ns.load(std::memory_order_relaxed));
+    }
     /// The latest published snapshot (any thread); never null after construction.
     [[nodiscard]] std::shared_ptr<const stage_snapshot> snapshot() const;
 

@@ -103,8 +103,17 @@ void signal_stage::publish_snapshot() {
     s->taken = core::realtime_now();
     const auto& specs = graph_.specs();
     s->signals.resize(specs.size());
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        const std::size_t n = graph_.members(static_cast<std::uint32_t>(i));
+        s->signals[i].entries.reserve(n);
+        total += n;
+    }
+    s->values.reserve(total);
     graph_.visit([&](const signals::value_view& v) {
-        std::string o = "{";
+        std::string o;
+        o.reserve(192);
+        o += '{';
         const bool has_inst = v.inst != core::k_no_instrument;
         std::string inst;
         if (has_inst) {

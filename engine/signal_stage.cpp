@@ -105,7 +105,11 @@ void signal_stage::publish_snapshot() {
     s->signals.resize(specs.size());
     std::size_t total = 0;
     for (std::size_t i = 0; i < specs.size(); ++i) {
-        const std::size_t n = graph_.members(static_cast<std::uint32_t>(i));
+        // One value per member, but one per signal for breadth and composites (a universe of
+        // 500 k members is one ratio).
+        const bool one = specs[i].kind == signals::signal_kind::breadth ||
+                         specs[i].kind == signals::signal_kind::composite;
+        const std::size_t n = one ? 1 : graph_.members(static_cast<std::uint32_t>(i));
         s->signals[i].entries.reserve(n);
         total += n;
     }

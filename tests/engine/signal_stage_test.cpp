@@ -41,5 +41,24 @@ TEST(signal_stage, snapshots_are_spaced_to_a_hundred_times_what_the_last_one_too
     EXPECT_EQ(stage.snapshot_every(0), 100 * took) << "at most 1% of the thread";
 }
 
+TEST(signal_stage, a_breadth_signal_is_one_value_and_one_reserved_entry_in_a_snapshot) {
+    const config cfg = load_config_string(
+        universe(2000) + "[[signal]]\nname = \"br\"\nkind = \"breadth\"\nselect = \"tag:u\"\n"
+                         "window = \"10m\"\nmember_at = -0.01\nlevels = [{ at = 0.5, severity = "
+                         "\"warning\" }]\n",
+        "stage_test.toml");
+    core::instrument_registry reg;
+    populate_registry(cfg, reg);
+    null_sink sink;
+    signal_stage stage(cfg, reg, 1, sink);
+    stage.publish_snapshot();
+    const auto snap = stage.snapshot();
+    ASSERT_EQ(snap->signals.size(), 2u);
+    EXPECT_EQ(snap->values.size(), 2001u) << "the level's 2,000 members and the breadth's ratio";
+    EXPECT_EQ(snap->signals[1].entries.size(), 1u);
+    EXPECT_EQ(snap->signals[1].entries.capacity(), 1u)
+        << "room for its one value, not for its 2,000 members";
+}
+
 } // namespace
 } // namespace seismo::engine

@@ -34,12 +34,9 @@ class trailing_max {
             pop_front();
         if (size_ != 0 && back_.bucket == b) {
             if (px <= back_.max) return;
-            // The newest bucket's maximum rose: it may now dominate older entries.
+            // The newest bucket's maximum rose: its entry is replaced, and the new one may
+            // dominate older entries too.
             pop_back();
-            while (size_ != 0 && back_.max <= px)
-                pop_back();
-            push_back({b, px});
-            return;
         }
         while (size_ != 0 && back_.max <= px)
             pop_back();

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -694,9 +695,12 @@ struct graph::impl {
             match_selectors(s, std::min(seen, total), total);
             if (s.spec.kind == signal_kind::composite) s.dirty = true;
         }
+        // Every list is sorted already: signals were taken in index order, each appending its
+        // members' routes after the earlier signals' (add_member inserts in order too).
         for (std::uint32_t i = 0; i < total; ++i) {
-            std::sort(routes[i].begin(), routes[i].end(),
-                      [](const route& a, const route& b) { return a.signal < b.signal; });
+            assert(
+                std::is_sorted(routes[i].begin(), routes[i].end(),
+                               [](const route& a, const route& b) { return a.signal < b.signal; }));
             sync_routes(i);
         }
         // 4. The run's clock and numbering go on.

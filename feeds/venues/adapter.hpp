@@ -12,6 +12,7 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -38,6 +39,23 @@ constexpr parse_result k_ok = parse_result::of(frame_status::ticks);
 constexpr parse_result k_control = parse_result::of(frame_status::control);
 constexpr parse_result k_ignored = parse_result::of(frame_status::ignored);
 
+/// The first bytes of the keys an adapter reads. Most fields of a venue frame are ones seismo
+/// does not read (Binance's E, m, M, f, l; OKX's open24h, vol24h, ...): a key whose first byte
+/// is not in the set is skipped with one lookup, not compared with every name in turn.
+class key_initials {
+  public:
+    consteval explicit key_initials(std::string_view firsts) {
+        for (const char c : firsts)
+            bits_[static_cast<unsigned char>(c)] = true;
+    }
+    [[nodiscard]] bool may_match(od::raw_json_string k) const noexcept {
+        return bits_[static_cast<unsigned char>(k.raw()[0])];
+    }
+
+  private:
+    std::array<bool, 256> bits_{};
+};
+
 /// A number that may be a string; an empty string counts as absent.
 struct opt_num {
     double v = 0;
@@ -50,6 +68,17 @@ inline parse_result read_opt(od::value& val, opt_num& out, std::string_view fiel
     if (val.type().get(t) != simdjson::SUCCESS) return malformed("not valid JSON");
     if (t == od::json_type::null) return k_ok;
     if (t == od::json_type::string) {
+        // A decimal in a string ("0.35280000", as venues send prices) is read in place; anything
+        // else (empty, "+1", ".5", "1e999", escapes) takes the unescaping path below, which a
+        // failed get_double_in_string leaves the value to.
+        double d = 0;
+        if (val.get_double_in_string().get(d) == simdjson::SUCCESS) {
+            if (!std::isfinite(d))
+                return detail::number_error(num_status::non_finite, field_error, non_finite);
+            out.v = d;
+            out.present = true;
+            return k_ok;
+        }
         std::string_view s;
         if (val.get_string().get(s) != simdjson::SUCCESS) return malformed("not valid JSON");
         if (s.empty()) return k_ok;

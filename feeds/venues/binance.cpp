@@ -20,10 +20,13 @@ struct binance_parser : venue_context {
     };
 
     parse_result binance_fields(od::object obj, binance_state& st, int depth) {
+        // e X s p q a b t u T, stream data, result id method error params code
+        static constexpr key_initials k_read{"eXspqabtuTdrimc"};
         for (auto fr : obj) {
             if (fr.error() != simdjson::SUCCESS) return malformed("not valid JSON");
             od::field& f = fr.value_unsafe();
             const od::raw_json_string k = f.key();
+            if (!k_read.may_match(k)) continue;
             od::value& v = f.value();
             if (k.unsafe_is_equal("e")) {
                 if (v.get_string().get(st.e) != simdjson::SUCCESS)

@@ -66,39 +66,69 @@ struct coinbase_parser : venue_context {
             od::field& f = fr.value_unsafe();
             const od::raw_json_string k = f.key();
             od::value& v = f.value();
-            if (k.unsafe_is_equal("type")) {
-                if (v.get_string().get(type) != simdjson::SUCCESS)
-                    return bad("type: expected a string");
-            } else if (k.unsafe_is_equal("channel")) {
-                if (v.get_string().get(channel) != simdjson::SUCCESS)
+            // Dispatch on the key's first byte: most of a ticker's fields (open_24h,
+            // volume_30d, side, ...) are not read, and each is rejected in a branch or two
+            // instead of by every name below in turn.
+            switch (k.raw()[0]) {
+            case 't':
+                if (k.unsafe_is_equal("type")) {
+                    if (v.get_string().get(type) != simdjson::SUCCESS)
+                        return bad("type: expected a string");
+                } else if (k.unsafe_is_equal("time")) {
+                    if (!read_rfc3339(v, ts))
+                        return parse_result::reject(reject_reason::bad_timestamp,
+                                                    "time: expected RFC 3339");
+                } else if (k.unsafe_is_equal("trade_id")) {
+                    if (!detail::read_uint(v, trade_id))
+                        return bad("trade_id: expected an integer");
+                    has_trade_id = true;
+                }
+                continue;
+            case 'c':
+                if (k.unsafe_is_equal("channel") &&
+                    v.get_string().get(channel) != simdjson::SUCCESS)
                     return bad("channel: expected a string");
-            } else if (k.unsafe_is_equal("product_id")) {
-                if (v.get_string().get(product) != simdjson::SUCCESS)
-                    return bad("product_id: expected a string");
-            } else if (k.unsafe_is_equal("price")) {
-                SEISMO_TRY(read_opt(v, price, "price: expected a decimal", "price: not finite"));
-            } else if (k.unsafe_is_equal("size") || k.unsafe_is_equal("last_size")) {
-                SEISMO_TRY(read_opt(v, size, "size: expected a decimal", "size: not finite"));
-            } else if (k.unsafe_is_equal("best_bid")) {
-                SEISMO_TRY(
-                    read_opt(v, bid, "best_bid: expected a decimal", "best_bid: not finite"));
-            } else if (k.unsafe_is_equal("best_ask")) {
-                SEISMO_TRY(
-                    read_opt(v, ask, "best_ask: expected a decimal", "best_ask: not finite"));
-            } else if (k.unsafe_is_equal("time")) {
-                if (!read_rfc3339(v, ts))
-                    return parse_result::reject(reject_reason::bad_timestamp,
-                                                "time: expected RFC 3339");
-            } else if (k.unsafe_is_equal("trade_id")) {
-                if (!detail::read_uint(v, trade_id)) return bad("trade_id: expected an integer");
-                has_trade_id = true;
-            } else if (k.unsafe_is_equal("sequence")) {
-                if (!detail::read_uint(v, sequence)) return bad("sequence: expected an integer");
-            } else if (k.unsafe_is_equal("sequence_num")) {
-                std::uint64_t n = 0;
-                if (!detail::read_uint(v, n)) return bad("sequence_num: expected an integer");
-                connection_seq = n + 1; // 0 means "none"
-            } else if (k.unsafe_is_equal("events")) {
+                continue;
+            case 'p':
+                if (k.unsafe_is_equal("product_id")) {
+                    if (v.get_string().get(product) != simdjson::SUCCESS)
+                        return bad("product_id: expected a string");
+                } else if (k.unsafe_is_equal("price")) {
+                    SEISMO_TRY(
+                        read_opt(v, price, "price: expected a decimal", "price: not finite"));
+                }
+                continue;
+            case 's':
+                if (k.unsafe_is_equal("size")) {
+                    SEISMO_TRY(read_opt(v, size, "size: expected a decimal", "size: not finite"));
+                } else if (k.unsafe_is_equal("sequence")) {
+                    if (!detail::read_uint(v, sequence))
+                        return bad("sequence: expected an integer");
+                } else if (k.unsafe_is_equal("sequence_num")) {
+                    std::uint64_t n = 0;
+                    if (!detail::read_uint(v, n)) return bad("sequence_num: expected an integer");
+                    connection_seq = n + 1; // 0 means "none"
+                }
+                continue;
+            case 'l':
+                if (k.unsafe_is_equal("last_size"))
+                    SEISMO_TRY(read_opt(v, size, "size: expected a decimal", "size: not finite"));
+                continue;
+            case 'b':
+                if (k.unsafe_is_equal("best_bid")) {
+                    SEISMO_TRY(
+                        read_opt(v, bid, "best_bid: expected a decimal", "best_bid: not finite"));
+                } else if (k.unsafe_is_equal("best_ask")) {
+                    SEISMO_TRY(
+                        read_opt(v, ask, "best_ask: expected a decimal", "best_ask: not finite"));
+                }
+                continue;
+            case 'e':
+                break; // events, below
+            default:
+                continue;
+            }
+            if (k.unsafe_is_equal("events")) {
                 od::array events;
                 if (v.get_array().get(events) != simdjson::SUCCESS)
                     return bad("events: expected an array");

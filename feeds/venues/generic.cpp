@@ -135,17 +135,23 @@ struct generic_parser::impl {
 
     impl(core::symbol_cache& s, std::size_t max) : symbols(&s), max_frame(max) {}
 
-    parse_result object(od::object obj, core::nanos recv_ts, std::vector<core::tick>& out) {
+    /// One tick object. `whole` is the document when the object is all of it (then anything
+    /// after the object is refused), null for a batch's element. Nothing is appended on refusal.
+    parse_result object(od::object obj, core::nanos recv_ts, std::vector<core::tick>& out,
+                        od::document* whole) {
         std::string_view sym;
         std::uint64_t sym_hash = 0;
         bool has_sym = false, has_px = false, has_prev = false;
         std::uint8_t seq_space = 0;
         bool seq_contiguous = true;
         double px = 0, prev = 0;
-        core::tick t;
-        t.recv_ts = recv_ts;
-        t.venue = symbols->venue();
-        t.kind = core::tick_kind::value;
+        // The tick's fields are locals until the end, where the tick is built in the vector:
+        // a tick assembled on the stack and copied there stalled on store forwarding.
+        core::nanos exch_ts = 0;
+        double sz = 0;
+        std::uint64_t seq = 0;
+        core::venue_id venue = symbols->venue();
+        core::tick_kind kind = core::tick_kind::value;
         for (auto fr : obj) {
             if (fr.error() != simdjson::SUCCESS) {
                 return parse_result::reject(reject_reason::malformed, "not valid JSON");
@@ -176,20 +182,20 @@ struct generic_parser::impl {
                 }
                 has_px = true;
             } else if (k == key::ts) {
-                if (!read_timestamp(v, t.exch_ts)) {
+                if (!read_timestamp(v, exch_ts)) {
                     return parse_result::reject(
                         reject_reason::bad_timestamp,
                         "ts: expected epoch ms, epoch ns or an RFC 3339 string");
                 }
             } else if (k == key::sz) {
-                const num_status st = detail::read_number(v, t.sz);
+                const num_status st = detail::read_number(v, sz);
                 if (st != num_status::ok) {
                     return detail::number_error(st, "sz: expected a number or numeric string",
                                                 "sz: not finite");
                 }
-                if (t.sz < 0) return parse_result::reject(reject_reason::bad_field, "sz: negative");
+                if (sz < 0) return parse_result::reject(reject_reason::bad_field, "sz: negative");
             } else if (k == key::seq) {
-                if (!detail::read_uint(v, t.seq)) {
+                if (!detail::read_uint(v, seq)) {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "seq: expected an unsigned integer");
                 }
@@ -214,14 +220,14 @@ struct generic_parser::impl {
                 }
                 has_prev = true;
             } else if (k == key::kind) {
-                std::string_view kind;
-                if (v.get_string().get(kind) != simdjson::SUCCESS) kind = {};
-                if (kind == "trade")
-                    t.kind = core::tick_kind::trade;
-                else if (kind == "quote")
-                    t.kind = core::tick_kind::quote;
-                else if (kind == "value")
-                    t.kind = core::tick_kind::value;
+                std::string_view name;
+                if (v.get_string().get(name) != simdjson::SUCCESS) name = {};
+                if (name == "trade")
+                    kind = core::tick_kind::trade;
+                else if (name == "quote")
+                    kind = core::tick_kind::quote;
+                else if (name == "value")
+                    kind = core::tick_kind::value;
                 else {
                     return parse_result::reject(reject_reason::bad_field,
                                                 "kind: expected \"trade\", \"quote\" or \"value\"");
@@ -233,10 +239,10 @@ struct generic_parser::impl {
                                                 "venue: expected a non-empty string");
                 }
                 if (const auto* id = venues.find(name)) {
-                    t.venue = core::venue_id{*id};
+                    venue = core::venue_id{*id};
                 } else if (const auto known = symbols->registry().try_venue(name)) {
-                    t.venue = *known;
-                    venues.insert(name, core::index(t.venue));
+                    venue = *known;
+                    venues.insert(name, core::index(venue));
                 } else {
                     return parse_result::reject(reject_reason::registry_full,
                                                 "venue: no room for another venue name");
@@ -249,30 +255,28 @@ struct generic_parser::impl {
         }
         const core::symbol_cache::entry e = symbols->resolve(sym, sym_hash);
         // One validation for every source's ticks (a previous close alone is judged as a price).
-        if (const parse_result r = check_tick(has_px ? px : prev, t.sz, e);
+        if (const parse_result r = check_tick(has_px ? px : prev, sz, e);
             r.status == frame_status::rejected) {
             return r;
         }
         if (has_prev && has_px && e.kind == core::value_kind::price && prev <= 0) {
             return parse_result::reject(reject_reason::non_positive, "prev_close: not above zero");
         }
-        t.inst = e.id;
+        if (whole != nullptr && whole->current_location().error() != simdjson::OUT_OF_BOUNDS) {
+            return parse_result::reject(reject_reason::malformed, "trailing content after JSON");
+        }
         if (has_prev) {
-            core::tick r = t;
-            r.kind = core::tick_kind::reference;
-            r.px = prev;
-            r.sz = 0;
-            out.push_back(r);
+            out.emplace_back(exch_ts, recv_ts, prev, 0.0, seq, e.id, venue,
+                             core::tick_kind::reference, std::uint8_t{0});
         }
         if (has_px) {
-            t.px = px;
             // The generic protocol's seq counts an instrument's ticks (in its seq_space, 0 unless
             // said): a jump is a gap, unless seq_contiguous is false.
-            if (t.seq != 0) {
-                t.flags = static_cast<std::uint8_t>(seq_space |
-                                                    (seq_contiguous ? core::k_seq_contiguous : 0));
-            }
-            out.push_back(t);
+            const auto flags = seq == 0
+                                   ? std::uint8_t{0}
+                                   : static_cast<std::uint8_t>(
+                                         seq_space | (seq_contiguous ? core::k_seq_contiguous : 0));
+            out.emplace_back(exch_ts, recv_ts, px, sz, seq, e.id, venue, kind, flags);
         }
         return parse_result::of(frame_status::ticks);
     }
@@ -292,15 +296,17 @@ struct generic_parser::impl {
         if (doc.type().get(type) != simdjson::SUCCESS) {
             return parse_result::reject(reject_reason::malformed, "not valid JSON");
         }
-        parse_result r = parse_result::of(frame_status::ticks);
         if (type == od::json_type::object) {
+            // The common case returns the object's result as it is built, in the caller's
+            // slot: assigning it to a local first cost two store-forwarding stalls per frame.
             od::object obj;
             if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-                r = parse_result::reject(reject_reason::malformed, "not valid JSON");
-            } else {
-                r = object(obj, recv_ts, out);
+                return parse_result::reject(reject_reason::malformed, "not valid JSON");
             }
-        } else if (type == od::json_type::array) {
+            return object(obj, recv_ts, out, &doc);
+        }
+        parse_result r = parse_result::of(frame_status::ticks);
+        if (type == od::json_type::array) {
             od::array arr;
             if (doc.get_array().get(arr) != simdjson::SUCCESS) {
                 r = parse_result::reject(reject_reason::malformed, "not valid JSON");
@@ -314,7 +320,7 @@ struct generic_parser::impl {
                                                  "batch element is not an object");
                         break;
                     }
-                    r = object(obj, recv_ts, out);
+                    r = object(obj, recv_ts, out, nullptr);
                     if (r.status == frame_status::rejected) break;
                 }
                 if (r.status != frame_status::rejected && out.size() == start) {

@@ -20,10 +20,13 @@ struct okx_parser : venue_context {
             opt_num px, sz, bid, ask, last;
             nanos ts = 0;
             std::uint64_t id = 0;
+            // instId px sz bidPx askPx last tradeId ts
+            static constexpr key_initials k_read{"ipsbalt"};
             for (auto fr : o) {
                 if (fr.error() != simdjson::SUCCESS) return malformed("not valid JSON");
                 od::field& f = fr.value_unsafe();
                 const od::raw_json_string k = f.key();
+                if (!k_read.may_match(k)) continue;
                 od::value& v = f.value();
                 if (k.unsafe_is_equal("instId")) {
                     if (v.get_string().get(inst) != simdjson::SUCCESS)

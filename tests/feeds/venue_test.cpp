@@ -156,6 +156,50 @@ TEST_F(venue_test, binance_fields) {
     EXPECT_EQ(raw.ticks[0].seq, 12345u);
 }
 
+/// A decimal in a string is read in place (the fast path) or unescaped and then read: either
+/// way the value is the correctly rounded one, checked against strtod on the string's text for
+/// random decimals of up to 25 digits and exponents either side, and the strings the fast path
+/// hands on (a leading '+', no integer digits, leading zeros, escapes, out of range) read as
+/// before.
+TEST_F(venue_test, decimal_strings_read_as_strtod_reads_their_text) {
+    const auto price_of = [this](const std::string& text) {
+        return parse(venue::binance,
+                     R"({"e":"aggTrade","s":"BTCUSDT","a":1,"p":")" + text + R"(","T":1})");
+    };
+    std::uint64_t x = 88172645463325252ULL; // xorshift: the same cases every run
+    const auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    for (int i = 0; i < 3000; ++i) {
+        std::string digits = std::to_string(1 + next() % 9);
+        const int n = static_cast<int>(next() % 25);
+        for (int d = 0; d < n; ++d)
+            digits += static_cast<char>('0' + next() % 10);
+        const std::size_t dot = 1 + next() % digits.size();
+        std::string text = digits.substr(0, dot);
+        if (dot < digits.size()) text += "." + digits.substr(dot);
+        if (next() % 4 == 0) text += "e" + std::to_string(static_cast<int>(next() % 40) - 20);
+        const auto r = price_of(text);
+        ASSERT_EQ(r.ticks.size(), 1u) << text;
+        EXPECT_EQ(r.ticks[0].px, std::strtod(text.c_str(), nullptr)) << text;
+    }
+    for (const char* text : {"+1.5", "007.25", "1.", "\\u0031.5", "2.5E+1", "0.00000001"}) {
+        const auto r = price_of(text);
+        ASSERT_EQ(r.ticks.size(), 1u) << text;
+        const std::string plain = std::string(text) == "\\u0031.5" ? "1.5" : text;
+        EXPECT_EQ(r.ticks[0].px, std::strtod(plain.c_str(), nullptr)) << text;
+    }
+    EXPECT_EQ(price_of("1e999").r.reason, reject_reason::non_finite);
+    EXPECT_EQ(price_of("-1e999").r.reason, reject_reason::non_finite);
+    EXPECT_EQ(price_of("1e-999").r.reason, reject_reason::non_positive); // reads as zero
+    EXPECT_EQ(price_of("1.5x").r.reason, reject_reason::bad_field);
+    EXPECT_EQ(price_of("-2.5").r.reason, reject_reason::non_positive);
+    EXPECT_EQ(price_of("").r.reason, reject_reason::missing_field); // empty: absent
+}
+
 // USD-M futures trade frames say where a trade came from: insurance-fund liquidations and
 // auto-deleveraging are off-book prints, ignored (tardis-dev's normalizer skips them too).
 TEST_F(venue_test, binance_futures_off_book_prints_are_ignored) {

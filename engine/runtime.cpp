@@ -226,6 +226,7 @@ struct runtime::impl final : stage_sink {
     std::deque<reload_request> reload_queue; // reload_mu
     bool control_stop = false;               // reload_mu
     bool swapped = false;                    // reload_mu: the signal thread took `pending`
+    std::uint64_t swapped_snapshot = 0;      // reload_mu: the snapshot that swap published
     bool signal_exited = false;              // reload_mu
     std::atomic<prepared_reload*> pending{nullptr};
     std::thread control_thread;
@@ -302,12 +303,13 @@ struct runtime::impl final : stage_sink {
         // A reload waiting: swap it in here, between two events (DESIGN §9).
         if (prepared_reload* r = pending.load(std::memory_order_acquire); r != nullptr) {
             const core::nanos t0 = core::monotonic_now();
-            stage.reload(*r, core::realtime_now());
+            const std::uint64_t snap = stage.reload(*r, core::realtime_now());
             last_pause.store(core::monotonic_now() - t0, std::memory_order_relaxed);
             pending.store(nullptr, std::memory_order_relaxed);
             {
                 std::lock_guard lock(reload_mu);
                 swapped = true;
+                swapped_snapshot = snap;
             }
             reload_cv.notify_all();
         }
@@ -404,6 +406,7 @@ struct runtime::impl final : stage_sink {
             }
         }
         stage.flush_order();
+        stage.stop_snapshot_thread(); // the last snapshot is formatted here, before the exit
         stage.publish_snapshot();
         {
             std::lock_guard lock(reload_mu);
@@ -510,6 +513,7 @@ struct runtime::impl final : stage_sink {
         wake.feed = k_control_feed;
         events.enqueue(wake);
         wake_io();
+        std::uint64_t snapshot = 0;
         {
             std::unique_lock lock(reload_mu);
             reload_cv.wait(lock, [&] { return swapped || signal_exited; });
@@ -518,7 +522,11 @@ struct runtime::impl final : stage_sink {
                 lock.unlock();
                 return refused(503, "stopping", "the engine stopped before the swap");
             }
+            snapshot = swapped_snapshot;
         }
+        // The swap's snapshot is formatted off the signal thread; the answer waits for it, so
+        // that /v1/state read after it shows the new signals.
+        stage.wait_snapshot(snapshot);
         // Then the feeds and the server's topic names, on the I/O thread.
         std::promise<std::string> applied;
         auto done = applied.get_future();
@@ -775,6 +783,15 @@ void runtime::start() {
     }
     p.register_probes();
     p.feeds.start();
+    {
+        // Before any thread that serves HTTP runs: a POST /v1/reload finds it (enqueue_reload
+        // reads control_thread under reload_mu).
+        std::lock_guard lock(p.reload_mu);
+        p.control_thread = std::thread([ip = &p] {
+            core::name_this_thread("seismo-control");
+            ip->control_loop();
+        });
+    }
     if (!p.run_to_completion) {
         // No network I/O at start: the io_context (a feed a reload adds, timers) gets a
         // thread of its own.
@@ -785,13 +802,10 @@ void runtime::start() {
         });
     }
     p.started = true;
+    p.stage.start_snapshot_thread();
     p.signal_thread = std::thread([ip = &p] {
         core::name_this_thread("seismo-engine");
         ip->signal_loop();
-    });
-    p.control_thread = std::thread([ip = &p] {
-        core::name_this_thread("seismo-control");
-        ip->control_loop();
     });
     p.publisher.start();
 }

@@ -1,6 +1,7 @@
 #include "engine/signal_stage.hpp"
 
 #include "engine/core/json_writer.hpp"
+#include "engine/core/thread_name.hpp"
 #include "engine/core/time.hpp"
 #include "engine/journal/writer.hpp"
 #include "engine/publish/metrics.hpp"
@@ -20,7 +21,7 @@ signal_stage::signal_stage(const config& cfg, core::instrument_registry& reg, st
     order_buf_.reserve(k_order_batch + 512);
 }
 
-signal_stage::~signal_stage() = default;
+signal_stage::~signal_stage() { stop_snapshot_thread(); }
 
 void signal_stage::on_trigger(const signals::trigger& t) {
     triggered_ = true;
@@ -59,7 +60,7 @@ void signal_stage::health(std::uint16_t feed, const core::health_event& e) {
     step_.health(feed, e, *this);
 }
 
-void signal_stage::reload(prepared_reload& r, core::nanos now) {
+std::uint64_t signal_stage::reload(prepared_reload& r, core::nanos now) {
     if (journal_ != nullptr) {
         flush_order(); // the reload stands between the ticks before and after it
         journal_->reload(r.cfg->digest, r.cfg->file, r.cfg->text, now);
@@ -72,7 +73,8 @@ void signal_stage::reload(prepared_reload& r, core::nanos now) {
     for (const auto f : r.feeds.removed)
         step_.retire(f, now, *this);
     std::swap(configured_, r.configured); // the old list is freed off this thread, with `r`
-    publish_snapshot();
+    unticked_stale_ = true;
+    return publish_snapshot();
 }
 
 void signal_stage::flush_order() {
@@ -95,33 +97,145 @@ std::shared_ptr<const stage_snapshot> signal_stage::snapshot() const {
     return snapshot_;
 }
 
-void signal_stage::publish_snapshot() {
+std::uint64_t signal_stage::publish_snapshot() {
     const core::nanos started = core::monotonic_now();
-    auto s = std::make_shared<stage_snapshot>();
+    // The buffers of a capture already formatted, when the snapshot thread left one.
+    std::unique_ptr<snapshot_capture> c;
+    if (format_thread_.joinable()) {
+        std::lock_guard lock(format_mu_);
+        c = std::move(spare_);
+    }
+    if (!c) c = std::make_unique<snapshot_capture>();
+    c->number = ++captures_;
     const core::nanos wm = graph_.watermark();
-    s->watermark = wm == std::numeric_limits<core::nanos>::min() ? 0 : wm;
-    s->taken = core::realtime_now();
+    c->watermark = wm == std::numeric_limits<core::nanos>::min() ? 0 : wm;
+    c->taken = core::realtime_now();
     const auto& specs = graph_.specs();
-    s->signals.resize(specs.size());
+    c->specs.resize(specs.size());
     std::size_t total = 0;
     for (std::size_t i = 0; i < specs.size(); ++i) {
+        snapshot_capture::spec_head& h = c->specs[i];
+        h.name = specs[i].name;
+        h.kind = specs[i].kind;
+        h.dir = specs[i].dir;
+        h.levels = specs[i].levels;
+        h.rearm = specs[i].rearm;
         // One value per member, but one per signal for breadth and composites (a universe of
         // 500 k members is one ratio).
         const bool one = specs[i].kind == signals::signal_kind::breadth ||
                          specs[i].kind == signals::signal_kind::composite;
-        const std::size_t n = one ? 1 : graph_.members(static_cast<std::uint32_t>(i));
-        s->signals[i].entries.reserve(n);
-        total += n;
+        total += one ? 1 : graph_.members(static_cast<std::uint32_t>(i));
     }
-    s->values.reserve(total);
-    graph_.visit([&](const signals::value_view& v) {
+    c->values.clear();
+    c->values.reserve(total);
+    graph_.copy_values(c->values);
+    // The configured instruments still without a tick: found once per graph, then only those
+    // left are looked at again (an instrument ticked stays ticked until the next reload).
+    if (unticked_stale_) {
+        unticked_.clear();
+        quiet_instrument_ids(configured_, graph_, unticked_);
+        unticked_stale_ = false;
+    } else {
+        std::erase_if(unticked_, [this](core::instrument_id id) { return graph_.ticked(id); });
+    }
+    c->quiet = unticked_;
+    const std::uint64_t number = c->number;
+    if (format_thread_.joinable()) {
+        {
+            std::lock_guard lock(format_mu_);
+            // A capture still waiting is older than this one: this one replaces it.
+            if (waiting_ && !spare_) spare_ = std::move(waiting_);
+            waiting_ = std::move(c);
+        }
+        format_cv_.notify_one();
+        stats_.snapshot_ns.store(core::monotonic_now() - started, std::memory_order_relaxed);
+        return number;
+    }
+    const core::nanos copied = core::monotonic_now();
+    stats_.snapshot_ns.store(copied - started, std::memory_order_relaxed);
+    auto s = format_snapshot(*c, reg_);
+    stats_.snapshot_format_ns.store(core::monotonic_now() - copied, std::memory_order_relaxed);
+    install(std::move(s));
+    return number;
+}
+
+void signal_stage::install(std::shared_ptr<stage_snapshot> s) {
+    {
+        std::lock_guard lock(snapshot_mu_);
+        if (s->number <= snapshot_->number) return; // a later one is current already
+        snapshot_ = std::move(s);
+    }
+    snapshot_cv_.notify_all();
+}
+
+void signal_stage::wait_snapshot(std::uint64_t number) const {
+    std::unique_lock lock(snapshot_mu_);
+    snapshot_cv_.wait(lock, [&] { return snapshot_->number >= number; });
+}
+
+void signal_stage::start_snapshot_thread() {
+    if (format_thread_.joinable()) return;
+    format_stop_ = false;
+    format_thread_ = std::thread([this] { snapshot_thread_loop(); });
+}
+
+void signal_stage::stop_snapshot_thread() {
+    if (!format_thread_.joinable()) return;
+    {
+        std::lock_guard lock(format_mu_);
+        format_stop_ = true;
+    }
+    format_cv_.notify_one();
+    format_thread_.join(); // it formats what is waiting first
+    spare_.reset();
+}
+
+void signal_stage::snapshot_thread_loop() {
+    core::name_this_thread("seismo-snapshot");
+    std::unique_lock lock(format_mu_);
+    for (;;) {
+        format_cv_.wait(lock, [this] { return waiting_ != nullptr || format_stop_; });
+        if (!waiting_) return; // stopping, nothing left
+        std::unique_ptr<snapshot_capture> c = std::move(waiting_);
+        lock.unlock();
+        const core::nanos started = core::monotonic_now();
+        auto s = format_snapshot(*c, reg_);
+        // Stored before the install, so that whoever wait_snapshot wakes sees it.
+        stats_.snapshot_format_ns.store(core::monotonic_now() - started,
+                                        std::memory_order_relaxed);
+        install(std::move(s));
+        lock.lock();
+        if (!spare_) spare_ = std::move(c); // its buffers, for the next capture
+    }
+}
+
+std::shared_ptr<stage_snapshot> format_snapshot(const snapshot_capture& c,
+                                                const core::instrument_registry& reg) {
+    auto s = std::make_shared<stage_snapshot>();
+    s->number = c.number;
+    s->watermark = c.watermark;
+    s->taken = c.taken;
+    s->quiet.reserve(c.quiet.size());
+    for (const core::instrument_id id : c.quiet)
+        s->quiet.push_back(reg.info(id).symbol);
+    const auto& specs = c.specs;
+    s->signals.resize(specs.size());
+    {
+        std::vector<std::size_t> per(specs.size(), 0);
+        for (const auto& v : c.values)
+            ++per[v.signal];
+        for (std::size_t i = 0; i < specs.size(); ++i)
+            s->signals[i].entries.reserve(per[i]);
+    }
+    s->values.reserve(c.values.size());
+    for (const signals::value_view& v : c.values) {
         std::string o;
         o.reserve(192);
         o += '{';
         const bool has_inst = v.inst != core::k_no_instrument;
         std::string inst;
         if (has_inst) {
-            inst = reg_.info(v.inst).symbol;
+            inst = reg.info(v.inst).symbol;
             o += R"("instrument":)";
             core::append_json_string(o, inst);
             o += ',';
@@ -161,7 +275,7 @@ void signal_stage::publish_snapshot() {
         o += '}';
         s->signals[v.signal].entries.emplace_back(inst, std::move(o));
         s->values.push_back({v.signal, std::move(inst), v.value});
-    });
+    }
     for (std::size_t i = 0; i < specs.size(); ++i) {
         const auto& sp = specs[i];
         s->signals[i].name = sp.name;
@@ -186,12 +300,7 @@ void signal_stage::publish_snapshot() {
         core::append_double(j, sp.rearm);
         j += R"(,"values":[)";
     }
-    s->quiet = quiet_instruments(configured_, graph_);
-    {
-        std::lock_guard lock(snapshot_mu_);
-        snapshot_ = std::move(s);
-    }
-    stats_.snapshot_ns.store(core::monotonic_now() - started, std::memory_order_relaxed);
+    return s;
 }
 
 namespace {
@@ -219,9 +328,15 @@ class stage_probe final : public prometheus::Collectable {
         publish::add_single(
             out, "seismo_state_snapshot_seconds",
             "How long the last state snapshot (/v1/state, seismo_signal_value) took the signal "
-            "thread; snapshots are spaced to at most 1% of it.",
+            "thread (copying the values out); snapshots are spaced to at most 1% of it.",
             MetricType::Gauge,
             static_cast<double>(st.snapshot_ns.load(std::memory_order_relaxed)) / 1e9);
+        publish::add_single(
+            out, "seismo_state_snapshot_format_seconds",
+            "How long formatting the last state snapshot took the snapshot thread (live) or the "
+            "stage's thread; snapshots are spaced to at most 10% of it.",
+            MetricType::Gauge,
+            static_cast<double>(st.snapshot_format_ns.load(std::memory_order_relaxed)) / 1e9);
         // Named by the snapshot itself: the graph may have been swapped by a reload since.
         const auto snap = s_.snapshot();
         auto values = publish::make_family(

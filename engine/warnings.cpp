@@ -21,6 +21,13 @@ std::vector<std::string> quiet_instruments(const std::vector<configured_instrume
     return out;
 }
 
+void quiet_instrument_ids(const std::vector<configured_instrument>& configured,
+                          const signals::graph& g, std::vector<core::instrument_id>& out) {
+    for (const auto& c : configured) {
+        if (g.read_by_a_signal(c.id) && !g.ticked(c.id)) out.push_back(c.id);
+    }
+}
+
 std::optional<std::string> quiet_instruments_warning(const std::vector<std::string>& quiet,
                                                      std::size_t configured) {
     if (quiet.empty()) return std::nullopt;

@@ -28,6 +28,10 @@ configured_instruments(const config& cfg, const core::instrument_registry& reg);
 /// tick, in config order. Signal thread (or the replay's).
 [[nodiscard]] std::vector<std::string>
 quiet_instruments(const std::vector<configured_instrument>& configured, const signals::graph& g);
+/// The same instruments' ids, appended to `out` (no string per instrument: the signal
+/// thread's snapshot copies these, and a config can name 100 k instruments no feed ticks).
+void quiet_instrument_ids(const std::vector<configured_instrument>& configured,
+                          const signals::graph& g, std::vector<core::instrument_id>& out);
 
 /// "N of M configured instruments never got a tick: A, B, … (check their aliases and the
 /// input)", or nothing when every one did.

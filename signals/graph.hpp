@@ -109,9 +109,13 @@ class graph {
 
     /// Calls `f` for every value the graph holds. Not for the hot path.
     void visit(const std::function<void(const value_view&)>& f) const;
+    /// Appends every value the graph holds to `out`, in visit's order. Not for the hot path.
+    void copy_values(std::vector<value_view>& out) const;
 
   private:
     struct impl;
+    template <class F>
+    static void for_each_value(const impl& p, F&& f); // graph.cpp's
     std::unique_ptr<impl> p_;
 };
 

@@ -21,7 +21,9 @@ signal_stage::signal_stage(const config& cfg, core::instrument_registry& reg, st
     order_buf_.reserve(k_order_batch + 512);
 }
 
-signal_stage::~signal_stage() { stop_snapshot_thread(); }
+signal_stage::~signal_stage() {
+    stop_snapshot_thread();
+}
 
 void signal_stage::on_trigger(const signals::trigger& t) {
     triggered_ = true;
@@ -201,8 +203,7 @@ void signal_stage::snapshot_thread_loop() {
         const core::nanos started = core::monotonic_now();
         auto s = format_snapshot(*c, reg_);
         // Stored before the install, so that whoever wait_snapshot wakes sees it.
-        stats_.snapshot_format_ns.store(core::monotonic_now() - started,
-                                        std::memory_order_relaxed);
+        stats_.snapshot_format_ns.store(core::monotonic_now() - started, std::memory_order_relaxed);
         install(std::move(s));
         lock.lock();
         if (!spare_) spare_ = std::move(c); // its buffers, for the next capture

@@ -234,7 +234,7 @@ class signal_stage final : signals::trigger_sink {
     void install(std::shared_ptr<stage_snapshot> s);
     void snapshot_thread_loop();
 
-    std::uint64_t captures_ = 0; // the signal thread's
+    std::uint64_t captures_ = 0;                // the signal thread's
     std::vector<core::instrument_id> unticked_; // configured, read by a signal, never ticked
     bool unticked_stale_ = true;                // unticked_ is to be found again (a new graph)
     mutable std::mutex snapshot_mu_;

@@ -79,15 +79,9 @@ void hub::deliver_home(home_state& h) {
     for (const auto& w : h.subs_now) {
         const auto s = w.lock();
         if (!s) continue;
-        bool any = false;
-        for (const auto& m : h.batch) {
-            if (s->wants(*m)) {
-                s->push(m);
-                any = true;
-                ++delivered;
-            }
-        }
-        if (any) s->wake_now();
+        const std::size_t took = s->offer(h.batch);
+        delivered += took;
+        if (took != 0) s->wake_now();
     }
     deliveries_.fetch_add(delivered, std::memory_order_relaxed);
     h.batch.clear();

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,17 +69,18 @@ using message_ptr = std::shared_ptr<const message>;
 /// '/' matches the name).
 [[nodiscard]] bool signal_visible(const std::vector<std::string>& limit, std::string_view signal);
 
-/// What the hub needs of a subscriber session: wants(), push() and wake_now() are called on the
+/// What the hub needs of a subscriber session: offer() and wake_now() are called on the
 /// session's own thread (home()'s), and must not block.
 class hub_subscriber {
   public:
     virtual ~hub_subscriber() = default;
-    [[nodiscard]] virtual bool wants(const message& m) const = 0;
-    virtual void push(const message_ptr& m) = 0;
+    /// Takes what it wants of a batch (in order) into its queue; returns how many it took.
+    /// One call per batch, so a session's queue lock is taken once per batch, not per trigger.
+    virtual std::size_t offer(std::span<const message_ptr> batch) = 0;
     /// The io_context the session runs on (its thread's): the hub hands each thread a batch
     /// once, and that thread offers it to its own sessions.
     [[nodiscard]] virtual boost::asio::io_context& home() const = 0;
-    /// After a batch of push()es, on the session's own thread: its writer starts.
+    /// After an offer() that took something, on the session's own thread: its writer starts.
     virtual void wake_now() = 0;
 };
 

@@ -1,7 +1,7 @@
 // A /v1/stream subscriber's session (DESIGN §6), after the upgrade: reads client frames
 // through ws_codec's parser, answers ops (client_op.hpp), takes deliveries from the hub into a
 // bounded queue, and writes its own frames and shared trigger frames with gather writes. The
-// session runs on its io_context's one thread, where the hub calls wants()/push()/wake_now().
+// session runs on its io_context's one thread, where the hub calls offer()/wake_now().
 #include "engine/core/json_writer.hpp"
 #include "engine/core/string_map.hpp"
 #include "engine/publish/client_op.hpp"
@@ -19,13 +19,23 @@
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <array>
 #include <deque>
+#include <span>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <type_traits>
 
 namespace seismo::publish::detail {
 namespace {
 
 constexpr auto k_tuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t k_write_batch = 64;
+/// Frames per write (one gather send): a subscriber that fell behind catches up with a few
+/// large writes rather than many small ones (the kernel's cost is per send, not per byte).
+constexpr std::size_t k_write_batch = 256;
+/// Of which our own frames (pongs, errors, snapshots): fewer, so that replies a client does not
+/// read stay counted as waiting (own_waiting) while a write is stalled, and it is cut off.
+constexpr std::size_t k_own_batch = 64;
 
 /// The io_context behind a socket's executor (every executor here is one).
 net::io_context& context_of(const net::any_io_executor& ex) {
@@ -48,21 +58,24 @@ class pubsub_session final : public hub_subscriber,
           rate_tokens_(static_cast<double>(srv_->opts.client_rate)) {}
 
     // hub_subscriber (on the session's own thread)
-    [[nodiscard]] bool wants(const message& m) const override {
-        if (!allowed_topic(m)) return false;
-        for (const auto& p : patterns_) {
-            if (p.wants(m)) return true;
+    std::size_t offer(std::span<const message_ptr> batch) override {
+        std::size_t took = 0;
+        bool overflowed = false;
+        {
+            std::lock_guard lock(qmu_);
+            if (overflow_) return 0;
+            for (const auto& m : batch) {
+                if (!wants(*m)) continue;
+                if (queue_.size() >= srv_->opts.session_queue) {
+                    overflow_ = overflowed = true;
+                    break;
+                }
+                queue_.push_back(m);
+                ++took;
+            }
         }
-        return false;
-    }
-    void push(const message_ptr& m) override {
-        std::lock_guard lock(qmu_);
-        if (overflow_) return;
-        if (queue_.size() >= srv_->opts.session_queue) {
-            overflow_ = true;
-            return;
-        }
-        queue_.push_back(m);
+        if (overflowed) on_overflow(); // what is queued is dropped, the close frame goes out
+        return took;
     }
     [[nodiscard]] net::io_context& home() const override { return home_; }
     void wake_now() override {
@@ -195,6 +208,13 @@ class pubsub_session final : public hub_subscriber,
     };
 
     [[nodiscard]] bool allowed_topic(const message& m) const { return topic_visible(allowed_, m); }
+    [[nodiscard]] bool wants(const message& m) const {
+        if (!allowed_topic(m)) return false;
+        for (const auto& p : patterns_) {
+            if (p.wants(m)) return true;
+        }
+        return false;
+    }
     [[nodiscard]] bool pattern_allowed(std::string_view p) const {
         if (allowed_.empty()) return true;
         for (const auto& a : allowed_) {
@@ -221,7 +241,7 @@ class pubsub_session final : public hub_subscriber,
             cut_off_unread();
             return;
         }
-        kick();
+        kick(true);
     }
     std::size_t own_waiting() {
         std::lock_guard lock(qmu_);
@@ -470,24 +490,31 @@ class pubsub_session final : public hub_subscriber,
         });
     }
 
-    /// Starts the writer if it is idle (the session's thread).
-    void kick() {
+    /// Starts the writer if it is idle (the session's thread). A delivery's batch is complete
+    /// when the hub wakes the session, so its write starts at once; our own frames come one at
+    /// a time as the read loop answers a read's requests, so their writer starts after the
+    /// handler (`defer`): the answers to one read go out in one write, not one send each.
+    void kick(bool defer = false) {
         if (writing_ || dead_) return;
         writing_ = true;
-        net::co_spawn(stream_.get_executor(), write_loop(this->shared_from_this()), net::detached);
+        net::co_spawn(stream_.get_executor(), write_loop(this->shared_from_this(), defer),
+                      net::detached);
     }
 
-    awaitable_void write_loop(std::shared_ptr<pubsub_session> keep) {
-        std::vector<message_ptr> batch;
-        std::vector<std::string> own;
-        std::vector<net::const_buffer> bufs;
+    awaitable_void write_loop(std::shared_ptr<pubsub_session> keep, bool defer) {
+        if (defer) co_await net::post(stream_.get_executor(), net::use_awaitable);
+        // The session's own vectors, kept between writes (one writer at a time: writing_), so
+        // a write allocates nothing once they have grown to a batch.
+        std::vector<message_ptr>& batch = wbatch_;
+        std::vector<std::string>& own = wown_;
+        std::vector<net::const_buffer>& bufs = wbufs_;
         for (;;) {
             batch.clear();
             own.clear();
             {
                 std::lock_guard lock(qmu_);
                 // Our own frames go first (snapshot before replay, pongs and errors promptly).
-                while (!own_.empty() && own.size() < k_write_batch) {
+                while (!own_.empty() && own.size() < k_own_batch) {
                     own.push_back(std::move(own_.front()));
                     own_.pop_front();
                 }
@@ -504,8 +531,19 @@ class pubsub_session final : public hub_subscriber,
                 bufs.emplace_back(net::buffer(m->frame));
             if (!batch.empty())
                 srv_->stats.subscriber_writes.fetch_add(1, std::memory_order_relaxed);
-            auto [ec, n] = co_await net::async_write(stream_, bufs, k_tuple);
-            (void)n;
+            // The usual case, a subscriber that keeps up: one gather send straight to the
+            // socket takes it all, with no asynchronous operation; what the socket does not
+            // take now (or TLS, which must encrypt) goes through async_write.
+            std::size_t sent = 0;
+            if constexpr (std::is_same_v<Stream, plain_stream>) sent = send_now(bufs);
+            beast::error_code ec;
+            if (sent < net::buffer_size(bufs)) {
+                beast::buffers_suffix<std::vector<net::const_buffer>> rest(bufs);
+                rest.consume(sent);
+                auto [wec, n] = co_await net::async_write(stream_, rest, k_tuple);
+                (void)n;
+                ec = wec;
+            }
             if (ec) {
                 dead_ = true;
                 break;
@@ -523,8 +561,27 @@ class pubsub_session final : public hub_subscriber,
             }
             if (own_waiting() < k_max_own / 2) drain_timer_.cancel(); // the read loop may go on
         }
+        batch.clear(); // the frames are not held past the write
+        own.clear();
         writing_ = false;
         (void)keep;
+    }
+
+    /// One non-blocking gather send of `bufs` (at most k_write_batch of them) on the socket;
+    /// the bytes it took (0 if none, or on an error, which async_write then reports).
+    std::size_t send_now(const std::vector<net::const_buffer>& bufs) {
+        std::array<iovec, k_write_batch> iov;
+        const std::size_t n = std::min(bufs.size(), iov.size());
+        for (std::size_t i = 0; i < n; ++i) {
+            iov[i].iov_base = const_cast<void*>(bufs[i].data());
+            iov[i].iov_len = bufs[i].size();
+        }
+        msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = n;
+        const int fd = beast::get_lowest_layer(stream_).socket().native_handle();
+        const ssize_t r = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return r > 0 ? static_cast<std::size_t>(r) : 0;
     }
 
     bool own_drained() {
@@ -548,6 +605,9 @@ class pubsub_session final : public hub_subscriber,
     std::mutex qmu_;
     std::deque<message_ptr> queue_;
     std::deque<std::string> own_;
+    std::vector<message_ptr> wbatch_;      ///< write_loop's: the triggers of one write
+    std::vector<std::string> wown_;        ///< write_loop's: our own frames of one write
+    std::vector<net::const_buffer> wbufs_; ///< write_loop's: the gather list
     bool overflow_ = false;
     bool writing_ = false;
     bool dead_ = false;

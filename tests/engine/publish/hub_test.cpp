@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,13 +27,21 @@ struct sub final : hub_subscriber {
     explicit sub(std::vector<std::string> p) : patterns(std::move(p)) {}
     sub(std::vector<std::string> p, boost::asio::io_context& home)
         : patterns(std::move(p)), io(&home) {}
-    [[nodiscard]] bool wants(const message& m) const override {
+    [[nodiscard]] bool wants(const message& m) const {
         for (const auto& p : patterns) {
             if (topic_matches(p, m)) return true;
         }
         return false;
     }
-    void push(const message_ptr& m) override { got.push_back(m->seq); }
+    std::size_t offer(std::span<const message_ptr> batch) override {
+        std::size_t took = 0;
+        for (const auto& m : batch) {
+            if (!wants(*m)) continue;
+            got.push_back(m->seq);
+            ++took;
+        }
+        return took;
+    }
     [[nodiscard]] boost::asio::io_context& home() const override { return *io; }
     void wake_now() override { ++flushes; }
 };

@@ -11,12 +11,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/socket_base.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -241,6 +243,106 @@ TEST(server, sessions_over_max_connections_are_refused_on_every_io_thread) {
         c->stop();
     for (auto& t : threads)
         t.join();
+}
+
+/// One frame the server sent, of any length (the server never masks).
+server_frame read_any_frame(tcp::socket& s) {
+    std::array<unsigned char, 2> head{};
+    boost::system::error_code ec;
+    server_frame f;
+    net::read(s, net::buffer(head), ec);
+    if (ec) return f;
+    std::uint64_t len = head[1] & 0x7f;
+    if (len >= 126) {
+        std::array<unsigned char, 8> ext{};
+        const std::size_t n = len == 126 ? 2 : 8;
+        net::read(s, net::buffer(ext.data(), n), ec);
+        if (ec) return f;
+        len = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            len = (len << 8) | ext[i];
+    }
+    f.payload.resize(len);
+    net::read(s, net::buffer(f.payload), ec);
+    if (ec) return f;
+    f.op = head[0] & 0x0f;
+    return f;
+}
+
+TEST(server, a_subscriber_that_reads_late_gets_every_trigger_whole_and_in_order) {
+    // Megabytes published while the client reads nothing: the socket takes part of a write and
+    // refuses the rest, so the writes' remainders go out asynchronously as the client drains
+    // it. Every trigger must then arrive once, whole, in order.
+    net::io_context io;
+    hub h(16);
+    server_options o;
+    o.listen = "127.0.0.1:0";
+    o.client_rate = 0;
+    o.session_queue = 1 << 16;
+    server srv(io, o, h, {});
+    srv.start();
+    auto guard = net::make_work_guard(io);
+    std::thread t([&] { io.run(); });
+
+    net::io_context cio;
+    tcp::socket c(cio);
+    c.open(tcp::v4());
+    c.set_option(net::socket_base::receive_buffer_size(4096));
+    c.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), srv.port()));
+    const std::string req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    net::write(c, net::buffer(req));
+    std::string head;
+    boost::system::error_code ec;
+    const std::size_t head_len = net::read_until(c, net::dynamic_buffer(head), "\r\n\r\n", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_EQ(head.substr(0, head.find("\r\n")), "HTTP/1.1 101 Switching Protocols");
+    ASSERT_EQ(head.size(), head_len) << "nothing follows the 101 before we subscribe";
+    const std::string op = R"({"op":"subscribe","topics":["*"]})";
+    const std::array<unsigned char, 4> mask{1, 2, 3, 4};
+    std::string frame{static_cast<char>(0x81), static_cast<char>(0x80 | op.size())};
+    frame.append(reinterpret_cast<const char*>(mask.data()), mask.size());
+    for (std::size_t i = 0; i < op.size(); ++i)
+        frame += static_cast<char>(op[i] ^ mask[i % 4]);
+    net::write(c, net::buffer(frame));
+    for (;;) { // pings and notices may come first; then the subscription's snapshot
+        const server_frame f = read_any_frame(c);
+        ASSERT_NE(f.op, -1) << "the subscription is answered";
+        if (f.op == 0x1 && f.payload.find(R"("type":"snapshot")") != std::string::npos) break;
+    }
+
+    constexpr std::uint64_t k_triggers = 8000;
+    const std::string pad(1000, 'p');
+    std::vector<message_ptr> batch;
+    for (std::uint64_t seq = 1; seq <= k_triggers; ++seq) {
+        const std::string json = R"({"type":"trigger","seq":)" + std::to_string(seq) +
+                                 R"(,"pad":")" + pad + std::to_string(seq) + R"("})";
+        batch.push_back(make_message(seq, "t/X", json, "t/X", true, true));
+        if (batch.size() == 50 || seq == k_triggers) {
+            h.publish(batch);
+            batch.clear();
+        }
+    }
+    // ~8 MB waits for the client: more than its socket and the server's take at once.
+    ASSERT_TRUE(eventually([&] { return h.deliveries() == k_triggers; }));
+
+    for (std::uint64_t seq = 1; seq <= k_triggers; ++seq) {
+        server_frame f = read_any_frame(c);
+        while (f.op == 0x9) // the server's keep-alive pings may come between them
+            f = read_any_frame(c);
+        ASSERT_EQ(f.op, 0x1) << "trigger " << seq;
+        const std::string want = R"({"type":"trigger","seq":)" + std::to_string(seq) +
+                                 R"(,"pad":")" + pad + std::to_string(seq) + R"("})";
+        ASSERT_EQ(f.payload, want) << "trigger " << seq;
+    }
+    EXPECT_LT(srv.stats().subscriber_writes.load(), k_triggers) << "writes carry many triggers";
+
+    c.close();
+    srv.stop();
+    guard.reset();
+    io.stop();
+    t.join();
 }
 
 } // namespace

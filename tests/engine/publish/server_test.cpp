@@ -338,7 +338,8 @@ TEST(server, a_subscriber_that_reads_late_gets_every_trigger_whole_and_in_order)
     }
     EXPECT_LT(srv.stats().subscriber_writes.load(), k_triggers) << "writes carry many triggers";
 
-    c.close();
+    c.close(); // the session ends (and leaves the hub) before the hub and server go
+    EXPECT_TRUE(eventually([&] { return srv.stats().subscribers.load() == 0; }));
     srv.stop();
     guard.reset();
     io.stop();

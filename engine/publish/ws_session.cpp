@@ -65,7 +65,7 @@ class pubsub_session final : public hub_subscriber,
             std::lock_guard lock(qmu_);
             if (overflow_) return 0;
             for (const auto& m : batch) {
-                if (!wants(*m)) continue;
+                if (!wants(*m, patterns_)) continue;
                 if (queue_.size() >= srv_->opts.session_queue) {
                     overflow_ = overflowed = true;
                     break;
@@ -208,9 +208,10 @@ class pubsub_session final : public hub_subscriber,
     };
 
     [[nodiscard]] bool allowed_topic(const message& m) const { return topic_visible(allowed_, m); }
-    [[nodiscard]] bool wants(const message& m) const {
+    /// Whether this session takes `m` under `ps` (its patterns, or ones being added).
+    [[nodiscard]] bool wants(const message& m, const std::vector<pattern>& ps) const {
         if (!allowed_topic(m)) return false;
-        for (const auto& p : patterns_) {
+        for (const auto& p : ps) {
             if (p.wants(m)) return true;
         }
         return false;
@@ -393,13 +394,7 @@ class pubsub_session final : public hub_subscriber,
             }
         }
         auto self = this->shared_from_this();
-        auto matches = [this, &fresh](const message& m) {
-            if (!allowed_topic(m)) return false;
-            for (const auto& p : fresh) {
-                if (p.wants(m)) return true;
-            }
-            return false;
-        };
+        auto matches = [this, &fresh](const message& m) { return wants(m, fresh); };
         srv_->trigger_hub.subscribe(self, matches, since, [&](hub::subscription& sub) {
             // Under the hub lock, atomic with publish(): the snapshot and replay are queued
             // here, and each new pattern delivers only what is published after them.

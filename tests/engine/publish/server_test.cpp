@@ -50,7 +50,11 @@ struct upgraded {
     net::io_context io;
     tcp::socket s{io};
     std::string status;
-    explicit upgraded(std::uint16_t port) {
+    std::string leftover; ///< bytes read past the answer's head
+    /// `rcvbuf`: the socket's receive buffer, set before the connection (0: the kernel's).
+    explicit upgraded(std::uint16_t port, int rcvbuf = 0) {
+        s.open(tcp::v4());
+        if (rcvbuf > 0) s.set_option(net::socket_base::receive_buffer_size(rcvbuf));
         s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
         const std::string req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                                 "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -58,8 +62,9 @@ struct upgraded {
         net::write(s, net::buffer(req));
         std::string head;
         boost::system::error_code ec;
-        net::read_until(s, net::dynamic_buffer(head), "\r\n\r\n", ec);
+        const std::size_t n = net::read_until(s, net::dynamic_buffer(head), "\r\n\r\n", ec);
         status = head.substr(0, head.find("\r\n"));
+        if (!ec) leftover = head.substr(n);
     }
 };
 
@@ -109,7 +114,7 @@ TEST(server, a_throwing_hook_answers_500_and_anything_else_releases_the_slot) {
     t.join();
 }
 
-/// One frame the server sent (unmasked, payload under 126 bytes: the control frames).
+/// One frame the server sent (the server never masks), of any length.
 struct server_frame {
     int op = -1;
     std::string payload;
@@ -118,12 +123,23 @@ struct server_frame {
 server_frame read_frame(tcp::socket& s) {
     std::array<unsigned char, 2> head{};
     boost::system::error_code ec;
-    net::read(s, net::buffer(head), ec);
     server_frame f;
+    net::read(s, net::buffer(head), ec);
+    if (ec) return f;
+    std::uint64_t len = head[1] & 0x7f;
+    if (len >= 126) {
+        std::array<unsigned char, 8> ext{};
+        const std::size_t n = len == 126 ? 2 : 8;
+        net::read(s, net::buffer(ext.data(), n), ec);
+        if (ec) return f;
+        len = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            len = (len << 8) | ext[i];
+    }
+    f.payload.resize(len);
+    net::read(s, net::buffer(f.payload), ec);
     if (ec) return f;
     f.op = head[0] & 0x0f;
-    f.payload.resize(head[1] & 0x7f);
-    net::read(s, net::buffer(f.payload), ec);
     f.at = std::chrono::steady_clock::now();
     return f;
 }
@@ -245,30 +261,6 @@ TEST(server, sessions_over_max_connections_are_refused_on_every_io_thread) {
         t.join();
 }
 
-/// One frame the server sent, of any length (the server never masks).
-server_frame read_any_frame(tcp::socket& s) {
-    std::array<unsigned char, 2> head{};
-    boost::system::error_code ec;
-    server_frame f;
-    net::read(s, net::buffer(head), ec);
-    if (ec) return f;
-    std::uint64_t len = head[1] & 0x7f;
-    if (len >= 126) {
-        std::array<unsigned char, 8> ext{};
-        const std::size_t n = len == 126 ? 2 : 8;
-        net::read(s, net::buffer(ext.data(), n), ec);
-        if (ec) return f;
-        len = 0;
-        for (std::size_t i = 0; i < n; ++i)
-            len = (len << 8) | ext[i];
-    }
-    f.payload.resize(len);
-    net::read(s, net::buffer(f.payload), ec);
-    if (ec) return f;
-    f.op = head[0] & 0x0f;
-    return f;
-}
-
 TEST(server, a_subscriber_that_reads_late_gets_every_trigger_whole_and_in_order) {
     // Megabytes published while the client reads nothing: the socket takes part of a write and
     // refuses the rest, so the writes' remainders go out asynchronously as the client drains
@@ -284,21 +276,10 @@ TEST(server, a_subscriber_that_reads_late_gets_every_trigger_whole_and_in_order)
     auto guard = net::make_work_guard(io);
     std::thread t([&] { io.run(); });
 
-    net::io_context cio;
-    tcp::socket c(cio);
-    c.open(tcp::v4());
-    c.set_option(net::socket_base::receive_buffer_size(4096));
-    c.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), srv.port()));
-    const std::string req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-    net::write(c, net::buffer(req));
-    std::string head;
-    boost::system::error_code ec;
-    const std::size_t head_len = net::read_until(c, net::dynamic_buffer(head), "\r\n\r\n", ec);
-    ASSERT_FALSE(ec) << ec.message();
-    ASSERT_EQ(head.substr(0, head.find("\r\n")), "HTTP/1.1 101 Switching Protocols");
-    ASSERT_EQ(head.size(), head_len) << "nothing follows the 101 before we subscribe";
+    upgraded client(srv.port(), 4096);
+    ASSERT_EQ(client.status, "HTTP/1.1 101 Switching Protocols");
+    ASSERT_TRUE(client.leftover.empty()) << "nothing follows the 101 before we subscribe";
+    tcp::socket& c = client.s;
     const std::string op = R"({"op":"subscribe","topics":["*"]})";
     const std::array<unsigned char, 4> mask{1, 2, 3, 4};
     std::string frame{static_cast<char>(0x81), static_cast<char>(0x80 | op.size())};
@@ -307,7 +288,7 @@ TEST(server, a_subscriber_that_reads_late_gets_every_trigger_whole_and_in_order)
         frame += static_cast<char>(op[i] ^ mask[i % 4]);
     net::write(c, net::buffer(frame));
     for (;;) { // pings and notices may come first; then the subscription's snapshot
-        const server_frame f = read_any_frame(c);
+        const server_frame f = read_frame(c);
         ASSERT_NE(f.op, -1) << "the subscription is answered";
         if (f.op == 0x1 && f.payload.find(R"("type":"snapshot")") != std::string::npos) break;
     }
@@ -328,9 +309,9 @@ TEST(server, a_subscriber_that_reads_late_gets_every_trigger_whole_and_in_order)
     ASSERT_TRUE(eventually([&] { return h.deliveries() == k_triggers; }));
 
     for (std::uint64_t seq = 1; seq <= k_triggers; ++seq) {
-        server_frame f = read_any_frame(c);
+        server_frame f = read_frame(c);
         while (f.op == 0x9) // the server's keep-alive pings may come between them
-            f = read_any_frame(c);
+            f = read_frame(c);
         ASSERT_EQ(f.op, 0x1) << "trigger " << seq;
         const std::string want = R"({"type":"trigger","seq":)" + std::to_string(seq) +
                                  R"(,"pad":")" + pad + std::to_string(seq) + R"("})";

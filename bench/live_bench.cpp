@@ -8,7 +8,8 @@
 //     the saturated throughput of both;
 //  3. wire to wire over loopback: a feed WebSocket frame sent -> the trigger received by a
 //     WebSocket subscriber, one in flight, beside a plain Beast WebSocket echo round trip;
-//     with a sleeping and a busy-polling signal thread.
+//     with a sleeping and a busy-polling signal thread, all three interleaved in blocks (the
+//     VM's echo moves within seconds), each block's ratio beside the pooled one.
 // p99.99 and max are reported as jitter (this VM's hypervisor stalls for milliseconds).
 //
 //   build/release/bench/live_bench [--rate 100000] [--seconds 3] [--round-trips 2000] [--rounds 3]
@@ -38,6 +39,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <pthread.h>
 #include <sched.h>
 #include <string>
@@ -394,45 +397,65 @@ double saturation(std::size_t n, bool record) {
 }
 
 // ---------------------------------------------------------------- 3. wire to wire
-percentiles echo_floor(std::size_t n, std::size_t size) {
-    net::io_context io;
-    tcp::acceptor acc(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    const auto port = acc.local_endpoint().port();
-    std::thread server([&] {
-        tcp::socket s = acc.accept();
-        s.set_option(tcp::no_delay(true));
-        websocket::stream<tcp::socket> ws(std::move(s));
-        ws.accept();
-        beast::flat_buffer b;
-        for (;;) {
-            beast::error_code ec;
-            ws.read(b, ec);
-            if (ec) break;
-            ws.text(true);
-            ws.write(b.data(), ec);
-            if (ec) break;
-            b.consume(b.size());
-        }
-    });
-    net::io_context cio;
-    websocket::stream<tcp::socket> ws(cio);
-    ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    ws.next_layer().set_option(tcp::no_delay(true));
-    ws.handshake("127.0.0.1", "/");
-    const std::string msg(size, 'x');
-    beast::flat_buffer b;
-    std::vector<std::int64_t> lat;
-    for (std::size_t i = 0; i < n; ++i) {
-        const core::nanos t = core::monotonic_now();
-        ws.write(net::buffer(msg));
-        ws.read(b);
-        lat.push_back(core::monotonic_now() - t);
-        b.consume(b.size());
+constexpr std::size_t k_wire_blocks = 20, k_wire_warm = 20;
+// This VM's loopback moves between levels (an echo of 5 to 400 µs) within seconds, so the echo
+// and the two modes are measured interleaved: blocks of round trips, echo then default mode
+// then busy-poll mode, each block a fresh engine, its first trips (cold caches, the first
+// wake-ups) left out. The pooled percentiles and each block's own ratio are reported.
+
+/// A plain Beast WebSocket echo over loopback: a server thread and this thread's client.
+class echo_link {
+  public:
+    explicit echo_link(std::size_t size) : acc_(io_, local_any()), msg_(size, 'x'), ws_(cio_) {
+        const auto port = acc_.local_endpoint().port();
+        server_ = std::thread([this] {
+            tcp::socket s = acc_.accept();
+            s.set_option(tcp::no_delay(true));
+            websocket::stream<tcp::socket> ws(std::move(s));
+            ws.accept();
+            beast::flat_buffer b;
+            for (;;) {
+                beast::error_code ec;
+                ws.read(b, ec);
+                if (ec) break;
+                ws.text(true);
+                ws.write(b.data(), ec);
+                if (ec) break;
+                b.consume(b.size());
+            }
+        });
+        ws_.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+        ws_.next_layer().set_option(tcp::no_delay(true));
+        ws_.handshake("127.0.0.1", "/");
     }
-    ws.close(websocket::close_code::normal);
-    server.join();
-    return summarize(lat);
-}
+    echo_link(const echo_link&) = delete;
+    echo_link& operator=(const echo_link&) = delete;
+    ~echo_link() {
+        beast::error_code ec;
+        ws_.close(websocket::close_code::normal, ec);
+        server_.join();
+    }
+    /// One round trip, ns.
+    core::nanos trip() {
+        const core::nanos t = core::monotonic_now();
+        ws_.write(net::buffer(msg_));
+        ws_.read(b_);
+        const core::nanos d = core::monotonic_now() - t;
+        b_.consume(b_.size());
+        return d;
+    }
+
+  private:
+    static tcp::endpoint local_any() {
+        return tcp::endpoint(net::ip::make_address("127.0.0.1"), 0);
+    }
+    net::io_context io_, cio_;
+    tcp::acceptor acc_;
+    std::string msg_;
+    websocket::stream<tcp::socket> ws_;
+    beast::flat_buffer b_;
+    std::thread server_;
+};
 
 /// Accepts one connection within 10 s (seismo's feed session connecting), or throws.
 tcp::socket accept_within(tcp::acceptor& acc) {
@@ -453,89 +476,148 @@ tcp::socket accept_within(tcp::acceptor& acc) {
     }
 }
 
-/// The default mode, or with `busy` [engine] busy_poll (one pinned thread running the feed's
-/// I/O, the signal step and the fan-out). The feed's server and the subscriber are blocking Beast
-/// streams on the calling thread, as the echo's client is: the frame is written, then the
-/// subscriber's socket read — the same two wake-ups the echo crosses, and nothing else of the
-/// harness's in the figure.
-percentiles wire_to_wire(std::size_t n, bool busy) {
-    net::io_context io;
-    tcp::acceptor acc(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    std::string text = config_text(busy);
-    text += "[[feed]]\nname = \"wire\"\nvenue = \"generic\"\nurl = \"ws://127.0.0.1:" +
-            std::to_string(acc.local_endpoint().port()) +
-            "/\"\nsymbols = [\"X\"]\nstale_after = \"1h\"\n";
-    const engine::config cfg = engine::load_config_string(text, "live_bench");
-    // Busy-polling, the engine's thread has CPU 1 to itself; this thread keeps off it.
-    if (busy && std::thread::hardware_concurrency() >= 2) pin_self(0);
-    engine::run_options o;
-    o.print = false;
-    o.latency_samples = n + 16;
-    engine::runtime rt(cfg, o);
-    rt.start();
-    websocket::stream<tcp::socket> feed(accept_within(acc));
-    feed.next_layer().set_option(tcp::no_delay(true));
-    feed.accept();
-    beast::flat_buffer fb;
-    feed.read(fb); // the feed's subscribe request
-    fb.consume(fb.size());
-    feed.text(true);
+/// Where a round trip's time went, from the trigger's own receive time and serialisation
+/// latency (SEISMO_BENCH_BREAKDOWN).
+struct breakdown {
+    std::vector<std::int64_t> to_read, enqueued, serialised, to_received;
+};
 
-    websocket::stream<tcp::socket> sub(io);
-    sub.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), rt.port()));
-    sub.next_layer().set_option(tcp::no_delay(true));
-    sub.handshake("127.0.0.1", "/v1/stream");
-    sub.text(true);
-    sub.write(net::buffer(std::string_view(R"({"op":"subscribe","topics":["*"]})")));
-    beast::flat_buffer sb;
-    sub.read(sb); // the snapshot
-    sb.consume(sb.size());
+/// seismo in the default mode, or with `busy` [engine] busy_poll (one pinned thread running the
+/// feed's I/O, the signal step and the fan-out), fed by a generic feed served from this thread
+/// and read by one subscriber: blocking Beast streams on the calling thread, as the echo's
+/// client is. A round trip writes the frame, then reads the subscriber's socket — the same two
+/// wake-ups the echo crosses, and nothing else of the harness's in the figure.
+class wire_link {
+  public:
+    wire_link(bool busy, std::size_t trips)
+        : acc_(io_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)), sub_(io_) {
+        std::string text = config_text(busy);
+        text += "[[feed]]\nname = \"wire\"\nvenue = \"generic\"\nurl = \"ws://127.0.0.1:" +
+                std::to_string(acc_.local_endpoint().port()) +
+                "/\"\nsymbols = [\"X\"]\nstale_after = \"1h\"\n";
+        const engine::config cfg = engine::load_config_string(text, "live_bench");
+        engine::run_options o;
+        o.print = false;
+        o.latency_samples = trips + 16;
+        rt_ = std::make_unique<engine::runtime>(cfg, o);
+        rt_->start();
+        feed_.emplace(accept_within(acc_));
+        feed_->next_layer().set_option(tcp::no_delay(true));
+        feed_->accept();
+        beast::flat_buffer fb;
+        feed_->read(fb); // the feed's subscribe request
+        feed_->text(true);
+        sub_.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), rt_->port()));
+        sub_.next_layer().set_option(tcp::no_delay(true));
+        sub_.handshake("127.0.0.1", "/v1/stream");
+        sub_.text(true);
+        sub_.write(net::buffer(std::string_view(R"({"op":"subscribe","topics":["*"]})")));
+        sub_.read(sb_); // the snapshot
+        sb_.consume(sb_.size());
+    }
+    wire_link(const wire_link&) = delete;
+    wire_link& operator=(const wire_link&) = delete;
+    ~wire_link() { stop(nullptr, 0); }
 
-    std::vector<std::int64_t> lat, to_read, to_serialised, to_received;
-    lat.reserve(n);
-    std::string f;
-    for (std::size_t i = 0; i < n; ++i) {
-        const double px = i % 2 == 0 ? 85 : 95; // every frame fires or clears
-        f = R"({"sym":"X","px":)" + std::to_string(px) + R"(,"seq":)" + std::to_string(i + 1) + "}";
+    /// One round trip, ns: frame written -> trigger read; its parts into `bd` when `bd`.
+    core::nanos trip(breakdown* bd) {
+        const double px = seq_ % 2 == 0 ? 85 : 95; // every frame fires or clears
+        f_ = R"({"sym":"X","px":)" + std::to_string(px) + R"(,"seq":)" + std::to_string(++seq_) +
+             "}";
         const core::nanos t = core::monotonic_now();
         const core::nanos wall = core::realtime_now();
-        feed.write(net::buffer(f));
-        sub.read(sb);
+        feed_->write(net::buffer(f_));
+        sub_.read(sb_);
         const core::nanos arrived = core::monotonic_now();
-        lat.push_back(arrived - t);
-        // Where the time went: the trigger carries its frame's receive time and the latency
-        // from there to its serialisation.
-        const std::string_view m(static_cast<const char*>(sb.data().data()), sb.size());
-        const auto r = m.find(R"("recv_ts":")");
-        const auto l = m.find(R"("latency_ns":)");
-        core::nanos recv = 0;
-        if (r != std::string_view::npos && l != std::string_view::npos &&
-            core::parse_rfc3339(m.substr(r + 11, m.find('"', r + 11) - r - 11), recv)) {
-            const core::nanos ser = std::strtoll(m.data() + l + 13, nullptr, 10);
-            to_read.push_back(recv - wall);
-            to_serialised.push_back(ser);
-            to_received.push_back(arrived - t - (recv - wall) - ser);
-        }
-        if (sb.size() < 10 ||
-            std::string_view(static_cast<const char*>(sb.data().data()), 10) != R"({"type":"t)") {
+        const std::string_view m(static_cast<const char*>(sb_.data().data()), sb_.size());
+        if (m.size() < 10 || m.substr(0, 10) != R"({"type":"t)") {
             std::fprintf(stderr, "live_bench: expected a trigger, got %.*s\n",
-                         static_cast<int>(std::min<std::size_t>(sb.size(), 200)),
-                         static_cast<const char*>(sb.data().data()));
+                         static_cast<int>(std::min<std::size_t>(m.size(), 200)), m.data());
             std::exit(1);
         }
-        sb.consume(sb.size());
+        if (bd != nullptr) {
+            // The trigger carries its frame's receive time and the latency from there to its
+            // serialisation.
+            const auto r = m.find(R"("recv_ts":")");
+            const auto l = m.find(R"("latency_ns":)");
+            core::nanos recv = 0;
+            if (r != std::string_view::npos && l != std::string_view::npos &&
+                core::parse_rfc3339(m.substr(r + 11, m.find('"', r + 11) - r - 11), recv)) {
+                const core::nanos ser = std::strtoll(m.data() + l + 13, nullptr, 10);
+                bd->to_read.push_back(recv - wall);
+                bd->serialised.push_back(ser);
+                bd->to_received.push_back(arrived - t - (recv - wall) - ser);
+            }
+        }
+        sb_.consume(sb_.size());
+        return arrived - t;
     }
-    beast::error_code ec;
-    sub.close(websocket::close_code::normal, ec);
-    rt.request_stop();
-    rt.wait();
-    if (std::getenv("SEISMO_BENCH_BREAKDOWN") != nullptr) {
-        print("  written -> frame read by seismo", summarize(to_read));
-        print("  frame read -> trigger enqueued", summarize(rt.latency_samples()));
-        print("  frame read -> trigger serialised", summarize(to_serialised));
-        print("  serialised -> received", summarize(to_received));
+    /// Stops the engine; its enqueue latencies after the first `skip` into `bd`.
+    void stop(breakdown* bd, std::size_t skip) {
+        if (!rt_) return;
+        beast::error_code ec;
+        sub_.close(websocket::close_code::normal, ec);
+        rt_->request_stop();
+        rt_->wait();
+        if (bd != nullptr) {
+            const auto lat = rt_->latency_samples();
+            for (std::size_t i = std::min(skip, lat.size()); i < lat.size(); ++i)
+                bd->enqueued.push_back(lat[i]);
+        }
+        feed_.reset();
+        rt_.reset();
     }
-    return summarize(lat);
+
+  private:
+    net::io_context io_;
+    tcp::acceptor acc_;
+    std::unique_ptr<engine::runtime> rt_;
+    std::optional<websocket::stream<tcp::socket>> feed_;
+    websocket::stream<tcp::socket> sub_;
+    beast::flat_buffer sb_;
+    std::string f_;
+    std::uint64_t seq_ = 0;
+};
+
+struct wire_figures {
+    std::vector<std::int64_t> echo, modes[2];
+    std::vector<double> block_p50_ratio[2]; ///< each block's mode p50 over its echo p50
+    breakdown parts[2];
+};
+
+/// `trips` round trips of each path in `blocks` interleaved blocks (plus `warm` uncounted ones
+/// at each block's start).
+wire_figures wire_interleaved(std::size_t trips, std::size_t blocks, std::size_t warm) {
+    wire_figures w;
+    const bool parts = std::getenv("SEISMO_BENCH_BREAKDOWN") != nullptr;
+    const std::size_t per = std::max<std::size_t>(1, trips / blocks);
+    echo_link echo(120);
+    for (std::size_t b = 0; b < blocks; ++b) {
+        std::vector<std::int64_t> e;
+        for (std::size_t i = 0; i < warm + per; ++i) {
+            const core::nanos d = echo.trip();
+            if (i >= warm) e.push_back(d);
+        }
+        const double echo_p50 = summarize(e).p50;
+        w.echo.insert(w.echo.end(), e.begin(), e.end());
+        for (int busy = 0; busy < 2; ++busy) {
+            // Busy-polling, the engine's thread has CPU 1 to itself; this thread keeps off it.
+            if (busy != 0 && std::thread::hardware_concurrency() >= 2) pin_self(0);
+            std::vector<std::int64_t> m;
+            {
+                wire_link link(busy != 0, warm + per);
+                for (std::size_t i = 0; i < warm + per; ++i) {
+                    const core::nanos d = link.trip(parts && i >= warm ? &w.parts[busy] : nullptr);
+                    if (i >= warm) m.push_back(d);
+                }
+                link.stop(parts ? &w.parts[busy] : nullptr, warm);
+            }
+            if (busy != 0) unpin_self();
+            w.block_p50_ratio[busy].push_back(echo_p50 > 0 ? summarize(m).p50 / echo_p50 : 0);
+            w.modes[busy].insert(w.modes[busy].end(), m.begin(), m.end());
+        }
+    }
+    return w;
 }
 
 } // namespace
@@ -689,17 +771,29 @@ int main(int argc, char** argv) {
     }
     if (!section("wire")) return 0;
 
-    std::printf("3. wire to wire over loopback WebSocket, one in flight (threads unpinned)\n");
+    std::printf("3. wire to wire over loopback WebSocket, one in flight (threads unpinned), the "
+                "echo and both modes interleaved in %zu blocks\n",
+                k_wire_blocks);
     unpin_self();
-    const percentiles echo = echo_floor(trips, 120);
+    const wire_figures w = wire_interleaved(trips, k_wire_blocks, k_wire_warm);
+    const percentiles echo = summarize(w.echo);
     print("floor: plain Beast WebSocket echo round trip", echo);
-    const percentiles w = wire_to_wire(trips, false);
-    print("feed frame sent -> trigger received", w);
-    std::printf("     ratio to the echo: p50 %.2fx, p99 %.2fx (target <= 1.5x)\n", w.p50 / echo.p50,
-                w.p99 / echo.p99);
-    const percentiles wb = wire_to_wire(trips, true);
-    print("the same, busy-polling signal thread", wb);
-    std::printf("     ratio to the echo: p50 %.2fx, p99 %.2fx\n", wb.p50 / echo.p50,
-                wb.p99 / echo.p99);
+    const char* names[2] = {"feed frame sent -> trigger received", "the same, busy-polling"};
+    for (int busy = 0; busy < 2; ++busy) {
+        if (!w.parts[busy].to_read.empty()) {
+            print("  written -> frame read by seismo", summarize(w.parts[busy].to_read));
+            print("  frame read -> trigger enqueued", summarize(w.parts[busy].enqueued));
+            print("  frame read -> trigger serialised", summarize(w.parts[busy].serialised));
+            print("  serialised -> received", summarize(w.parts[busy].to_received));
+        }
+        const percentiles p = summarize(w.modes[busy]);
+        print(names[busy], p);
+        std::vector<double> r = w.block_p50_ratio[busy];
+        std::sort(r.begin(), r.end());
+        std::printf("     ratio to the echo: p50 %.2fx, p99 %.2fx; per block p50 median %.2fx "
+                    "(%.2f-%.2fx)  (targets: %s)\n",
+                    p.p50 / echo.p50, p.p99 / echo.p99, median(r), r.front(), r.back(),
+                    busy != 0 ? "p50 <= 1.0x, p99 <= 1.5x" : "p50 <= 1.5x, p99 <= 2x");
+    }
     return 0;
 }

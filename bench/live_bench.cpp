@@ -214,10 +214,11 @@ levels = [{ at = 90, severity = "warning" }]
 
 /// k_config for a mode: busy-polling on CPU 1 (as written), or the default (parking, unpinned);
 /// with the server's connections on `io_threads` threads of their own.
-std::string config_text(bool busy, std::size_t io_threads = 0) {
+std::string config_text(bool busy, std::size_t io_threads = 0, int coalesce_ms = 0) {
     std::string text = k_config;
     text.replace(text.find("[server]\n"), 9,
-                 "[server]\nio_threads = " + std::to_string(io_threads) + "\n");
+                 "[server]\nio_threads = " + std::to_string(io_threads) + "\ncoalesce = \"" +
+                     std::to_string(coalesce_ms) + "ms\"\n");
     if (!busy) {
         text.replace(text.find("busy_poll = true"), 16, "busy_poll = false");
         text.replace(text.find("pin_cpu = 1"), 11, "pin_cpu = -1");
@@ -279,9 +280,9 @@ std::string journal_dir() {
 /// With `record`, the run records a journal as `seismo run --record` does.
 engine_result engine_run(double rate, double seconds, std::size_t every, std::size_t n_subs,
                          bool serve, bool record = false, bool busy = true,
-                         std::size_t io_threads = 0) {
+                         std::size_t io_threads = 0, int coalesce_ms = 0) {
     const engine::config cfg =
-        engine::load_config_string(config_text(busy, io_threads), "live_bench");
+        engine::load_config_string(config_text(busy, io_threads, coalesce_ms), "live_bench");
     engine::run_options o;
     o.print = false;
     o.serve = serve;
@@ -707,20 +708,36 @@ int main(int argc, char** argv) {
             std::size_t subs;
             double triggers;
             std::size_t threads;
+            int coalesce_ms = 0;
         };
-        // The last four load the fan-out thread fully: what one core delivers at most.
-        const point points[] = {{100, 5000, 0},  {100, 5000, 1},  {1000, 500, 0},  {1000, 500, 1},
-                                {1000, 2000, 0}, {1000, 2000, 1}, {100, 20000, 0}, {100, 20000, 1}};
+        // Points 4-7 load the fan-out thread fully: what one core delivers at most.
+        const point points[] = {{100, 5000, 0},
+                                {100, 5000, 1},
+                                {1000, 500, 0},
+                                {1000, 500, 1},
+                                {1000, 2000, 0},
+                                {1000, 2000, 1},
+                                {100, 20000, 0},
+                                {100, 20000, 1},
+                                // [server] coalesce: fewer, larger writes for CPU.
+                                {100, 5000, 1, 2},
+                                {1000, 2000, 1, 2}};
         const char* only_point = std::getenv("SEISMO_BENCH_POINT");
         for (std::size_t pi = 0; pi < std::size(points); ++pi) {
             const point pt = points[pi];
             if (only_point != nullptr && std::strtoul(only_point, nullptr, 10) != pi) continue;
             const double trig = quick ? pt.triggers / 10 : pt.triggers;
-            const engine_result r =
-                engine_run(trig, seconds, 1, pt.subs, true, false, false, pt.threads);
+            const engine_result r = engine_run(trig, seconds, 1, pt.subs, true, false, false,
+                                               pt.threads, pt.coalesce_ms);
             char what[96];
-            std::snprintf(what, sizeof what, "%zu subs x %.0f trig/s, io_threads %zu: received",
-                          pt.subs, trig, pt.threads);
+            if (pt.coalesce_ms != 0) {
+                std::snprintf(what, sizeof what,
+                              "%zu x %.0f, io_threads %zu, coalesce %d ms:", pt.subs, trig,
+                              pt.threads, pt.coalesce_ms);
+            } else {
+                std::snprintf(what, sizeof what, "%zu subs x %.0f trig/s, io_threads %zu: received",
+                              pt.subs, trig, pt.threads);
+            }
             print(what, r.sub_lat);
             const double delivered = r.deliveries_per_s * r.seconds;
             std::printf("     %.2f M deliveries/s (%.1f per write), seismo CPU %.3f s in %.2f s "

@@ -409,12 +409,17 @@ void read_server(const toml::table& root, config& cfg) {
         cfg.server.client_rate = static_cast<std::uint32_t>(*v);
     if (auto v = r.integer("io_threads", 0, 64))
         cfg.server.io_threads = static_cast<std::size_t>(*v);
+    if (auto d = r.duration("coalesce")) {
+        if (*d < 0 || *d > 100 * core::k_ns_per_ms)
+            r.fail("coalesce", "'coalesce' must be between \"0ms\" and \"100ms\"");
+        cfg.server.coalesce = *d;
+    }
     if (auto v = r.boolean("allow_insecure")) cfg.server.allow_insecure = *v;
     if (const std::string why = insecure_listener(cfg.server, cfg.server.listen); !why.empty())
         r.fail(r.has("listen") ? "listen" : "tokens", why);
     r.finish({"listen", "tokens", "max_connections", "max_subscriptions", "max_message_bytes",
               "replay_ring", "session_queue", "tls_cert", "tls_key", "request_timeout",
-              "idle_timeout", "client_rate", "io_threads", "allow_insecure"});
+              "idle_timeout", "client_rate", "io_threads", "coalesce", "allow_insecure"});
 }
 
 void read_nats(const toml::table& root, config& cfg) {

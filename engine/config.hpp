@@ -90,6 +90,10 @@ struct server_config {
     /// Threads of their own for the server's connections (round robin); 0: on the engine's
     /// thread, the fewest hand-offs between a feed frame and a subscriber.
     std::size_t io_threads = 0;
+    /// A thread's deliveries at most once per this (0: each batch at once): triggers within it
+    /// of the last delivery wait for its end and go out together — fewer, larger writes for
+    /// CPU, at up to this much latency; a trigger after a quiet spell goes at once.
+    core::nanos coalesce = 0;
     bool allow_insecure = false; ///< tokens over plain ws:// on a non-loopback address
 
     bool operator==(const server_config&) const = default;

@@ -156,7 +156,7 @@ struct runtime::impl final : stage_sink {
           nats(c.nats ? std::make_unique<nats_link>(c, opts.feed_mode, opts.nats_ack) : nullptr),
           registry(make_registry(c)), slots(feed_host::slots_for(c, host_options(opts))),
           gens(first_generation(c, slots)), current(std::make_shared<config>(c)),
-          events(c.engine.queue_capacity), hub(c.server.replay_ring),
+          events(c.engine.queue_capacity), hub(c.server.replay_ring, c.server.coalesce),
           publisher(gens, *registry, publisher_options_of(opts), hub, dead),
           feeds(c, host_options(opts, nats.get()), io, *registry, events, dead),
           stage(c, *registry, feeds.size(), *this) {

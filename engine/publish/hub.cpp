@@ -4,6 +4,7 @@
 #include "engine/publish/ws_codec.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <utility>
@@ -73,6 +74,7 @@ void hub::deliver_home(home_state& h) {
         std::lock_guard lock(h.mu);
         h.batch.swap(h.pending);
         h.posted = false;
+        if (coalesce_.count() != 0) h.last = std::chrono::steady_clock::now();
         h.subs_now.assign(h.subs.begin(), h.subs.end());
     }
     std::uint64_t delivered = 0;
@@ -86,6 +88,29 @@ void hub::deliver_home(home_state& h) {
     deliveries_.fetch_add(delivered, std::memory_order_relaxed);
     h.batch.clear();
     h.subs_now.clear();
+}
+
+void hub::schedule(const std::shared_ptr<home_state>& h,
+                   std::chrono::steady_clock::time_point last) {
+    if (coalesce_.count() != 0) {
+        const auto due = last + coalesce_;
+        if (std::chrono::steady_clock::now() < due) {
+            // Within the window the last delivery opened: at its end, with whatever else is
+            // published meanwhile. The timer is the wait's own (its handler holds it), so it
+            // goes with the io_context, never after it.
+            auto t = std::make_shared<boost::asio::steady_timer>(*h->io, due);
+            t->async_wait([this, hp = h, t](const boost::system::error_code& ec) {
+                if (!ec) deliver_home(*hp);
+            });
+            return;
+        }
+    }
+    // The publisher's own thread delivers at once.
+    if (h->io->get_executor().running_in_this_thread()) {
+        deliver_home(*h);
+    } else {
+        boost::asio::post(*h->io, [this, hp = h] { deliver_home(*hp); });
+    }
 }
 
 void hub::publish(const std::vector<message_ptr>& batch) {
@@ -108,21 +133,19 @@ void hub::publish(const std::vector<message_ptr>& batch) {
             homes.push_back(h);
     }
     // One hand-off per thread with sessions, whatever their number: the batch joins what the
-    // thread has still to deliver, and a handler is posted if none is pending. The publisher's
-    // own thread delivers at once.
+    // thread has still to deliver, and a delivery is scheduled if none is pending (else the
+    // batch rides on it).
     for (const auto& h : homes) {
-        bool post = false;
+        bool first = false;
+        std::chrono::steady_clock::time_point last;
         {
             std::lock_guard lock(h->mu);
             if (h->subs.empty()) continue;
             h->pending.insert(h->pending.end(), batch.begin(), batch.end());
-            post = !std::exchange(h->posted, true);
+            first = !std::exchange(h->posted, true);
+            last = h->last;
         }
-        if (h->io->get_executor().running_in_this_thread()) {
-            deliver_home(*h);
-        } else if (post) {
-            boost::asio::post(*h->io, [this, hp = h] { deliver_home(*hp); });
-        }
+        if (first) schedule(h, last);
     }
     homes.clear();
 }

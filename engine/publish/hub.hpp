@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -86,7 +87,10 @@ class hub_subscriber {
 
 class hub {
   public:
-    explicit hub(std::size_t ring_size) : ring_size_(ring_size) {}
+    /// `coalesce` ns ([server] coalesce): a thread is handed batches at most once per it; 0: each
+    /// at once.
+    explicit hub(std::size_t ring_size, std::int64_t coalesce = 0)
+        : ring_size_(ring_size), coalesce_(coalesce) {}
 
     /// Publishes a batch (publisher thread).
     void publish(const std::vector<message_ptr>& batch);
@@ -130,16 +134,21 @@ class hub {
         std::vector<std::weak_ptr<hub_subscriber>> subs; // mu
         std::vector<message_ptr> pending;                // mu
         bool posted = false;                             // mu
+        std::chrono::steady_clock::time_point last{};    // mu: the last delivery's start
         // The home thread's, while it delivers.
         std::vector<message_ptr> batch;
         std::vector<std::weak_ptr<hub_subscriber>> subs_now;
     };
     void deliver_home(home_state& h);
+    /// Has `h`'s thread deliver what it has pending: at once, or at the end of the coalescing
+    /// window that its last delivery opened (`last`, read under its lock).
+    void schedule(const std::shared_ptr<home_state>& h, std::chrono::steady_clock::time_point last);
 
     mutable std::mutex mu_;
     std::map<boost::asio::io_context*, std::shared_ptr<home_state>> homes_; // mu_
     std::vector<std::shared_ptr<home_state>> homes_now_;                    // publish()'s
     std::size_t ring_size_;
+    std::chrono::nanoseconds coalesce_;
     std::deque<message_ptr> ring_;
     std::map<std::string, message_ptr> active_;
     std::atomic<std::uint64_t> published_{0};

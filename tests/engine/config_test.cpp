@@ -54,6 +54,8 @@ lateness = "250ms"
 [server]
 listen = "127.0.0.1:9090"
 tokens = [{ token = "t1", topics = ["crypto_*"] }, { token = "t2", roles = ["metrics", "admin"] }]
+io_threads = 2
+coalesce = "2ms"
 
 [[feed]]
 name = "binance"
@@ -88,6 +90,9 @@ levels = [{ at = 2, severity = "critical" }]
     EXPECT_TRUE(c.engine.deterministic);
     EXPECT_EQ(c.engine.lateness, 250'000'000);
     EXPECT_EQ(c.server.listen, "127.0.0.1:9090");
+    EXPECT_EQ(c.server.io_threads, 2u);
+    EXPECT_EQ(c.server.coalesce, 2'000'000);
+    EXPECT_EQ(load_config_string(k_base, "default.toml").server.coalesce, 0) << "off by default";
     ASSERT_EQ(c.server.tokens.size(), 2u);
     EXPECT_EQ(c.server.tokens[0].topics[0], "crypto_*");
     EXPECT_TRUE(c.server.tokens[0].roles.empty()) << "subscribe by default";
@@ -189,6 +194,8 @@ TEST(config, errors_name_the_line_and_what_was_expected) {
     expect_error("[server]\nclient_rate = -1\n", 10, "between 0 and");
     expect_error("[engine]\nidle_spin = \"20ms\"\n", 10, "between \"0us\" and \"10ms\"");
     expect_error("[server]\nio_threads = 65\n", 10, "between 0 and 64");
+    expect_error("[server]\ncoalesce = \"101ms\"\n", 10, "between \"0ms\" and \"100ms\"");
+    expect_error("[server]\ncoalesce = 2\n", 10, "coalesce");
     // allowed: a loopback listener with tokens, TLS, or allow_insecure; BTCUSDT is an alias
     for (const char* ok : {"[server]\nlisten = \"127.0.0.1:0\"\ntokens = [{ token = \"a\" }]\n",
                            "[server]\nlisten = \"[::1]:0\"\ntokens = [{ token = \"a\" }]\n",

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <utility>
@@ -124,6 +125,57 @@ TEST(hub, wakes_each_thread_once_per_batch_and_its_own_sessions_at_once) {
         EXPECT_EQ(subs[i]->got, (std::vector<std::uint64_t>{1, 2, 3}));
     }
     EXPECT_EQ(h.deliveries(), 18u);
+}
+
+TEST(hub, coalescing_holds_a_thread_to_one_delivery_per_window) {
+    using clock = std::chrono::steady_clock;
+    constexpr auto k_window = std::chrono::milliseconds(200);
+    hub h(64, std::chrono::nanoseconds(k_window).count());
+    boost::asio::io_context there;
+    auto s = std::make_shared<sub>(std::vector<std::string>{"*"}, there);
+    h.subscribe(
+        s, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    // After a quiet spell a batch goes at once (one posted handler).
+    h.publish({msg(1, "x/A")});
+    EXPECT_EQ(there.poll(), 1u);
+    there.restart();
+    const auto first = clock::now();
+    ASSERT_EQ(s->got, (std::vector<std::uint64_t>{1}));
+    // Within the window: two batches wait for its end and go out in one delivery.
+    h.publish({msg(2, "x/A")});
+    h.publish({msg(3, "x/B"), msg(4, "x/A")});
+    (void)there.poll();
+    there.restart();
+    if (clock::now() < first + k_window) {
+        EXPECT_EQ(s->got.size(), 1u) << "delivered before the window ended";
+    }
+    EXPECT_EQ(there.run_one(), 1u); // the window's end
+    there.restart();
+    EXPECT_GE(clock::now() - first, k_window);
+    EXPECT_EQ(s->got, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+    EXPECT_EQ(s->flushes, 2) << "one wake-up for both batches of the window";
+    EXPECT_EQ(h.deliveries(), 4u);
+}
+
+TEST(hub, coalescing_on_the_publishers_own_thread_defers_to_its_own_timer) {
+    constexpr auto k_window = std::chrono::milliseconds(100);
+    hub h(64, std::chrono::nanoseconds(k_window).count());
+    boost::asio::io_context here;
+    auto s = std::make_shared<sub>(std::vector<std::string>{"*"}, here);
+    h.subscribe(
+        s, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    std::size_t inline_got = 0;
+    boost::asio::post(here, [&] {
+        h.publish({msg(1, "x/A")}); // inline: nothing delivered for a window before
+        inline_got = s->got.size();
+        h.publish({msg(2, "x/A")}); // within the window: the thread's timer
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    here.run(); // the posted handler, then the timer's
+    EXPECT_EQ(inline_got, 1u);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, k_window);
+    EXPECT_EQ(s->got, (std::vector<std::uint64_t>{1, 2}));
+    EXPECT_EQ(s->flushes, 2);
 }
 
 TEST(hub, snapshots_hold_what_is_fired_until_it_clears) {

@@ -404,12 +404,16 @@ constexpr std::size_t k_wire_blocks = 20, k_wire_warm = 20;
 // then busy-poll mode, each block a fresh engine, its first trips (cold caches, the first
 // wake-ups) left out. The pooled percentiles and each block's own ratio are reported.
 
-/// A plain Beast WebSocket echo over loopback: a server thread and this thread's client.
+/// A plain Beast WebSocket echo over loopback: a server thread and this thread's client. The
+/// server thread is unpinned (`server_cpu` < 0), or pinned: to the CPU the client's round trips
+/// are then run on (CPU 0) for a wake-up within one CPU, or to another for one across CPUs.
 class echo_link {
   public:
-    explicit echo_link(std::size_t size) : acc_(io_, local_any()), msg_(size, 'x'), ws_(cio_) {
+    echo_link(std::size_t size, int server_cpu)
+        : acc_(io_, local_any()), msg_(size, 'x'), ws_(cio_) {
         const auto port = acc_.local_endpoint().port();
-        server_ = std::thread([this] {
+        server_ = std::thread([this, server_cpu] {
+            if (server_cpu >= 0) pin_self(server_cpu);
             tcp::socket s = acc_.accept();
             s.set_option(tcp::no_delay(true));
             websocket::stream<tcp::socket> ws(std::move(s));
@@ -582,6 +586,7 @@ class wire_link {
 
 struct wire_figures {
     std::vector<std::int64_t> echo, modes[2];
+    std::vector<std::int64_t> echo_one_cpu, echo_two_cpus; ///< the echo's two kinds of wake-up
     std::vector<double> block_p50_ratio[2]; ///< each block's mode p50 over its echo p50
     breakdown parts[2];
 };
@@ -592,7 +597,9 @@ wire_figures wire_interleaved(std::size_t trips, std::size_t blocks, std::size_t
     wire_figures w;
     const bool parts = std::getenv("SEISMO_BENCH_BREAKDOWN") != nullptr;
     const std::size_t per = std::max<std::size_t>(1, trips / blocks);
-    echo_link echo(120);
+    echo_link echo(120, -1);
+    const bool two = std::thread::hardware_concurrency() >= 2;
+    echo_link echo_one(120, 0), echo_two(120, two ? 1 : 0);
     for (std::size_t b = 0; b < blocks; ++b) {
         std::vector<std::int64_t> e;
         for (std::size_t i = 0; i < warm + per; ++i) {
@@ -601,6 +608,18 @@ wire_figures wire_interleaved(std::size_t trips, std::size_t blocks, std::size_t
         }
         const double echo_p50 = summarize(e).p50;
         w.echo.insert(w.echo.end(), e.begin(), e.end());
+        // The same echo with both threads on CPU 0, and with its server on CPU 1: where the
+        // unpinned echo's two levels come from.
+        pin_self(0);
+        for (std::size_t i = 0; i < warm + per; ++i) {
+            const core::nanos d1 = echo_one.trip();
+            const core::nanos d2 = echo_two.trip();
+            if (i >= warm) {
+                w.echo_one_cpu.push_back(d1);
+                w.echo_two_cpus.push_back(d2);
+            }
+        }
+        unpin_self();
         for (int busy = 0; busy < 2; ++busy) {
             // Busy-polling, the engine's thread has CPU 1 to itself; this thread keeps off it.
             if (busy != 0 && std::thread::hardware_concurrency() >= 2) pin_self(0);
@@ -795,6 +814,8 @@ int main(int argc, char** argv) {
     const wire_figures w = wire_interleaved(trips, k_wire_blocks, k_wire_warm);
     const percentiles echo = summarize(w.echo);
     print("floor: plain Beast WebSocket echo round trip", echo);
+    print("  the echo, both threads on one CPU", summarize(w.echo_one_cpu));
+    print("  the echo, its server on the other CPU", summarize(w.echo_two_cpus));
     const char* names[2] = {"feed frame sent -> trigger received", "the same, busy-polling"};
     for (int busy = 0; busy < 2; ++busy) {
         if (!w.parts[busy].to_read.empty()) {

@@ -22,7 +22,7 @@
 namespace seismo::engine {
 
 /// One feed: its source and the sink its pipeline hands frames, ticks and refusals to, on the
-/// feed's strand.
+/// feed's thread (the engine thread for a WebSocket or demo feed, its own for NATS).
 struct feed_host::feed final : feeds::frame_sink {
     feed(std::string n, std::string v, std::uint16_t i, event_queue& ev, dead_queue& dq)
         : name(std::move(n)), venue(std::move(v)), id(i), events(&ev), dead(&dq), token(ev) {
@@ -73,7 +73,7 @@ struct feed_host::feed final : feeds::frame_sink {
         if (wake != nullptr && *wake) (*wake)();
     }
     // Log lines for a feed's failures (DESIGN §4: at most once per second per feed and
-    // reason) and its recovery. On the feed's strand, never the signal thread.
+    // reason) and its recovery. On the feed's thread.
     std::string last_logged;
     core::nanos last_logged_at = 0;
     std::uint64_t unlogged = 0;

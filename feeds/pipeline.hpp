@@ -5,7 +5,7 @@
 // gaps, and pass the ticks on to a frame_sink. This is the frame -> tick half of the one path
 // every input takes (the signal step is the other half: signals/step.hpp).
 //
-// One per feed, on the feed's thread (or strand); allocation-free once its buffers have grown.
+// One per feed, on the feed's thread; allocation-free once its buffers have grown.
 // Pure: no sockets, no threads, no clock reads (a gap is dated by its frame's receive time).
 
 #include "engine/core/counter.hpp"

@@ -1,10 +1,9 @@
 #pragma once
-// What probes count (DESIGN §8). The hot path bumps a counter that exactly one thread writes (or
-// one strand: its handlers never overlap, and the strand orders them), and a scrape reads it
-// from any thread. One writer needs no locked read-modify-write: a relaxed load and store, about
-// 1 ns, where a shared atomic's fetch_add costs ~6 ns and prometheus-cpp's Counter ~11 ns
-// (bench/micro_bench). The counters of one writer are kept together, and a group that another
-// thread's counters could share a cache line with is aligned to its own line.
+// What probes count (DESIGN §8). The hot path bumps a counter that exactly one thread writes, and
+// a scrape reads it from any thread. One writer needs no locked read-modify-write: a relaxed
+// load and store, about 1 ns, where a shared atomic's fetch_add costs ~6 ns and prometheus-cpp's
+// Counter ~11 ns (bench/micro_bench). The counters of one writer are kept together, and a group
+// that another thread's counters could share a cache line with is aligned to its own line.
 
 #include <array>
 #include <atomic>

@@ -116,7 +116,7 @@ net::awaitable<void> server::impl::http_session(std::shared_ptr<impl> self, Stre
                                                 std::uint64_t accepted) {
     beast::flat_buffer buf;
     auto& lowest = beast::get_lowest_layer(stream);
-    // Whether this connection waits for a request (changed and read on its strand only): an
+    // Whether this connection waits for a request (changed and read on its thread only): an
     // eviction posted here closes it only while it still waits.
     auto waiting = std::make_shared<bool>(false);
     bool first_wait = true;

@@ -153,13 +153,14 @@ class reload_probe final : public prometheus::Collectable {
 struct runtime::impl final : stage_sink {
     impl(const config& c, run_options o)
         : cfg(c), opts(std::move(o)),
-          nats(c.nats ? std::make_unique<nats_link>(c, opts.feed_mode, opts.nats_ack) : nullptr),
-          registry(make_registry(c)), slots(feed_host::slots_for(c, host_options(opts))),
-          gens(first_generation(c, slots)), current(std::make_shared<config>(c)),
-          events(c.engine.queue_capacity), hub(c.server.replay_ring, c.server.coalesce),
+          nats(cfg.nats ? std::make_unique<nats_link>(cfg, opts.feed_mode, opts.nats_ack)
+                        : nullptr),
+          registry(make_registry(cfg)), slots(feed_host::slots_for(cfg, host_options(opts))),
+          gens(first_generation(cfg, slots)), current(std::make_shared<config>(cfg)),
+          events(cfg.engine.queue_capacity), hub(cfg.server.replay_ring, cfg.server.coalesce),
           publisher(gens, *registry, publisher_options_of(opts), hub, dead),
-          feeds(c, host_options(opts, nats.get()), io, *registry, events, dead),
-          stage(c, *registry, feeds.size(), *this) {
+          feeds(cfg, host_options(opts, nats.get()), io, *registry, events, dead),
+          stage(cfg, *registry, feeds.size(), *this) {
         samples.resize(opts.latency_samples);
         last_reload_ok.store(core::realtime_now(), std::memory_order_relaxed);
     }
@@ -168,7 +169,10 @@ struct runtime::impl final : stage_sink {
     // the io_context (a wake-up still queued there lives in the publisher's memory), and the
     // io_context outlives the feed host and the server (their sessions and timers use its
     // services).
-    const config& cfg; // as started: [engine] and [server], which a reload cannot change
+    /// As started ([engine] and [server], which a reload cannot change): the runtime's own copy,
+    /// so the caller's config may go (it did, in a benchmark that built one per engine: UBSan
+    /// found its bool read from freed memory).
+    const config cfg;
     run_options opts;
     std::unique_ptr<nats_link> nats; // with [nats]: outlives every thread that publishes
     trigger_resume resume;           // the signal thread's (a restart against a stream)

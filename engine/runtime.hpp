@@ -86,6 +86,7 @@ struct run_figures {
 
 class runtime {
   public:
+    /// `cfg` is copied: the caller's config may go once this returns.
     runtime(const config& cfg, run_options opts);
     ~runtime();
     runtime(const runtime&) = delete;

@@ -232,6 +232,37 @@ levels = [{ at = 95, severity = "warning" }]
     std::remove(audit.c_str());
 }
 
+TEST(runtime, keeps_its_own_copy_of_the_config_it_was_started_with) {
+    // Built from a temporary that is gone before start(): the runtime reads [engine] and
+    // [server] from its own copy all the while it runs (ASan: no use after scope).
+    run_options o;
+    o.print = false;
+    o.listen = "127.0.0.1:0";
+    o.inproc_feed = true;
+    auto rt = std::make_unique<runtime>(load_config_string(R"(
+[engine]
+idle_spin = "0us"
+[server]
+coalesce = "1ms"
+[[instrument]]
+symbol = "X"
+[[signal]]
+name = "x_low"
+kind = "level"
+instruments = ["X"]
+levels = [{ at = 95, severity = "warning" }]
+)",
+                                                           "temporary.toml"),
+                                        o);
+    rt->start();
+    for (int i = 0; i < 100; ++i)
+        rt->inject(R"({"sym":"X","px":)" + std::string(i % 2 == 0 ? "100" : "90") + "}", 1);
+    rt->request_stop();
+    rt->wait();
+    EXPECT_EQ(rt->figures().applied, 100u);
+    EXPECT_EQ(rt->figures().triggers, 99u);
+}
+
 // The embedded default: the demo day loops, and every pass must play like the first — no
 // duplicate or late refusals from sequence numbers or times that restart, the same signals
 // firing in every pass.

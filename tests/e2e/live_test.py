@@ -52,9 +52,11 @@ async def main():
 lateness = "1h"
 [server]
 listen = "127.0.0.1:{port}"
-# Connections on two threads of their own: every check below runs across the hub's hand-off
-# to them (the other e2e tests keep the default, connections on the engine's thread).
+# Connections on two threads of their own, handed batches at most once a millisecond: every
+# check below runs across the hub's hand-off to them and its coalescing window (the other e2e
+# tests keep the defaults, connections on the engine's thread and no window).
 io_threads = 2
+coalesce = "1ms"
 tokens = [{{ token = "full" }}, {{ token = "crypto", topics = ["crypto_*"] }},
           {{ token = "ops", roles = ["metrics"] }}, {{ token = "root", roles = ["admin"] }}]
 max_connections = 6

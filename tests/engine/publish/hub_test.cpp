@@ -135,11 +135,12 @@ TEST(hub, coalescing_holds_a_thread_to_one_delivery_per_window) {
     auto s = std::make_shared<sub>(std::vector<std::string>{"*"}, there);
     h.subscribe(
         s, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
-    // After a quiet spell a batch goes at once (one posted handler).
+    // After a quiet spell a batch goes at once (one posted handler). `first` is taken before
+    // that delivery starts its window, so the window ends no earlier than first + k_window.
     h.publish({msg(1, "x/A")});
+    const auto first = clock::now();
     EXPECT_EQ(there.poll(), 1u);
     there.restart();
-    const auto first = clock::now();
     ASSERT_EQ(s->got, (std::vector<std::uint64_t>{1}));
     // Within the window: two batches wait for its end and go out in one delivery.
     h.publish({msg(2, "x/A")});

@@ -170,8 +170,7 @@ struct runtime::impl final : stage_sink {
     // io_context outlives the feed host and the server (their sessions and timers use its
     // services).
     /// As started ([engine] and [server], which a reload cannot change): the runtime's own copy,
-    /// so the caller's config may go (it did, in a benchmark that built one per engine: UBSan
-    /// found its bool read from freed memory).
+    /// so the caller's config may go once the runtime is built.
     const config cfg;
     run_options opts;
     std::unique_ptr<nats_link> nats; // with [nats]: outlives every thread that publishes

@@ -35,6 +35,32 @@ std::string tick(const std::string& sym, double px, std::uint64_t seq) {
            std::to_string(seq) + "}";
 }
 
+/// Instrument X and `x_low`, a level at 95: a tick at 90 fires it, one at 100 clears it.
+constexpr const char* k_x_low = R"(
+[[instrument]]
+symbol = "X"
+[[signal]]
+name = "x_low"
+kind = "level"
+instruments = ["X"]
+levels = [{ at = 95, severity = "warning" }]
+)";
+
+/// X's i-th price of the stop tests: 100, 90, 100, … (x_low fires or clears at every one after
+/// the first).
+std::string x_alternating(int i) {
+    return R"({"sym":"X","px":)" + std::string(i % 2 == 0 ? "100" : "90") + "}";
+}
+
+/// A runtime fed by inject(), quiet, its server on any free loopback port.
+run_options injected_options() {
+    run_options o;
+    o.print = false;
+    o.listen = "127.0.0.1:0";
+    o.inproc_feed = true;
+    return o;
+}
+
 struct published {
     std::mutex mu;
     std::condition_variable cv;
@@ -188,30 +214,17 @@ TEST(runtime, stopping_while_triggers_are_in_flight_writes_every_one_and_frees_c
     // thread has ended: the writer thread takes them over, so the audit log gets every one, and
     // the wake-ups they posted to the stopped io_context are destroyed before their memory is
     // (ASan checks the second).
-    const std::string text = R"(
-[[instrument]]
-symbol = "X"
-[[signal]]
-name = "x_low"
-kind = "level"
-instruments = ["X"]
-levels = [{ at = 95, severity = "warning" }]
-)";
-    const config cfg = load_config_string(text, "stop_test.toml");
+    const config cfg = load_config_string(k_x_low, "stop_test.toml");
     const std::string audit = ::testing::TempDir() + "seismo_stop_audit.jsonl";
     std::remove(audit.c_str());
     constexpr int k_ticks = 4000;
     {
-        run_options o;
-        o.print = false;
-        o.listen = "127.0.0.1:0";
-        o.inproc_feed = true;
+        run_options o = injected_options();
         o.out = audit;
         runtime rt(cfg, o);
         rt.start();
-        for (int i = 0; i < k_ticks; ++i) {
-            rt.inject(R"({"sym":"X","px":)" + std::string(i % 2 == 0 ? "100" : "90") + "}", 1);
-        }
+        for (int i = 0; i < k_ticks; ++i)
+            rt.inject(x_alternating(i), 1);
         rt.request_stop(); // at once: most of those ticks are still queued
         rt.wait();
         EXPECT_EQ(rt.figures().applied, static_cast<std::uint64_t>(k_ticks));
@@ -235,28 +248,15 @@ levels = [{ at = 95, severity = "warning" }]
 TEST(runtime, keeps_its_own_copy_of_the_config_it_was_started_with) {
     // Built from a temporary that is gone before start(): the runtime reads [engine] and
     // [server] from its own copy all the while it runs (ASan: no use after scope).
-    run_options o;
-    o.print = false;
-    o.listen = "127.0.0.1:0";
-    o.inproc_feed = true;
-    auto rt = std::make_unique<runtime>(load_config_string(R"(
-[engine]
-idle_spin = "0us"
-[server]
-coalesce = "1ms"
-[[instrument]]
-symbol = "X"
-[[signal]]
-name = "x_low"
-kind = "level"
-instruments = ["X"]
-levels = [{ at = 95, severity = "warning" }]
-)",
-                                                           "temporary.toml"),
-                                        o);
+    auto rt = std::make_unique<runtime>(
+        load_config_string(std::string("[engine]\nidle_spin = \"0us\"\n[server]\ncoalesce = "
+                                       "\"1ms\"\n") +
+                               k_x_low,
+                           "temporary.toml"),
+        injected_options());
     rt->start();
     for (int i = 0; i < 100; ++i)
-        rt->inject(R"({"sym":"X","px":)" + std::string(i % 2 == 0 ? "100" : "90") + "}", 1);
+        rt->inject(x_alternating(i), 1);
     rt->request_stop();
     rt->wait();
     EXPECT_EQ(rt->figures().applied, 100u);

@@ -47,6 +47,12 @@ struct sub final : hub_subscriber {
     void wake_now() override { ++flushes; }
 };
 
+/// Registers `s` with its own patterns (no snapshot, no replay).
+void join(hub& h, const std::shared_ptr<sub>& s) {
+    h.subscribe(
+        s, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+}
+
 message_ptr msg(std::uint64_t seq, std::string topic, bool fired = true, bool transient = false,
                 std::string key = {}) {
     return make_message(seq, std::move(topic), R"({"seq":)" + std::to_string(seq) + "}",
@@ -77,10 +83,8 @@ TEST(hub, publishes_to_matching_subscribers_and_flushes_each_once_per_batch) {
     hub h(16);
     auto a = std::make_shared<sub>(std::vector<std::string>{"crypto_*"});
     auto b = std::make_shared<sub>(std::vector<std::string>{"*"});
-    h.subscribe(
-        a, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
-    h.subscribe(
-        b, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    join(h, a);
+    join(h, b);
     h.publish({msg(1, "crypto_crash/BTC"), msg(2, "silver_crash/XAG"), msg(3, "crypto_crash/ETH")});
     EXPECT_TRUE(a->got.empty()) << "offered on their own thread, not the publisher's";
     EXPECT_EQ(default_home().poll(), 1u) << "one handler for both sessions of that thread";
@@ -106,9 +110,7 @@ TEST(hub, wakes_each_thread_once_per_batch_and_its_own_sessions_at_once) {
     std::vector<std::shared_ptr<sub>> subs;
     for (int i = 0; i < 6; ++i) {
         subs.push_back(std::make_shared<sub>(std::vector<std::string>{"*"}, i % 2 ? there : here));
-        h.subscribe(
-            subs.back(), [](const message&) { return false; }, std::nullopt,
-            [](hub::subscription&) {});
+        join(h, subs.back());
     }
     // Published from a handler of `here`: its sessions are woken inline, `there`'s by one
     // handler; a second batch before that handler ran rides on it.
@@ -133,8 +135,7 @@ TEST(hub, coalescing_holds_a_thread_to_one_delivery_per_window) {
     hub h(64, std::chrono::nanoseconds(k_window).count());
     boost::asio::io_context there;
     auto s = std::make_shared<sub>(std::vector<std::string>{"*"}, there);
-    h.subscribe(
-        s, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    join(h, s);
     // After a quiet spell a batch goes at once (one posted handler). `first` is taken before
     // that delivery starts its window, so the window ends no earlier than first + k_window.
     h.publish({msg(1, "x/A")});
@@ -163,8 +164,7 @@ TEST(hub, coalescing_on_the_publishers_own_thread_defers_to_its_own_timer) {
     hub h(64, std::chrono::nanoseconds(k_window).count());
     boost::asio::io_context here;
     auto s = std::make_shared<sub>(std::vector<std::string>{"*"}, here);
-    h.subscribe(
-        s, [](const message&) { return false; }, std::nullopt, [](hub::subscription&) {});
+    join(h, s);
     std::size_t inline_got = 0;
     boost::asio::post(here, [&] {
         h.publish({msg(1, "x/A")}); // inline: nothing delivered for a window before

@@ -9,7 +9,8 @@
 // The deque's first and last entries are mirrored in the object itself: a tick in the newest
 // bucket that does not raise its maximum (most ticks) reads no ring entry, so it costs the
 // object's own cache line and not another one in the ring (with 100 k instruments each is a
-// miss, and the ring's came only after the object's).
+// miss, and the ring's came only after the object's). So is the end of the newest bucket: a tick
+// before it needs no division to find its bucket.
 
 #include "signals/bucket.hpp"
 
@@ -29,7 +30,15 @@ class trailing_max {
 
     /// Adds an observation. `t` must not decrease between calls (the graph guarantees it).
     void add(core::nanos t, double px) noexcept {
-        const std::int64_t b = bucket_of(t, width_);
+        std::int64_t b;
+        if (size_ != 0 && t < back_end_) {
+            // Still in the newest bucket (t never goes back past its start): no division, and
+            // no bucket left the window since the last add.
+            if (px <= back_.max) return;
+            b = back_.bucket;
+        } else {
+            b = bucket_of(t, width_);
+        }
         while (size_ != 0 && front_.bucket <= b - static_cast<std::int64_t>(cap_))
             pop_front();
         if (size_ != 0 && back_.bucket == b) {
@@ -81,6 +90,11 @@ class trailing_max {
         ring_[k] = e;
         if (size_++ == 0) front_ = e;
         back_ = e;
+        // The newest bucket's end, saturated: at the far end of time the last instant falls to
+        // the division, which is right whatever the bucket.
+        if (e.bucket == std::numeric_limits<std::int64_t>::max() ||
+            __builtin_mul_overflow(e.bucket + 1, width_, &back_end_))
+            back_end_ = std::numeric_limits<core::nanos>::max();
     }
 
     core::nanos width_ = 1;
@@ -90,6 +104,7 @@ class trailing_max {
     std::unique_ptr<entry[]> ring_;
     entry front_{};
     entry back_{};
+    core::nanos back_end_ = 0; // (back_.bucket + 1) * width_: where the newest bucket ends
 };
 
 } // namespace seismo::signals

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -42,6 +43,41 @@ TEST(trailing_max, matches_a_scan_of_the_same_buckets) {
             }
             ASSERT_EQ(tm.max(), want) << "round " << round << " step " << i;
             ASSERT_LE(tm.size(), static_cast<std::uint32_t>(nb));
+        }
+    }
+}
+
+/// The newest bucket's end is kept to skip a division per tick; at the ends of the time axis it
+/// saturates, and the window still matches a scan.
+TEST(trailing_max, at_the_ends_of_time_matches_a_scan) {
+    constexpr core::nanos k_max = std::numeric_limits<core::nanos>::max();
+    constexpr core::nanos k_min = std::numeric_limits<core::nanos>::min();
+    struct run {
+        core::nanos width;
+        core::nanos start;
+        core::nanos step;
+    };
+    const run k_runs[] = {{7, k_max - 60, 1},
+                          {1, k_max - 20, 1},
+                          {k_max / 3, k_max - 2 * (k_max / 3) - 5, k_max / 7},
+                          {10, k_min, 3},
+                          {k_max / 2, k_min, k_max / 5}};
+    std::mt19937_64 rng(3);
+    for (const run& r : k_runs) {
+        trailing_max tm(r.width, 3);
+        std::vector<std::pair<core::nanos, double>> seen;
+        core::nanos t = r.start;
+        for (int i = 0; i < 40; ++i) {
+            const double px = static_cast<double>(rng() % 50);
+            tm.add(t, px);
+            seen.emplace_back(t, px);
+            double want = -1;
+            for (const auto& [ts, p] : seen) {
+                if (bucket_of(ts, r.width) > bucket_of(t, r.width) - 3) want = std::max(want, p);
+            }
+            ASSERT_EQ(tm.max(), want) << "width " << r.width << " t " << t;
+            if (t > k_max - r.step) break;
+            if (rng() % 3 != 0) t += r.step; // some ticks share a time
         }
     }
 }

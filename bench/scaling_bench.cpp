@@ -10,8 +10,10 @@
 // (graph::state_bytes) and per member, the slope of ns/tick against the previous point, and the
 // cache level the state no longer fits in (from sysfs).
 //
-//   build/release/bench/scaling_bench [--ticks 2000000] [--rounds 3] [--quick]
+//   build/release/bench/scaling_bench [--ticks 2000000] [--rounds 3] [--quick] [--no-read-ahead]
 //                                     [--only instruments|signals|breadth|triggers]
+// --no-read-ahead replays without the prefetch hints (engine/replay.hpp, read_ahead), to show
+// what they save once the state leaves the cache.
 #include "bench/floor.hpp"
 #include "bench/frames.hpp"
 #include "bench/support.hpp"
@@ -44,6 +46,7 @@ std::size_t cache_bytes(int index) {
 }
 
 std::size_t g_l2 = 0, g_l3 = 0;
+bool g_read_ahead = true;
 
 const char* fits(std::size_t bytes) {
     if (g_l2 != 0 && bytes <= g_l2) return "in L2";
@@ -120,10 +123,13 @@ point measure(const std::string& cfg_text, const bench::frame_set& fs, int round
         std::uint64_t checksum = 0;
         best_floor = std::min(best_floor, bench::floor_pass(fs, checksum));
         engine::replay_stats st;
-        const double secs = bench::replay_in_memory(fs, cfg, st, [&](engine::replay_session& s) {
-            p.state = s.graph().state_bytes();
-            p.members = bench::total_members(s.graph());
-        });
+        const double secs = bench::replay_in_memory(
+            fs, cfg, st,
+            [&](engine::replay_session& s) {
+                p.state = s.graph().state_bytes();
+                p.members = bench::total_members(s.graph());
+            },
+            g_read_ahead);
         best = std::min(best, secs);
         p.applied = st.applied;
         p.triggers = st.triggers;
@@ -168,9 +174,12 @@ int main(int argc, char** argv) {
             quick = true;
         else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (std::strcmp(argv[i], "--no-read-ahead") == 0)
+            g_read_ahead = false;
         else {
             std::fprintf(stderr, "usage: scaling_bench [--ticks N] [--rounds R] [--quick] "
-                                 "[--only instruments|signals|breadth|triggers]\n");
+                                 "[--no-read-ahead] [--only instruments|signals|breadth|"
+                                 "triggers]\n");
             return 2;
         }
     }
@@ -189,9 +198,9 @@ int main(int argc, char** argv) {
     }
     g_l2 = cache_bytes(2);
     g_l3 = cache_bytes(3);
-    std::printf("scaling_bench: in-memory replay, best of %d rounds per point; floor = simdjson "
-                "read of the same frames; L2 %zu KiB, L3 %zu KiB\n",
-                rounds, g_l2 >> 10, g_l3 >> 10);
+    std::printf("scaling_bench: in-memory replay%s, best of %d rounds per point; floor = "
+                "simdjson read of the same frames; L2 %zu KiB, L3 %zu KiB\n",
+                g_read_ahead ? "" : " without read-ahead", rounds, g_l2 >> 10, g_l3 >> 10);
 
     if (wanted("instruments")) header("instruments");
     point prev;

@@ -21,9 +21,11 @@ namespace seismo::bench {
 /// the session after the timed replay and before it finishes (state, snapshots).
 inline double replay_in_memory(const frame_set& fs, const engine::config& cfg,
                                engine::replay_stats& st,
-                               const std::function<void(engine::replay_session&)>& inspect = {}) {
+                               const std::function<void(engine::replay_session&)>& inspect = {},
+                               bool read_ahead = true) {
     engine::replay_options o;
     o.out = "";
+    o.read_ahead = read_ahead;
     o.deterministic = true;
     engine::replay_session s(cfg, o, "bench");
     const auto t0 = std::chrono::steady_clock::now();

@@ -174,6 +174,55 @@ void replay_outputs::finish(const std::string& title) {
     if (plot_ && graph_ != nullptr) plot_->write(plot_path_, *graph_, feed_names(), title);
 }
 
+// ------------------------------------------------------------------------------ read-ahead
+
+void read_ahead::step(const feeds::frame_pipeline& p, const signals::graph& g, bool tardis,
+                      std::string_view unread, std::uint64_t at) noexcept {
+    ++taken_;
+    if (next_at_ < at || peeked_ < taken_) { // behind the reader (a cut line, a new input)
+        next_at_ = at;
+        peeked_ = taken_;
+    }
+    while (peeked_ < taken_ + k_symbol) {
+        const std::uint64_t off = next_at_ - at;
+        if (off >= unread.size()) break;
+        const char* from = unread.data() + off;
+        const void* nl = std::memchr(from, '\n', unread.size() - off);
+        if (nl == nullptr) break; // the rest of that line is not read yet
+        std::string_view line(from, static_cast<std::size_t>(static_cast<const char*>(nl) - from));
+        if (tardis) {
+            const std::size_t sp = line.find(' ');
+            line = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+        }
+        slot& s = ring_[peeked_ & (k_ring - 1)];
+        const std::string_view sym = p.peek_symbol(line);
+        s.len = 0;
+        s.id = core::k_no_instrument;
+        if (!sym.empty() && sym.size() <= s.sym.size()) {
+            std::memcpy(s.sym.data(), sym.data(), sym.size());
+            s.len = static_cast<std::uint8_t>(sym.size());
+            s.hash = p.prefetch_symbol(sym);
+        }
+        ++peeked_;
+        next_at_ = at + off + (static_cast<const char*>(nl) - from) + 1;
+    }
+    // taken_ - 1 is the line about to be processed.
+    if (const std::uint64_t i = taken_ - 1 + k_state; i < peeked_) {
+        slot& s = ring_[i & (k_ring - 1)];
+        if (s.len != 0) {
+            s.id = p.known(std::string_view(s.sym.data(), s.len), s.hash);
+            g.prefetch_state(s.id);
+        }
+    }
+    if (const std::uint64_t i = taken_ - 1 + k_members; i < peeked_) {
+        const slot& s = ring_[i & (k_ring - 1)];
+        if (s.id != core::k_no_instrument) {
+            g.prefetch_members(s.id);
+            ++hinted_;
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------ session
 
 replay_session::replay_session(const config& cfg, const replay_options& opts,
@@ -264,10 +313,20 @@ void replay_session::process(std::size_t feed, const journal::line_reader::line&
     }
 }
 
+void replay_session::look_ahead(read_ahead& ra, std::size_t feed, std::string_view unread,
+                                std::uint64_t at) {
+    if (!opts_.read_ahead || registry_->size() < read_ahead::k_min_instruments ||
+        feeds_[feed].format == input_format::tardis_csv)
+        return;
+    ra.step(*pipes_[feed], stage_->graph(), feeds_[feed].format == input_format::tardis, unread,
+            at);
+}
+
 void replay_session::process_buffer(const char* data, std::size_t size) {
     journal::line_reader::line l;
     std::size_t pos = 0;
     std::uint64_t n = 0;
+    read_ahead ra;
     while (pos < size) {
         const void* nl = std::memchr(data + pos, '\n', size - pos);
         const std::size_t stop =
@@ -277,8 +336,9 @@ void replay_session::process_buffer(const char* data, std::size_t size) {
         l.number = ++n;
         l.truncated = false;
         l.text = std::string_view(data + pos, len);
-        process(0, l);
         pos = stop + 1;
+        if (pos < size) look_ahead(ra, 0, std::string_view(data + pos, size - pos), pos);
+        process(0, l);
     }
 }
 
@@ -437,14 +497,18 @@ replay_stats run_replay(const config& cfg, const replay_options& opts) {
     for (std::size_t i = 0; i < opts.inputs.size(); ++i) {
         journal::line_reader::line l;
         std::uint64_t lines = 0;
+        read_ahead ra;
         if (opts.inputs[i] == "-") {
             while (in->next(l)) {
+                if (in->next_held >= in->held.size())
+                    session.look_ahead(ra, feed_of[i], in->reader->unread(), in->reader->bytes());
                 session.process(feed_of[i], l, base);
                 lines = l.number;
             }
         } else {
             journal::line_reader reader(opts.inputs[i], max_line);
             while (reader.next(l)) {
+                session.look_ahead(ra, feed_of[i], reader.unread(), reader.bytes());
                 session.process(feed_of[i], l, base);
                 lines = l.number;
             }

@@ -4,11 +4,32 @@
 #include "feeds/tardis.hpp"
 
 namespace seismo::feeds {
+namespace {
+
+/// The key each venue names a tick's instrument by, as it appears before the symbol.
+std::string_view symbol_key(venue v) noexcept {
+    switch (v) {
+    case venue::generic:
+        return R"("sym":")";
+    case venue::binance:
+    case venue::bybit:
+        return R"("s":")";
+    case venue::coinbase:
+        return R"("product_id":")";
+    case venue::okx:
+        return R"("instId":")";
+    case venue::kraken:
+        return R"("symbol":")";
+    }
+    return {};
+}
+
+} // namespace
 
 frame_pipeline::frame_pipeline(venue v, core::instrument_registry& reg, std::size_t max_frame,
                                frame_sink& sink, std::uint16_t feed, feed_stats& stats)
-    : syms_(std::make_unique<core::symbol_cache>(reg, reg.venue(to_string(v)))), sink_(sink),
-      feed_(feed), stats_(stats) {
+    : syms_(std::make_unique<core::symbol_cache>(reg, reg.venue(to_string(v)))),
+      symbol_key_(symbol_key(v)), sink_(sink), feed_(feed), stats_(stats) {
     // The generic protocol's parser directly: the venue dispatch would only forward to it.
     if (v == venue::generic)
         generic_ = std::make_unique<generic_parser>(*syms_, max_frame);
@@ -104,6 +125,27 @@ frame_pipeline::outcome frame_pipeline::handle(const char* data, std::size_t len
     // Every frame, after its ticks: the journal, off the ticks' path.
     sink_.on_frame_done(feed_, frame_no, frame, recv);
     return o;
+}
+
+std::string_view frame_pipeline::peek_symbol(std::string_view frame) const noexcept {
+    if (symbol_key_.empty()) return {};
+    const std::size_t at = frame.find(symbol_key_);
+    if (at == std::string_view::npos) return {};
+    const std::size_t from = at + symbol_key_.size();
+    constexpr std::size_t k_longest = 64;
+    const std::size_t end = frame.find('"', from);
+    if (end == std::string_view::npos || end - from > k_longest) return {};
+    const std::string_view sym = frame.substr(from, end - from);
+    if (sym.find('\\') != std::string_view::npos) return {}; // escaped: leave it to the parser
+    return sym;
+}
+
+std::uint64_t frame_pipeline::prefetch_symbol(std::string_view sym) const noexcept {
+    return syms_ ? syms_->prefetch(sym) : 0;
+}
+
+core::instrument_id frame_pipeline::known(std::string_view sym, std::uint64_t hash) const noexcept {
+    return syms_ ? syms_->find(sym, hash) : core::k_no_instrument;
 }
 
 void frame_pipeline::refuse(reject_reason why, std::string_view detail, std::string_view frame,

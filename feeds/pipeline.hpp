@@ -121,6 +121,17 @@ class frame_pipeline {
         last_frame_no_ = frame_no;
         count(frame_outcome::ignored);
     }
+    /// Read-ahead hints, for a reader that sees frames before it handles them (a replay): the
+    /// symbol a frame names, found by scanning for the venue's symbol key as the venues write it
+    /// (no parse, no validation; "" when the frame does not show one plainly) ...
+    [[nodiscard]] std::string_view peek_symbol(std::string_view frame) const noexcept;
+    /// ... starting to load its entry (the hash is for known()) ...
+    [[nodiscard]] std::uint64_t prefetch_symbol(std::string_view sym) const noexcept;
+    /// ... and the instrument it names, when seen before (k_no_instrument otherwise; never
+    /// interns). None of these change what handle() does.
+    [[nodiscard]] core::instrument_id known(std::string_view sym,
+                                            std::uint64_t hash) const noexcept;
+
     /// Reports a gap in a per-connection number (the session judges those).
     void connection_gap(std::uint64_t missing, core::nanos at);
 
@@ -139,6 +150,7 @@ class frame_pipeline {
     void count(frame_outcome o) noexcept { stats_.frames[static_cast<std::size_t>(o)].add(); }
 
     std::unique_ptr<core::symbol_cache> syms_;
+    std::string_view symbol_key_;             // `"key":"` before a symbol, for peek_symbol()
     std::unique_ptr<venue_parser> parser_;    // a venue's adapter, or
     std::unique_ptr<generic_parser> generic_; // the generic protocol's parser, or
     std::unique_ptr<tardis_csv_parser> csv_;  // the Tardis CSV reader

@@ -480,6 +480,46 @@ struct graph::impl {
         }
     }
 
+    void prefetch_state(std::uint32_t i) const noexcept {
+        if (i >= inst.size()) return;
+        const char* p = reinterpret_cast<const char*>(&inst[i]);
+        __builtin_prefetch(p, 1);
+        __builtin_prefetch(p + 64, 1);
+    }
+    void prefetch_members(std::uint32_t i) const noexcept {
+        if (i >= inst.size()) return;
+        const inst_state& is = inst[i];
+        const std::uint32_t n = std::min<std::uint32_t>(is.nroutes, inst_state::k_near);
+        for (std::uint32_t k = 0; k < n; ++k) {
+            const route r = is.near[k];
+            const signal_rt& s = sigs[r.signal];
+            const void* m = nullptr;
+            std::size_t size = 0;
+            switch (s.spec.kind) {
+            case signal_kind::drawdown:
+                m = &s.dd[r.member], size = sizeof(drawdown_member);
+                break;
+            case signal_kind::level:
+                m = &s.lv[r.member], size = sizeof(level_member);
+                break;
+            case signal_kind::change:
+                m = &s.ch[r.member], size = sizeof(change_member);
+                break;
+            case signal_kind::zscore:
+                m = &s.zs[r.member], size = sizeof(zscore_member);
+                break;
+            case signal_kind::breadth:
+                m = &s.br[r.member], size = sizeof(breadth_member);
+                break;
+            case signal_kind::composite:
+                continue;
+            }
+            // A member may straddle a line boundary: its first and last bytes' lines.
+            __builtin_prefetch(m, 1);
+            __builtin_prefetch(static_cast<const char*>(m) + size - 1, 1);
+        }
+    }
+
     apply_status apply(const core::tick& t, trigger_sink& out, std::uint16_t feed) {
         const std::uint32_t i = core::index(t.inst);
         if (i >= inst.size()) ensure_instrument(i);
@@ -778,6 +818,14 @@ graph& graph::operator=(graph&&) noexcept = default;
 
 apply_status graph::apply(const core::tick& t, trigger_sink& sink, std::uint16_t feed) {
     return p_->apply(t, sink, feed);
+}
+
+void graph::prefetch_state(core::instrument_id inst) const noexcept {
+    p_->prefetch_state(core::index(inst));
+}
+
+void graph::prefetch_members(core::instrument_id inst) const noexcept {
+    p_->prefetch_members(core::index(inst));
 }
 
 void graph::set_stale(core::instrument_id inst, bool stale, core::nanos now, trigger_sink& sink) {

@@ -133,6 +133,11 @@ class symbol_cache {
         map_.insert(native, e);
         return e;
     }
+    /// The instrument `native` resolved to before (k_no_instrument if it has not been seen).
+    [[nodiscard]] instrument_id find(std::string_view native, std::uint64_t hash) const noexcept {
+        const auto* v = map_.find(native, hash);
+        return v != nullptr ? v->id : k_no_instrument;
+    }
     [[nodiscard]] venue_id venue() const noexcept { return venue_; }
     [[nodiscard]] instrument_registry& registry() const noexcept { return *reg_; }
 

@@ -33,6 +33,13 @@ class line_reader {
     /// The next line; false at the end of input.
     bool next(line& out);
 
+    /// The input already read past the last line handed out (the next lines, the last of them
+    /// perhaps incomplete), valid until the next call to next(); its first byte is input byte
+    /// bytes(). For a reader that looks ahead (a replay's prefetch hints).
+    [[nodiscard]] std::string_view unread() const noexcept {
+        return {buf_.data() + begin_, end_ - begin_};
+    }
+
     /// Bytes of (decompressed) input consumed so far, and the compressed file size (0 if unknown).
     [[nodiscard]] std::uint64_t bytes() const noexcept { return consumed_; }
     [[nodiscard]] std::uint64_t file_size() const noexcept { return file_size_; }

@@ -160,6 +160,59 @@ TEST_F(replay_test, normalized_ticks_replay_to_the_same_triggers) {
     std::remove(ticks_in.c_str());
 }
 
+/// The read-ahead's hints (engine/replay.hpp) change nothing but the time taken: a universe past
+/// its threshold, bad lines included, replays to the same bytes with and without them.
+TEST(replay_read_ahead, hints_change_no_output_and_name_the_coming_instruments) {
+    const config cfg = load_playbook();
+    sim_options so;
+    so.stocks = 6000; // past read_ahead::k_min_instruments
+    so.seed = 11;
+    so.bad_rate = 0.01;
+    const std::string day = simulate(so);
+    const auto in = temp_path("ahead.jsonl");
+    write_file(in, day);
+    const run_files with = replay_file(cfg, in, "with");
+    replay_options o;
+    o.inputs = {in};
+    o.out = temp_path("without.triggers");
+    o.dead_letter = temp_path("without.dead");
+    o.deterministic = true;
+    o.read_ahead = false;
+    std::remove(o.dead_letter.c_str());
+    const replay_stats st = run_replay(cfg, o);
+    EXPECT_GT(with.stats.triggers, 20u);
+    EXPECT_GT(with.stats.rejected_total(), 0u);
+    EXPECT_EQ(slurp(o.out), with.triggers);
+    EXPECT_EQ(slurp(o.dead_letter), with.dead);
+    EXPECT_EQ(st.applied, with.stats.applied);
+    EXPECT_EQ(st.rejected, with.stats.rejected);
+
+    // In memory, step by step: once the universe is known, nearly every line's instrument is
+    // known ahead of it (the first sight of a symbol, a bad line and the run's first lines are
+    // not).
+    std::string buf = day;
+    buf.append(journal::k_line_padding, '\0');
+    replay_options quiet;
+    quiet.out = "";
+    replay_session s(cfg, quiet, "mem");
+    s.process_buffer(buf.data(), day.size()); // every symbol seen once
+    read_ahead ra;
+    std::size_t pos = 0, lines = 0;
+    journal::line_reader::line l;
+    while (pos < day.size()) {
+        const std::size_t nl = day.find('\n', pos);
+        l.text = std::string_view(day).substr(pos, nl - pos);
+        l.number = ++lines;
+        pos = nl + 1;
+        s.look_ahead(ra, 0, std::string_view(buf).substr(pos, day.size() - pos), pos);
+        s.process(0, l);
+    }
+    EXPECT_GT(ra.hinted(), lines * 9 / 10) << lines << " lines";
+    EXPECT_LE(ra.hinted(), lines);
+    for (const auto& p : {in, o.out, o.dead_letter})
+        std::remove(p.c_str());
+}
+
 TEST_F(replay_test, memory_and_file_replays_agree) {
     const config cfg = load_playbook();
     replay_options o;

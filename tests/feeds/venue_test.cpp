@@ -1,6 +1,7 @@
 #include "engine/core/instrument_registry.hpp"
 #include "engine/core/time.hpp"
 #include "feeds/generic.hpp"
+#include "feeds/pipeline.hpp"
 #include "feeds/venue.hpp"
 
 #include <gtest/gtest.h>
@@ -132,6 +133,72 @@ TEST_F(venue_test, every_fixture_line_is_classified_as_its_channel_says) {
         }
     }
     EXPECT_EQ(total, 103u); // every line of the 22 files
+}
+
+/// A replay's read-ahead finds a frame's symbol by scanning for the venue's key: on the venues'
+/// own frames it names the instrument the frame's ticks are for, or nothing — never another.
+TEST(venue_peek, the_symbol_found_ahead_is_the_one_the_frame_ticks) {
+    struct sink final : frame_sink {
+        std::vector<core::tick> ticks;
+        void on_ticks(std::uint16_t, std::uint32_t, const core::tick* t, std::size_t n) override {
+            ticks.insert(ticks.end(), t, t + n);
+        }
+        void on_health(std::uint16_t, const core::health_event&) override {}
+        void on_reject(std::uint16_t, std::uint32_t, reject_reason, std::string_view,
+                       std::string_view, core::nanos) override {}
+    };
+    struct file {
+        const char* name;
+        venue v;
+        bool plain; // the venue writes the symbol as a keyed string (Kraken v1: in an array)
+    };
+    const file k_files[] = {
+        {"binance_aggTrade.json", venue::binance, true},
+        {"binance_trade.json", venue::binance, true},
+        {"binance_bookTicker.json", venue::binance, true},
+        {"coinbase_exchange_matches.json", venue::coinbase, true},
+        {"coinbase_exchange_ticker.json", venue::coinbase, true},
+        {"coinbase_advanced_market_trades.json", venue::coinbase, true},
+        {"kraken_v1_trade.json", venue::kraken, false},
+        {"kraken_v2_trade.json", venue::kraken, true},
+        {"kraken_v2_ticker.json", venue::kraken, true},
+        {"okx_trades.json", venue::okx, true},
+        {"bybit_publicTrade.json", venue::bybit, true},
+    };
+    for (const auto& f : k_files) {
+        core::instrument_registry reg;
+        sink out;
+        feed_stats stats;
+        frame_pipeline p(f.v, reg, 1 << 20, out, 0, stats);
+        std::size_t found = 0;
+        for (const auto& line : lines_of(f.name)) {
+            const std::string_view sym = p.peek_symbol(line);
+            out.ticks.clear();
+            std::string padded = line + std::string(k_padding, ' ');
+            (void)p.handle(padded.data(), line.size(), padded.size(), 1);
+            if (sym.empty() || out.ticks.empty()) continue;
+            const core::instrument_id id = p.known(sym, p.prefetch_symbol(sym));
+            bool among = false;
+            for (const auto& t : out.ticks)
+                among = among || t.inst == id;
+            EXPECT_TRUE(among) << f.name << ": '" << sym << "' in " << line;
+            ++found;
+        }
+        if (f.plain)
+            EXPECT_GT(found, 0u) << f.name;
+        else
+            EXPECT_EQ(found, 0u) << f.name;
+    }
+    // Unknown symbols, escapes and frames without the key give nothing to hint.
+    core::instrument_registry reg;
+    sink out;
+    feed_stats stats;
+    frame_pipeline g(venue::generic, reg, 1024, out, 0, stats);
+    EXPECT_EQ(g.peek_symbol(R"({"sym":"X\u0041","px":1})"), "");
+    EXPECT_EQ(g.peek_symbol(R"({"px":1})"), "");
+    EXPECT_EQ(g.peek_symbol(R"({"sym":"AB)"), "");
+    EXPECT_EQ(g.peek_symbol(R"({"sym":"AB","px":1})"), "AB");
+    EXPECT_EQ(g.known("AB", g.prefetch_symbol("AB")), core::k_no_instrument);
 }
 
 TEST_F(venue_test, binance_fields) {

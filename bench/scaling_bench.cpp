@@ -12,7 +12,7 @@
 //
 //   build/release/bench/scaling_bench [--ticks 2000000] [--rounds 3] [--quick] [--no-read-ahead]
 //                                     [--only instruments|signals|breadth|triggers]
-// --no-read-ahead replays without the prefetch hints (engine/replay.hpp, read_ahead), to show
+// --no-read-ahead replays without looking ahead (engine/replay.hpp, read_ahead), to show
 // what they save once the state leaves the cache.
 #include "bench/floor.hpp"
 #include "bench/frames.hpp"

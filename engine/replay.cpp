@@ -189,36 +189,25 @@ void read_ahead::step(const feeds::frame_pipeline& p, const signals::graph& g, b
         const char* from = unread.data() + off;
         const void* nl = std::memchr(from, '\n', unread.size() - off);
         if (nl == nullptr) break; // the rest of that line is not read yet
-        std::string_view line(from, static_cast<std::size_t>(static_cast<const char*>(nl) - from));
+        const auto len = static_cast<std::size_t>(static_cast<const char*>(nl) - from);
+        std::string_view line(from, len);
         if (tardis) {
             const std::size_t sp = line.find(' ');
             line = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
         }
-        slot& s = ring_[peeked_ & (k_ring - 1)];
         const std::string_view sym = p.peek_symbol(line);
-        s.len = 0;
-        s.id = core::k_no_instrument;
-        if (!sym.empty() && sym.size() <= s.sym.size()) {
-            std::memcpy(s.sym.data(), sym.data(), sym.size());
-            s.len = static_cast<std::uint8_t>(sym.size());
-            s.hash = p.prefetch_symbol(sym);
-        }
+        ring_[peeked_ & (k_ring - 1)] = sym.empty() ? core::k_no_instrument : p.known(sym);
         ++peeked_;
-        next_at_ = at + off + (static_cast<const char*>(nl) - from) + 1;
+        next_at_ = at + off + len + 1;
     }
     // taken_ - 1 is the line about to be processed.
-    if (const std::uint64_t i = taken_ - 1 + k_state; i < peeked_) {
-        slot& s = ring_[i & (k_ring - 1)];
-        if (s.len != 0) {
-            s.id = p.known(std::string_view(s.sym.data(), s.len), s.hash);
-            g.prefetch_state(s.id);
-        }
-    }
+    if (const std::uint64_t i = taken_ - 1 + k_state; i < peeked_)
+        g.warm_state(ring_[i & (k_ring - 1)]);
     if (const std::uint64_t i = taken_ - 1 + k_members; i < peeked_) {
-        const slot& s = ring_[i & (k_ring - 1)];
-        if (s.id != core::k_no_instrument) {
-            g.prefetch_members(s.id);
-            ++hinted_;
+        const core::instrument_id id = ring_[i & (k_ring - 1)];
+        if (id != core::k_no_instrument) {
+            g.warm_members(id);
+            ++warmed_;
         }
     }
 }

@@ -46,8 +46,8 @@ struct replay_options {
     std::string dead_letter; ///< refused input as JSON lines
     std::string plot;        ///< an HTML plot of the replay ("" = none)
     bool deterministic = false;
-    /// Prefetch hints from the lines ahead (read_ahead). They change nothing but the time taken;
-    /// off only to measure what they save.
+    /// Warm the state of the lines ahead (read_ahead). It changes nothing but the time taken;
+    /// off only to measure what it saves.
     bool read_ahead = true;
 };
 
@@ -127,38 +127,33 @@ struct replay_feed {
 
 /// Looking ahead in a replay's input (DESIGN §12, "how cost grows"): with the state of many
 /// instruments out of cache, a tick waits on three loads in series — its symbol's entry, the
-/// instrument's state, its members. A replay can see the lines to come, so for each line it
-/// starts those loads a few lines early, one stage at a time (the symbol `k_symbol` lines ahead,
-/// the state `k_state`, the members `k_members`), each stage reading what the one before brought
-/// in. Hints only: nothing is parsed, interned or changed, so what the replay does is the same
-/// with or without them. Off while the registry is small enough to stay in cache.
+/// instrument's state, its members. A replay can see the lines to come, so it takes those loads
+/// a few lines early, one stage at a time, each reading what the one before brought in: the
+/// symbol of the line `k_symbol` ahead is found (by scanning for the venue's key) and looked
+/// up, the state of the instrument `k_state` ahead is read, and the members of the one
+/// `k_members` ahead. Nothing is parsed, interned or changed, so what the replay does is the
+/// same with or without it. Off while the registry is small enough to stay in cache.
 class read_ahead {
   public:
     static constexpr std::size_t k_symbol = 12, k_state = 8, k_members = 4;
-    /// Instruments below which the hints would cost more than they save.
+    /// Instruments below which looking ahead would cost more than it saves.
     static constexpr std::size_t k_min_instruments = 4096;
 
     /// Before the line just taken is processed: `unread` is the input after it, starting at
     /// input byte `at`; `tardis` says its lines are "<time> <frame>".
     void step(const feeds::frame_pipeline& p, const signals::graph& g, bool tardis,
               std::string_view unread, std::uint64_t at) noexcept;
-    /// Lines whose instrument was known ahead of them (its state and members hinted).
-    [[nodiscard]] std::uint64_t hinted() const noexcept { return hinted_; }
+    /// Lines whose instrument was known ahead of them (its state and members warmed).
+    [[nodiscard]] std::uint64_t warmed() const noexcept { return warmed_; }
 
   private:
-    struct slot {
-        std::uint64_t hash = 0;
-        core::instrument_id id = core::k_no_instrument;
-        std::uint8_t len = 0; // 0: no symbol seen
-        std::array<char, 63> sym{};
-    };
     static constexpr std::size_t k_ring = 16;
     static_assert(k_ring > k_symbol && (k_ring & (k_ring - 1)) == 0);
-    std::array<slot, k_ring> ring_{};
-    std::uint64_t taken_ = 0;   // lines taken so far
-    std::uint64_t peeked_ = 0;  // lines whose symbol was looked at
-    std::uint64_t next_at_ = 0; // input byte of line peeked_
-    std::uint64_t hinted_ = 0;
+    std::array<core::instrument_id, k_ring> ring_{}; // by line: its instrument, when known
+    std::uint64_t taken_ = 0;                        // lines taken so far
+    std::uint64_t peeked_ = 0;                       // lines whose symbol was looked up
+    std::uint64_t next_at_ = 0;                      // input byte of line peeked_
+    std::uint64_t warmed_ = 0;
 };
 
 class replay_session final : public feeds::frame_sink {
@@ -173,8 +168,8 @@ class replay_session final : public feeds::frame_sink {
     /// `line_base` is added to its number to make the frame number (several files as one feed).
     void process(std::size_t feed, const journal::line_reader::line& l,
                  std::uint64_t line_base = 0);
-    /// Issues `ra`'s hints for the lines after the one about to be processed (read_ahead::step)
-    /// when the registry is large enough for them to pay.
+    /// Looks ahead from the line about to be processed (read_ahead::step) when the registry is
+    /// large enough for it to pay.
     void look_ahead(read_ahead& ra, std::size_t feed, std::string_view unread, std::uint64_t at);
     /// Processes every line of a buffer that has k_line_padding readable bytes past `size`, as
     /// lines of feed 0 (looking ahead as a file replay does).

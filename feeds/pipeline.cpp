@@ -140,12 +140,8 @@ std::string_view frame_pipeline::peek_symbol(std::string_view frame) const noexc
     return sym;
 }
 
-std::uint64_t frame_pipeline::prefetch_symbol(std::string_view sym) const noexcept {
-    return syms_ ? syms_->prefetch(sym) : 0;
-}
-
-core::instrument_id frame_pipeline::known(std::string_view sym, std::uint64_t hash) const noexcept {
-    return syms_ ? syms_->find(sym, hash) : core::k_no_instrument;
+core::instrument_id frame_pipeline::known(std::string_view sym) const noexcept {
+    return syms_ ? syms_->find(sym, core::hash_bytes(sym)) : core::k_no_instrument;
 }
 
 void frame_pipeline::refuse(reject_reason why, std::string_view detail, std::string_view frame,

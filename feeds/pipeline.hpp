@@ -121,16 +121,13 @@ class frame_pipeline {
         last_frame_no_ = frame_no;
         count(frame_outcome::ignored);
     }
-    /// Read-ahead hints, for a reader that sees frames before it handles them (a replay): the
+    /// For a reader that sees frames before it handles them (a replay reading ahead): the
     /// symbol a frame names, found by scanning for the venue's symbol key as the venues write it
     /// (no parse, no validation; "" when the frame does not show one plainly) ...
     [[nodiscard]] std::string_view peek_symbol(std::string_view frame) const noexcept;
-    /// ... starting to load its entry (the hash is for known()) ...
-    [[nodiscard]] std::uint64_t prefetch_symbol(std::string_view sym) const noexcept;
     /// ... and the instrument it names, when seen before (k_no_instrument otherwise; never
-    /// interns). None of these change what handle() does.
-    [[nodiscard]] core::instrument_id known(std::string_view sym,
-                                            std::uint64_t hash) const noexcept;
+    /// interns). Neither changes what handle() does.
+    [[nodiscard]] core::instrument_id known(std::string_view sym) const noexcept;
 
     /// Reports a gap in a per-connection number (the session judges those).
     void connection_gap(std::uint64_t missing, core::nanos at);

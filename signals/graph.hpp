@@ -69,12 +69,12 @@ class graph {
     /// while every feed that has delivered it is unhealthy (restale()).
     apply_status apply(const core::tick& t, trigger_sink& sink, std::uint16_t feed);
 
-    /// Hints for a reader that knows which instrument a coming tick is for (a replay reading
-    /// ahead in its input): start loading the instrument's state, and — once that is in cache —
-    /// the members it updates, so the tick's apply() does not wait on each in turn. Reads only;
-    /// an unknown instrument is ignored.
-    void prefetch_state(core::instrument_id inst) const noexcept;
-    void prefetch_members(core::instrument_id inst) const noexcept;
+    /// For a reader that knows which instrument a coming tick is for (a replay reading ahead
+    /// in its input): bring the instrument's state into cache, and — once that is there — the
+    /// members it updates, so the tick's apply() does not wait on each in turn. Reads only; an
+    /// unknown instrument is ignored.
+    void warm_state(core::instrument_id inst) const noexcept;
+    void warm_members(core::instrument_id inst) const noexcept;
 
     /// Marks an instrument stale or fresh again (feed health). Stale members leave breadth
     /// denominators and mark the signals that read them degraded.

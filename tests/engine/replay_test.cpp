@@ -160,9 +160,9 @@ TEST_F(replay_test, normalized_ticks_replay_to_the_same_triggers) {
     std::remove(ticks_in.c_str());
 }
 
-/// The read-ahead's hints (engine/replay.hpp) change nothing but the time taken: a universe past
-/// its threshold, bad lines included, replays to the same bytes with and without them.
-TEST(replay_read_ahead, hints_change_no_output_and_name_the_coming_instruments) {
+/// Reading ahead (engine/replay.hpp) changes nothing but the time taken: a universe past its
+/// threshold, bad lines included, replays to the same bytes with and without it.
+TEST(replay_read_ahead, changes_no_output_and_finds_the_coming_instruments) {
     const config cfg = load_playbook();
     sim_options so;
     so.stocks = 6000; // past read_ahead::k_min_instruments
@@ -207,8 +207,8 @@ TEST(replay_read_ahead, hints_change_no_output_and_name_the_coming_instruments) 
         s.look_ahead(ra, 0, std::string_view(buf).substr(pos, day.size() - pos), pos);
         s.process(0, l);
     }
-    EXPECT_GT(ra.hinted(), lines * 9 / 10) << lines << " lines";
-    EXPECT_LE(ra.hinted(), lines);
+    EXPECT_GT(ra.warmed(), lines * 9 / 10) << lines << " lines";
+    EXPECT_LE(ra.warmed(), lines);
     for (const auto& p : {in, o.out, o.dead_letter})
         std::remove(p.c_str());
 }

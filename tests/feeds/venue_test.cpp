@@ -177,7 +177,7 @@ TEST(venue_peek, the_symbol_found_ahead_is_the_one_the_frame_ticks) {
             std::string padded = line + std::string(k_padding, ' ');
             (void)p.handle(padded.data(), line.size(), padded.size(), 1);
             if (sym.empty() || out.ticks.empty()) continue;
-            const core::instrument_id id = p.known(sym, p.prefetch_symbol(sym));
+            const core::instrument_id id = p.known(sym);
             bool among = false;
             for (const auto& t : out.ticks)
                 among = among || t.inst == id;
@@ -189,7 +189,7 @@ TEST(venue_peek, the_symbol_found_ahead_is_the_one_the_frame_ticks) {
         else
             EXPECT_EQ(found, 0u) << f.name;
     }
-    // Unknown symbols, escapes and frames without the key give nothing to hint.
+    // Escapes, frames without the key or cut short give nothing; an unseen symbol, no instrument.
     core::instrument_registry reg;
     sink out;
     feed_stats stats;
@@ -198,7 +198,7 @@ TEST(venue_peek, the_symbol_found_ahead_is_the_one_the_frame_ticks) {
     EXPECT_EQ(g.peek_symbol(R"({"px":1})"), "");
     EXPECT_EQ(g.peek_symbol(R"({"sym":"AB)"), "");
     EXPECT_EQ(g.peek_symbol(R"({"sym":"AB","px":1})"), "AB");
-    EXPECT_EQ(g.known("AB", g.prefetch_symbol("AB")), core::k_no_instrument);
+    EXPECT_EQ(g.known("AB"), core::k_no_instrument);
 }
 
 TEST_F(venue_test, binance_fields) {

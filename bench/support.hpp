@@ -10,6 +10,7 @@
 #include <chrono>
 #include <dirent.h>
 #include <functional>
+#include <limits>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -25,7 +26,7 @@ inline double replay_in_memory(const frame_set& fs, const engine::config& cfg,
                                bool read_ahead = true) {
     engine::replay_options o;
     o.out = "";
-    o.read_ahead = read_ahead;
+    if (!read_ahead) o.read_ahead_from = std::numeric_limits<std::size_t>::max();
     o.deterministic = true;
     engine::replay_session s(cfg, o, "bench");
     const auto t0 = std::chrono::steady_clock::now();

@@ -304,7 +304,7 @@ void replay_session::process(std::size_t feed, const journal::line_reader::line&
 
 void replay_session::look_ahead(read_ahead& ra, std::size_t feed, std::string_view unread,
                                 std::uint64_t at) {
-    if (!opts_.read_ahead || registry_->size() < read_ahead::k_min_instruments ||
+    if (registry_->size() < opts_.read_ahead_from ||
         feeds_[feed].format == input_format::tardis_csv)
         return;
     ra.step(*pipes_[feed], stage_->graph(), feeds_[feed].format == input_format::tardis, unread,

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -42,8 +43,10 @@ struct run_files {
 };
 
 run_files replay_file(const config& cfg, const std::string& input, const std::string& tag,
-                      bool deterministic = true) {
+                      bool deterministic = true,
+                      std::size_t read_ahead_from = replay_options{}.read_ahead_from) {
     replay_options o;
+    o.read_ahead_from = read_ahead_from;
     o.inputs = {input};
     o.out = temp_path(tag + ".triggers");
     o.ticks = temp_path(tag + ".ticks");
@@ -160,24 +163,24 @@ TEST_F(replay_test, normalized_ticks_replay_to_the_same_triggers) {
     std::remove(ticks_in.c_str());
 }
 
-/// Reading ahead (engine/replay.hpp) changes nothing but the time taken: a universe past its
-/// threshold, bad lines included, replays to the same bytes with and without it.
+/// Reading ahead (engine/replay.hpp) changes nothing but the time taken: a day with bad lines
+/// replays to the same bytes with and without it.
 TEST(replay_read_ahead, changes_no_output_and_finds_the_coming_instruments) {
     const config cfg = load_playbook();
     sim_options so;
-    so.stocks = 6000; // past read_ahead::k_min_instruments
+    so.stocks = 1500;
     so.seed = 11;
     so.bad_rate = 0.01;
     const std::string day = simulate(so);
     const auto in = temp_path("ahead.jsonl");
     write_file(in, day);
-    const run_files with = replay_file(cfg, in, "with");
+    const run_files with = replay_file(cfg, in, "with", true, 0);
     replay_options o;
     o.inputs = {in};
     o.out = temp_path("without.triggers");
     o.dead_letter = temp_path("without.dead");
     o.deterministic = true;
-    o.read_ahead = false;
+    o.read_ahead_from = std::numeric_limits<std::size_t>::max();
     std::remove(o.dead_letter.c_str());
     const replay_stats st = run_replay(cfg, o);
     EXPECT_GT(with.stats.triggers, 20u);
@@ -194,6 +197,7 @@ TEST(replay_read_ahead, changes_no_output_and_finds_the_coming_instruments) {
     buf.append(journal::k_line_padding, '\0');
     replay_options quiet;
     quiet.out = "";
+    quiet.read_ahead_from = 0;
     replay_session s(cfg, quiet, "mem");
     s.process_buffer(buf.data(), day.size()); // every symbol seen once
     read_ahead ra;

@@ -499,30 +499,31 @@ struct graph::impl {
         for (std::uint32_t k = 0; k < n; ++k) {
             const route r = is.near[k];
             const signal_rt& s = sigs[r.signal];
-            const void* m = nullptr;
-            std::size_t size = 0;
+            // A member may straddle a line boundary: its first and last bytes' lines.
+            const auto warm = [&](const auto& members) {
+                const auto* m = reinterpret_cast<const char*>(&members[r.member]);
+                touch(m);
+                touch(m + sizeof(members[r.member]) - 1);
+            };
             switch (s.spec.kind) {
             case signal_kind::drawdown:
-                m = &s.dd[r.member], size = sizeof(drawdown_member);
+                warm(s.dd);
                 break;
             case signal_kind::level:
-                m = &s.lv[r.member], size = sizeof(level_member);
+                warm(s.lv);
                 break;
             case signal_kind::change:
-                m = &s.ch[r.member], size = sizeof(change_member);
+                warm(s.ch);
                 break;
             case signal_kind::zscore:
-                m = &s.zs[r.member], size = sizeof(zscore_member);
+                warm(s.zs);
                 break;
             case signal_kind::breadth:
-                m = &s.br[r.member], size = sizeof(breadth_member);
+                warm(s.br);
                 break;
             case signal_kind::composite:
-                continue;
+                break;
             }
-            // A member may straddle a line boundary: its first and last bytes' lines.
-            touch(m);
-            touch(static_cast<const char*>(m) + size - 1);
         }
     }
 

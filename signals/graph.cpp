@@ -96,6 +96,12 @@ struct breadth_member {
     trailing_max tmax;
 };
 
+// signal_spec::member_state_bytes (memory_budget's estimate) counts 128 bytes per member record.
+static_assert(sizeof(drawdown_member) <= 128 && sizeof(level_member) <= 128 &&
+                  sizeof(change_member) <= 128 && sizeof(zscore_member) <= 128 &&
+                  sizeof(breadth_member) <= 128,
+              "a member record outgrew memory_budget's estimate");
+
 struct signal_rt {
     signal_spec spec;
     std::uint32_t index = 0;

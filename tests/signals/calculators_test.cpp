@@ -26,8 +26,10 @@ TEST(bucket, floor_division_for_negative_times) {
 
 TEST(trailing_max, matches_a_scan_of_the_same_buckets) {
     std::mt19937_64 rng(7);
-    for (int round = 0; round < 200; ++round) {
-        const core::nanos width = 1 + static_cast<core::nanos>(rng() % 5);
+    for (int round = 0; round < 300; ++round) {
+        // Narrow buckets (a new one every tick or two), then wide ones: many ticks per bucket,
+        // whose maximum rises in place while older buckets are still in the window.
+        const core::nanos width = 1 + static_cast<core::nanos>(rng() % (round < 200 ? 5 : 40));
         const std::int64_t nb = 1 + static_cast<std::int64_t>(rng() % 8);
         trailing_max tm(width, nb);
         std::vector<std::pair<core::nanos, double>> seen;

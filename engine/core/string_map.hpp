@@ -55,11 +55,20 @@ namespace seismo::core {
     return h;
 }
 
+/// Slots are 32 bytes and 32-byte aligned, two to a cache line and none across two: the hash,
+/// the value and, for keys of up to `k_inline` bytes (every venue symbol seen so far), the key
+/// itself, so a hit reads one line. A longer key is kept out of line and costs a second read.
+/// (A slot holding a std::string was 56 bytes: one lookup in three straddled two lines, and the
+/// table for 100 k symbols was 15 MB against 8 MB now.)
 template <class V>
 class string_map {
     static_assert(std::is_trivially_copyable_v<V>);
+    static_assert(sizeof(V) <= 8 && alignof(V) <= 8);
 
   public:
+    /// The longest key stored in its slot.
+    static constexpr std::size_t k_inline = 32 - sizeof(std::uint64_t) - sizeof(V) - 1;
+
     string_map() { slots_.resize(16); }
 
     /// Returns a pointer to the value for `key`, or nullptr.
@@ -80,15 +89,35 @@ class string_map {
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = h & mask;; i = (i + 1) & mask) {
             const slot& s = slots_[i];
-            if (!s.used) return nullptr;
-            if (s.hash == h && s.key == key) return &s.value;
+            if (s.meta == k_empty) return nullptr;
+            if (s.hash == h && same_key(s, key)) return &s.value;
         }
     }
 
     /// Inserts `key` unless present. Returns false (and leaves the map as is) when it was.
     bool insert(std::string_view key, V value) {
         if ((size_ + 1) * 2 > slots_.size()) grow();
-        return insert_hashed(hash_bytes(key), key, value);
+        const std::uint64_t h = hash_bytes(key);
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+            slot& s = slots_[i];
+            if (s.meta == k_empty) {
+                s.hash = h;
+                s.value = value;
+                if (key.size() <= k_inline) {
+                    if (!key.empty()) std::memcpy(s.key, key.data(), key.size());
+                    s.meta = static_cast<std::uint8_t>(key.size() + 1);
+                } else {
+                    const auto at = static_cast<std::uint32_t>(long_keys_.size());
+                    long_keys_.emplace_back(key);
+                    std::memcpy(s.key, &at, sizeof at);
+                    s.meta = k_long;
+                }
+                ++size_;
+                return true;
+            }
+            if (s.hash == h && same_key(s, key)) return false;
+        }
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
@@ -96,45 +125,52 @@ class string_map {
     template <class F>
     void for_each(F&& f) const {
         for (const auto& s : slots_) {
-            if (s.used) f(std::string_view{s.key}, s.value);
+            if (s.meta != k_empty) f(key_of(s), s.value);
         }
     }
 
   private:
-    struct slot {
-        std::uint64_t hash = 0;
-        std::string key;
-        V value{};
-        bool used = false;
-    };
+    static constexpr std::uint8_t k_empty = 0;   // meta of a free slot
+    static constexpr std::uint8_t k_long = 0xff; // the key is long_keys_[index in key]
+    static_assert(k_inline + 1 < k_long);
 
-    bool insert_hashed(std::uint64_t h, std::string_view key, V value) {
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-            slot& s = slots_[i];
-            if (!s.used) {
-                s.hash = h;
-                s.key.assign(key);
-                s.value = value;
-                s.used = true;
-                ++size_;
-                return true;
-            }
-            if (s.hash == h && s.key == key) return false;
-        }
+    struct alignas(32) slot {
+        std::uint64_t hash = 0;
+        V value{};
+        char key[k_inline]{};  // the key's bytes, or the index of a long key
+        std::uint8_t meta = 0; // k_empty, the inline key's length + 1, or k_long
+    };
+    static_assert(sizeof(slot) == 32);
+
+    [[nodiscard]] std::string_view key_of(const slot& s) const noexcept {
+        if (s.meta != k_long) return {s.key, static_cast<std::size_t>(s.meta - 1)};
+        std::uint32_t at;
+        std::memcpy(&at, s.key, sizeof at);
+        return long_keys_[at];
+    }
+    [[nodiscard]] bool same_key(const slot& s, std::string_view key) const noexcept {
+        if (s.meta != k_long)
+            return s.meta - 1u == key.size() &&
+                   (key.empty() || std::memcmp(s.key, key.data(), key.size()) == 0);
+        return key_of(s) == key;
     }
 
     void grow() {
         std::vector<slot> old = std::move(slots_);
         slots_.clear();
         slots_.resize(old.size() * 2);
-        size_ = 0;
-        for (auto& s : old) {
-            if (s.used) insert_hashed(s.hash, s.key, s.value);
+        const std::size_t mask = slots_.size() - 1;
+        for (const slot& s : old) {
+            if (s.meta == k_empty) continue;
+            std::size_t i = s.hash & mask;
+            while (slots_[i].meta != k_empty)
+                i = (i + 1) & mask;
+            slots_[i] = s; // a long key keeps its index
         }
     }
 
     std::vector<slot> slots_;
+    std::vector<std::string> long_keys_;
     std::size_t size_ = 0;
 };
 

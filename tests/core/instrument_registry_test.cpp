@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 
 namespace seismo::core {
@@ -78,6 +79,48 @@ TEST(string_map, grows_and_finds_many_keys) {
     }
     EXPECT_EQ(m.find("k20000"), nullptr);
     EXPECT_FALSE(m.insert("k7", 1));
+}
+
+/// Keys up to k_inline bytes live in their slot, longer ones out of line: lengths on both sides
+/// of the boundary, the empty key and keys that differ only in their last byte are all found,
+/// after growing, and for_each lists each once with its value.
+TEST(string_map, keys_in_and_out_of_their_slot) {
+    using map = string_map<std::uint32_t>;
+    map m;
+    std::vector<std::string> keys{""};
+    for (std::size_t n = 1; n <= map::k_inline + 12; ++n) {
+        std::string k(n, 'S');
+        for (std::size_t i = 0; i < n; ++i)
+            k[i] = static_cast<char>('A' + (i * 5 + n) % 26);
+        keys.push_back(k);
+        k.back() = static_cast<char>(k.back() ^ 0x20);
+        keys.push_back(k);
+    }
+    for (std::uint32_t round = 0; round < 40; ++round) { // enough to grow the table a few times
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            const std::string k = round == 0 ? keys[i] : keys[i] + "#" + std::to_string(round);
+            ASSERT_TRUE(m.insert(k, round * 1000 + static_cast<std::uint32_t>(i))) << k;
+        }
+    }
+    ASSERT_EQ(m.size(), keys.size() * 40);
+    for (std::uint32_t round = 0; round < 40; ++round) {
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            const std::string k = round == 0 ? keys[i] : keys[i] + "#" + std::to_string(round);
+            const auto* v = m.find(k);
+            ASSERT_NE(v, nullptr) << k;
+            EXPECT_EQ(*v, round * 1000 + i) << k;
+            EXPECT_FALSE(m.insert(k, 7)) << k;
+        }
+    }
+    EXPECT_EQ(m.find(keys.back() + "x"), nullptr);
+    EXPECT_EQ(m.find(keys.back().substr(0, keys.back().size() - 1)), nullptr);
+    std::map<std::string, std::uint32_t> seen;
+    m.for_each([&](std::string_view k, std::uint32_t v) {
+        EXPECT_TRUE(seen.emplace(std::string(k), v).second) << k;
+    });
+    ASSERT_EQ(seen.size(), m.size());
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        EXPECT_EQ(seen.at(keys[i]), i);
 }
 
 TEST(hash_bytes, every_byte_of_every_length_counts) {

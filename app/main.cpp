@@ -362,6 +362,14 @@ int main(int argc, char** argv) {
                        "Append every refused frame or tick, with its reason, as JSON lines");
     replay->add_flag("--deterministic", ro.deterministic,
                      "Leave wall-clock fields out of triggers (byte-identical output run to run)");
+    replay
+        ->add_option("--threads", ro.threads,
+                     "1: every stage on one thread; 2: parse on one, signals and outputs on "
+                     "another, the same bytes out (files of frames; journals and standard "
+                     "input are replayed on one); 0: 2 when the process may run on two CPUs "
+                     "or more")
+        ->capture_default_str()
+        ->check(CLI::Range(0u, 2u));
 
     // validate
     std::string validate_path;

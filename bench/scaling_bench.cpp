@@ -11,9 +11,11 @@
 // cache level the state no longer fits in (from sysfs).
 //
 //   build/release/bench/scaling_bench [--ticks 2000000] [--rounds 3] [--quick] [--no-read-ahead]
-//                                     [--only instruments|signals|breadth|triggers]
+//                                     [--threads 1|2] [--only instruments|signals|breadth|triggers]
 // --no-read-ahead replays without looking ahead (engine/replay.hpp, read_ahead), to show
-// what they save once the state leaves the cache.
+// what they save once the state leaves the cache. --threads 2 replays on two threads (parse |
+// signals, replay_session::begin_parallel): ns/tick is then the elapsed time per tick, not one
+// thread's cost (the default, 1, measures that cost).
 #include "bench/floor.hpp"
 #include "bench/frames.hpp"
 #include "bench/support.hpp"
@@ -47,6 +49,7 @@ std::size_t cache_bytes(int index) {
 
 std::size_t g_l2 = 0, g_l3 = 0;
 bool g_read_ahead = true;
+unsigned g_threads = 1;
 
 const char* fits(std::size_t bytes) {
     if (g_l2 != 0 && bytes <= g_l2) return "in L2";
@@ -129,7 +132,7 @@ point measure(const std::string& cfg_text, const bench::frame_set& fs, int round
                 p.state = s.graph().state_bytes();
                 p.members = bench::total_members(s.graph());
             },
-            g_read_ahead);
+            g_read_ahead, g_threads);
         best = std::min(best, secs);
         p.applied = st.applied;
         p.triggers = st.triggers;
@@ -176,10 +179,13 @@ int main(int argc, char** argv) {
             only = argv[++i];
         else if (std::strcmp(argv[i], "--no-read-ahead") == 0)
             g_read_ahead = false;
+        else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc &&
+                 (std::strcmp(argv[i + 1], "1") == 0 || std::strcmp(argv[i + 1], "2") == 0))
+            g_threads = static_cast<unsigned>(std::stoul(argv[++i]));
         else {
             std::fprintf(stderr, "usage: scaling_bench [--ticks N] [--rounds R] [--quick] "
-                                 "[--no-read-ahead] [--only instruments|signals|breadth|"
-                                 "triggers]\n");
+                                 "[--no-read-ahead] [--threads 1|2] [--only instruments|signals|"
+                                 "breadth|triggers]\n");
             return 2;
         }
     }
@@ -198,9 +204,10 @@ int main(int argc, char** argv) {
     }
     g_l2 = cache_bytes(2);
     g_l3 = cache_bytes(3);
-    std::printf("scaling_bench: in-memory replay%s, best of %d rounds per point; floor = "
+    std::printf("scaling_bench: in-memory replay%s%s, best of %d rounds per point; floor = "
                 "simdjson read of the same frames; L2 %zu KiB, L3 %zu KiB\n",
-                g_read_ahead ? "" : " without read-ahead", rounds, g_l2 >> 10, g_l3 >> 10);
+                g_read_ahead ? "" : " without read-ahead", g_threads == 2 ? " on two threads" : "",
+                rounds, g_l2 >> 10, g_l3 >> 10);
 
     if (wanted("instruments")) header("instruments");
     point prev;

@@ -23,9 +23,10 @@ namespace seismo::bench {
 inline double replay_in_memory(const frame_set& fs, const engine::config& cfg,
                                engine::replay_stats& st,
                                const std::function<void(engine::replay_session&)>& inspect = {},
-                               bool read_ahead = true) {
+                               bool read_ahead = true, unsigned threads = 1) {
     engine::replay_options o;
     o.out = "";
+    o.threads = threads;
     if (!read_ahead) o.read_ahead_from = std::numeric_limits<std::size_t>::max();
     o.deterministic = true;
     engine::replay_session s(cfg, o, "bench");

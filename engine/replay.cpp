@@ -1,18 +1,24 @@
 #include "engine/replay.hpp"
 
 #include "engine/core/json_writer.hpp"
+#include "engine/core/thread_name.hpp"
 #include "engine/core/time.hpp"
 #include "engine/plot.hpp"
 #include "engine/trigger_json.hpp"
 #include "engine/warnings.hpp"
 #include "feeds/tardis.hpp"
 
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <sched.h>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace seismo::engine {
 namespace {
@@ -40,7 +46,22 @@ std::vector<std::string> names_of(const std::vector<replay_feed>& feeds) {
     return n;
 }
 
+/// The receive time of a frame that takes the replay clock, while parallel: the applying thread
+/// puts the clock in its place.
+constexpr core::nanos k_clock_pending = std::numeric_limits<core::nanos>::min();
+
 } // namespace
+
+unsigned replay_threads(const replay_options& o) noexcept {
+    if (o.threads == 1) return 1;
+    if (o.threads >= 2) return 2;
+    // The CPUs this process may run on (taskset, a cgroup's cpuset), not the machine's: two
+    // threads on one CPU take turns and are slower than one.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) >= 2 ? 2 : 1;
+    return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+}
 
 std::uint64_t replay_stats::rejected_total() const noexcept {
     std::uint64_t n = 0;
@@ -212,6 +233,173 @@ void read_ahead::step(const feeds::frame_pipeline& p, const signals::graph& g, b
     }
 }
 
+// ------------------------------------------------------------------------------ two threads
+
+/// What the parsing thread hands over: the records of whole frames, in order. Its vectors keep
+/// their capacity from one use to the next, so a steady replay allocates nothing per frame (a
+/// refusal copies its text into `text`).
+struct replay_session::batch {
+    enum class kind : std::uint8_t { ticks, health, reject };
+    struct item {
+        kind what = kind::ticks;
+        bool clock = false; // the frame takes the replay clock
+        std::uint16_t feed = 0;
+        core::reject_reason why{};
+        std::uint32_t frame_no = 0;
+        std::uint64_t seq = 0;              // the frame's place in the replay
+        std::uint32_t first = 0, count = 0; // ticks: [first, first + count) of `ticks`
+        std::uint32_t detail = 0, detail_len = 0, frame = 0, frame_len = 0; // reject: in `text`
+        core::nanos recv = 0;                                               // reject
+        core::health_event health{};
+    };
+    std::vector<item> items;
+    std::vector<core::tick> ticks;
+    std::string text;
+
+    static constexpr std::size_t k_items = 512, k_ticks = 2048;
+    [[nodiscard]] bool full() const noexcept {
+        return items.size() >= k_items || ticks.size() >= k_ticks;
+    }
+    void clear() noexcept {
+        items.clear();
+        ticks.clear();
+        text.clear();
+    }
+};
+
+/// The second thread and the batches going round between the two: a few batches, handed over
+/// through one queue and back through another, so the parser runs at most that far ahead.
+class replay_session::pipeline {
+  public:
+    explicit pipeline(replay_session& s) : session_(s) {
+        for (auto& b : batches_) {
+            b.items.reserve(batch::k_items + 64);
+            b.ticks.reserve(batch::k_ticks + 256);
+            (void)free_.enqueue(&b);
+        }
+        (void)free_.wait_dequeue(filling_);
+        worker_ = std::thread([this] { run(); });
+    }
+    pipeline(const pipeline&) = delete;
+    pipeline& operator=(const pipeline&) = delete;
+    ~pipeline() {
+        if (worker_.joinable()) {
+            (void)full_.enqueue(nullptr);
+            worker_.join();
+        }
+    }
+
+    batch& filling() noexcept { return *filling_; }
+
+    /// After each frame: hands the batch over once it is full. Throws what the applying
+    /// thread threw.
+    void frame_done() {
+        if (!filling_->full()) return;
+        hand_over();
+        if (failed_.load(std::memory_order_acquire)) finish();
+    }
+
+    /// Hands over what is left and waits for all of it to be applied.
+    void finish() {
+        if (!worker_.joinable()) return;
+        if (!filling_->items.empty()) hand_over();
+        (void)full_.enqueue(nullptr);
+        worker_.join();
+        if (error_) std::rethrow_exception(error_);
+    }
+
+  private:
+    void hand_over() {
+        (void)full_.enqueue(filling_);
+        (void)free_.wait_dequeue(filling_);
+    }
+
+    void run() {
+        core::name_this_thread("seismo-apply");
+        for (;;) {
+            batch* b = nullptr;
+            full_.wait_dequeue(b);
+            if (b == nullptr) return;
+            if (!failed_.load(std::memory_order_relaxed)) {
+                try {
+                    session_.apply(*b);
+                } catch (...) {
+                    error_ = std::current_exception();
+                    failed_.store(true, std::memory_order_release);
+                }
+            }
+            b->clear();
+            (void)free_.enqueue(b);
+        }
+    }
+
+    replay_session& session_;
+    std::array<batch, 4> batches_;
+    moodycamel::BlockingConcurrentQueue<batch*> full_, free_;
+    batch* filling_ = nullptr;
+    std::atomic<bool> failed_{false};
+    std::exception_ptr error_; // written before failed_ is set, read after the join
+    std::thread worker_;
+};
+
+void replay_session::begin_parallel() {
+    if (pipe_) return;
+    pipe_ = std::make_unique<pipeline>(*this);
+}
+
+void replay_session::end_parallel() {
+    if (!pipe_) return;
+    std::unique_ptr<pipeline> p = std::move(pipe_);
+    p->finish();
+}
+
+void replay_session::apply(batch& b) {
+    const bool warm = registry_->size() >= opts_.read_ahead_from;
+    const signals::graph& g = stage_->graph();
+    const auto n = static_cast<std::uint32_t>(b.ticks.size());
+    if (warm) { // the first ticks, which no earlier one warmed
+        for (std::uint32_t j = 0; j < std::min(n, std::uint32_t{read_ahead::k_state}); ++j)
+            g.warm_state(b.ticks[j].inst);
+        for (std::uint32_t j = 0; j < std::min(n, std::uint32_t{read_ahead::k_members}); ++j)
+            g.warm_members(b.ticks[j].inst);
+    }
+    for (batch::item& it : b.items) {
+        if (it.clock && it.seq != clock_seq_) { // the frame's first record: the clock before it
+            clock_seq_ = it.seq;
+            clock_now_ = clock();
+        }
+        const auto now = [&](core::nanos recv) {
+            return it.clock && recv == k_clock_pending ? clock_now_ : recv;
+        };
+        switch (it.what) {
+        case batch::kind::ticks: {
+            core::tick* t = b.ticks.data() + it.first;
+            for (std::uint32_t j = 0; j < it.count; ++j) {
+                t[j].recv_ts = now(t[j].recv_ts);
+                if (warm) { // read ahead, as read_ahead does from the text
+                    const std::uint32_t at = it.first + j;
+                    if (at + read_ahead::k_state < n)
+                        g.warm_state(b.ticks[at + read_ahead::k_state].inst);
+                    if (at + read_ahead::k_members < n)
+                        g.warm_members(b.ticks[at + read_ahead::k_members].inst);
+                }
+            }
+            stage_->ticks(it.feed, it.frame_no, t, it.count);
+            break;
+        }
+        case batch::kind::health:
+            it.health.at = now(it.health.at);
+            stage_->health(it.feed, it.health);
+            break;
+        case batch::kind::reject:
+            out_.on_reject(it.feed, it.frame_no, it.why,
+                           std::string_view(b.text).substr(it.detail, it.detail_len),
+                           std::string_view(b.text).substr(it.frame, it.frame_len), now(it.recv));
+            break;
+        }
+    }
+}
+
 // ------------------------------------------------------------------------------ session
 
 replay_session::replay_session(const config& cfg, const replay_options& opts,
@@ -253,24 +441,77 @@ core::nanos replay_session::clock() const noexcept {
 
 void replay_session::on_ticks(std::uint16_t feed, std::uint32_t frame_no, const core::tick* t,
                               std::size_t n) {
-    stage_->ticks(feed, frame_no, t, n);
+    if (!pipe_) {
+        stage_->ticks(feed, frame_no, t, n);
+        return;
+    }
+    batch& b = pipe_->filling();
+    batch::item& it = b.items.emplace_back();
+    it.what = batch::kind::ticks;
+    it.clock = frame_clock_;
+    it.feed = feed;
+    it.frame_no = frame_no;
+    it.seq = frame_seq_;
+    it.first = static_cast<std::uint32_t>(b.ticks.size());
+    it.count = static_cast<std::uint32_t>(n);
+    b.ticks.insert(b.ticks.end(), t, t + n);
 }
 
 void replay_session::on_health(std::uint16_t feed, const core::health_event& e) {
-    stage_->health(feed, e);
+    if (!pipe_) {
+        stage_->health(feed, e);
+        return;
+    }
+    batch::item& it = pipe_->filling().items.emplace_back();
+    it.what = batch::kind::health;
+    it.clock = frame_clock_;
+    it.feed = feed;
+    it.seq = frame_seq_;
+    it.health = e;
 }
 
 void replay_session::on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,
                                std::string_view detail, std::string_view frame,
                                core::nanos recv_ts) {
-    out_.on_reject(feed, frame_no, why, detail, frame, recv_ts);
+    if (!pipe_) {
+        out_.on_reject(feed, frame_no, why, detail, frame, recv_ts);
+        return;
+    }
+    batch& b = pipe_->filling();
+    batch::item& it = b.items.emplace_back();
+    it.what = batch::kind::reject;
+    it.clock = frame_clock_;
+    it.feed = feed;
+    it.why = why;
+    it.frame_no = frame_no;
+    it.seq = frame_seq_;
+    it.recv = recv_ts;
+    it.detail = static_cast<std::uint32_t>(b.text.size());
+    it.detail_len = static_cast<std::uint32_t>(detail.size());
+    b.text += detail;
+    it.frame = static_cast<std::uint32_t>(b.text.size());
+    it.frame_len = static_cast<std::uint32_t>(frame.size());
+    b.text += frame;
 }
 
 void replay_session::process(std::size_t feed, const journal::line_reader::line& l,
                              std::uint64_t line_base) {
+    ++frame_seq_;
+    if (!pipe_) {
+        process_line(feed, l, line_base);
+        return;
+    }
+    frame_clock_ = true; // until the frame is seen to carry its own receive time
+    process_line(feed, l, line_base);
+    pipe_->frame_done();
+}
+
+void replay_session::process_line(std::size_t feed, const journal::line_reader::line& l,
+                                  std::uint64_t line_base) {
     feeds::frame_pipeline& p = *pipes_[feed];
     const auto frame_no = static_cast<std::uint32_t>(line_base + l.number);
-    const core::nanos now = clock();
+    // Parallel, the clock is the applying thread's: it fills it in (apply).
+    const core::nanos now = pipe_ ? k_clock_pending : clock();
     if (l.truncated) {
         p.refuse(core::reject_reason::oversize, "frame larger than the limit", l.text, now,
                  frame_no);
@@ -295,6 +536,7 @@ void replay_session::process(std::size_t feed, const journal::line_reader::line&
             return;
         }
         const std::size_t after = static_cast<std::size_t>(tl.frame.data() - l.text.data());
+        frame_clock_ = false; // its own receive time
         (void)p.handle(tl.frame.data(), tl.frame.size(),
                        l.text.size() - after + journal::k_line_padding, tl.recv, frame_no);
         return;
@@ -304,7 +546,8 @@ void replay_session::process(std::size_t feed, const journal::line_reader::line&
 
 void replay_session::look_ahead(read_ahead& ra, std::size_t feed, std::string_view unread,
                                 std::uint64_t at) {
-    if (registry_->size() < opts_.read_ahead_from ||
+    // Parallel, the applying thread reads ahead in what it is handed (apply): the graph is its.
+    if (pipe_ || registry_->size() < opts_.read_ahead_from ||
         feeds_[feed].format == input_format::tardis_csv)
         return;
     ra.step(*pipes_[feed], stage_->graph(), feeds_[feed].format == input_format::tardis, unread,
@@ -316,6 +559,8 @@ void replay_session::process_buffer(const char* data, std::size_t size) {
     std::size_t pos = 0;
     std::uint64_t n = 0;
     read_ahead ra;
+    const bool two = replay_threads(opts_) == 2 && !pipe_;
+    if (two) begin_parallel();
     while (pos < size) {
         const void* nl = std::memchr(data + pos, '\n', size - pos);
         const std::size_t stop =
@@ -329,6 +574,7 @@ void replay_session::process_buffer(const char* data, std::size_t size) {
         if (pos < size) look_ahead(ra, 0, std::string_view(data + pos, size - pos), pos);
         process(0, l);
     }
+    if (two) end_parallel();
 }
 
 replay_stats replay_session::stats() const {
@@ -349,6 +595,7 @@ replay_stats replay_session::stats() const {
 }
 
 replay_stats replay_session::finish() {
+    end_parallel();
     replay_stats s = stats();
     s.seconds = static_cast<double>(core::monotonic_now() - started_) / 1e9;
     for (std::size_t i = 0; i < feeds_.size(); ++i) {
@@ -483,11 +730,14 @@ replay_stats run_replay(const config& cfg, const replay_options& opts) {
     }
     replay_session session(cfg, opts, std::move(feeds));
     std::uint64_t base = 0;
+    const bool two = replay_threads(opts) == 2;
     for (std::size_t i = 0; i < opts.inputs.size(); ++i) {
         journal::line_reader::line l;
         std::uint64_t lines = 0;
         read_ahead ra;
         if (opts.inputs[i] == "-") {
+            // Standard input may be a stream that pauses: each frame is applied as it comes.
+            session.end_parallel();
             while (in->next(l)) {
                 if (in->next_held >= in->held.size())
                     session.look_ahead(ra, feed_of[i], in->reader->unread(), in->reader->bytes());
@@ -496,6 +746,7 @@ replay_stats run_replay(const config& cfg, const replay_options& opts) {
             }
         } else {
             journal::line_reader reader(opts.inputs[i], max_line);
+            if (two) session.begin_parallel();
             while (reader.next(l)) {
                 session.look_ahead(ra, feed_of[i], reader.unread(), reader.bytes());
                 session.process(feed_of[i], l, base);

@@ -49,7 +49,16 @@ struct replay_options {
     /// Read ahead (read_ahead) once the registry holds this many instruments. It changes
     /// nothing but the time taken; SIZE_MAX turns it off (to measure what it saves).
     std::size_t read_ahead_from = 32'768;
+    /// Threads of a replay of files (and of process_buffer): 1 runs every stage on the caller's
+    /// thread; 2 parses there and runs the signals and outputs on a second, a batch of frames at
+    /// a time (replay_session::begin_parallel) — the same bytes out either way; 0 picks 2 when
+    /// the process may run on two CPUs or more (its affinity). Standard input is always read on
+    /// one.
+    unsigned threads = 0;
 };
+
+/// The threads a replay with these options runs on (1 or 2).
+[[nodiscard]] unsigned replay_threads(const replay_options& o) noexcept;
 
 struct replay_stats {
     std::uint64_t frames = 0;     ///< lines / frames read
@@ -172,8 +181,20 @@ class replay_session final : public feeds::frame_sink {
     /// large enough for it to pay.
     void look_ahead(read_ahead& ra, std::size_t feed, std::string_view unread, std::uint64_t at);
     /// Processes every line of a buffer that has k_line_padding readable bytes past `size`, as
-    /// lines of feed 0 (looking ahead as a file replay does).
+    /// lines of feed 0 (looking ahead as a file replay does), on replay_threads(options) threads.
     void process_buffer(const char* data, std::size_t size);
+
+    /// From here to end_parallel(), process() parses on the calling thread and hands the frames'
+    /// ticks, health events and refusals, in order, to a second thread that runs the signals
+    /// and writes the outputs (DESIGN §12, replay). What either thread does is what one thread
+    /// did, in the same order, so the outputs are the same bytes: a frame without its own time
+    /// takes the replay clock (the greatest event time applied before it) on the second thread,
+    /// where that clock is, just before the frame's first record is applied.
+    void begin_parallel();
+    /// Waits until everything handed over is applied and stops the second thread; rethrows what
+    /// it threw (an output that cannot be written). Nothing to do when not parallel.
+    void end_parallel();
+    [[nodiscard]] bool parallel() const noexcept { return pipe_ != nullptr; }
 
     /// Optional observer of every trigger as it is produced (after it is written).
     void on_each_trigger(std::function<void(const signals::trigger&, std::string_view json)> f) {
@@ -199,6 +220,14 @@ class replay_session final : public feeds::frame_sink {
                    std::string_view detail, std::string_view frame, core::nanos recv_ts) override;
 
     [[nodiscard]] core::nanos clock() const noexcept;
+    void process_line(std::size_t feed, const journal::line_reader::line& l,
+                      std::uint64_t line_base);
+
+    class pipeline;
+    struct batch;
+    friend class pipeline;
+    /// Applies a batch handed over by the parsing thread (on the applying one).
+    void apply(batch& b);
 
     const config* cfg_;
     replay_options opts_;
@@ -209,6 +238,12 @@ class replay_session final : public feeds::frame_sink {
     std::vector<std::unique_ptr<feeds::feed_stats>> stats_;
     std::vector<std::unique_ptr<feeds::frame_pipeline>> pipes_;
     core::nanos started_ = 0;
+    std::unique_ptr<pipeline> pipe_; // while parallel
+    std::uint64_t frame_seq_ = 0;    // process() calls so far
+    bool frame_clock_ = false;       // the frame being processed takes the replay clock
+    // The applying thread's replay clock for the frame it is in (frame_seq_ of that frame).
+    std::uint64_t clock_seq_ = 0;
+    core::nanos clock_now_ = 0;
 };
 
 /// The format of a file, judged from its first non-empty line: a Tardis raw capture

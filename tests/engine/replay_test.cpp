@@ -1,6 +1,7 @@
 #include "engine/config.hpp"
 #include "engine/replay.hpp"
 #include "engine/sim.hpp"
+#include "tests/engine/replay_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,54 +17,6 @@
 
 namespace seismo::engine {
 namespace {
-
-std::string temp_path(const std::string& name) {
-    return ::testing::TempDir() + "seismo_replay_" + std::to_string(::getpid()) + "_" + name;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream f(path, std::ios::binary);
-    f << bytes;
-}
-
-std::size_t count_lines(const std::string& s) {
-    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
-}
-
-struct run_files {
-    std::string triggers, ticks, dead, summary;
-    replay_stats stats;
-};
-
-run_files replay_file(const config& cfg, const std::string& input, const std::string& tag,
-                      bool deterministic = true,
-                      std::size_t read_ahead_from = replay_options{}.read_ahead_from) {
-    replay_options o;
-    o.read_ahead_from = read_ahead_from;
-    o.inputs = {input};
-    o.out = temp_path(tag + ".triggers");
-    o.ticks = temp_path(tag + ".ticks");
-    o.dead_letter = temp_path(tag + ".dead");
-    o.summary = temp_path(tag + ".summary");
-    o.deterministic = deterministic;
-    std::remove(o.dead_letter.c_str());
-    run_files r;
-    r.stats = run_replay(cfg, o);
-    r.triggers = slurp(o.out);
-    r.ticks = slurp(o.ticks);
-    r.dead = slurp(o.dead_letter);
-    r.summary = slurp(o.summary);
-    for (const auto& p : {o.out, o.ticks, o.dead_letter, o.summary})
-        std::remove(p.c_str());
-    return r;
-}
 
 class replay_test : public ::testing::Test {
   protected:

@@ -256,11 +256,14 @@ struct replay_session::batch {
     std::vector<core::tick> ticks;
     std::string text;
 
-    static constexpr std::size_t k_items = 512, k_ticks = 2048;
-    [[nodiscard]] bool full() const noexcept {
-        return items.size() >= k_items || ticks.size() >= k_ticks;
+    std::size_t frames = 0;
+
+    /// Full at `max_frames` frames or four ticks a frame.
+    [[nodiscard]] bool full(std::size_t max_frames) const noexcept {
+        return frames >= max_frames || ticks.size() >= 4 * max_frames;
     }
     void clear() noexcept {
+        frames = 0;
         items.clear();
         ticks.clear();
         text.clear();
@@ -271,10 +274,11 @@ struct replay_session::batch {
 /// through one queue and back through another, so the parser runs at most that far ahead.
 class replay_session::pipeline {
   public:
-    explicit pipeline(replay_session& s) : session_(s) {
+    pipeline(replay_session& s, std::size_t batch_frames)
+        : session_(s), batch_frames_(std::max<std::size_t>(batch_frames, 1)) {
         for (auto& b : batches_) {
-            b.items.reserve(batch::k_items + 64);
-            b.ticks.reserve(batch::k_ticks + 256);
+            b.items.reserve(batch_frames_ + 64);
+            b.ticks.reserve(4 * batch_frames_ + 256);
             (void)free_.enqueue(&b);
         }
         (void)free_.wait_dequeue(filling_);
@@ -294,7 +298,8 @@ class replay_session::pipeline {
     /// After each frame: hands the batch over once it is full. Throws what the applying
     /// thread threw.
     void frame_done() {
-        if (!filling_->full()) return;
+        ++filling_->frames;
+        if (!filling_->full(batch_frames_)) return;
         hand_over();
         if (failed_.load(std::memory_order_acquire)) finish();
     }
@@ -334,6 +339,7 @@ class replay_session::pipeline {
     }
 
     replay_session& session_;
+    std::size_t batch_frames_;
     std::array<batch, 4> batches_;
     moodycamel::BlockingConcurrentQueue<batch*> full_, free_;
     batch* filling_ = nullptr;
@@ -344,7 +350,7 @@ class replay_session::pipeline {
 
 void replay_session::begin_parallel() {
     if (pipe_) return;
-    pipe_ = std::make_unique<pipeline>(*this);
+    pipe_ = std::make_unique<pipeline>(*this, opts_.batch_frames);
 }
 
 void replay_session::end_parallel() {

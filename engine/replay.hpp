@@ -55,6 +55,10 @@ struct replay_options {
     /// the process may run on two CPUs or more (its affinity). Standard input is always read on
     /// one.
     unsigned threads = 0;
+    /// Frames per batch handed from the parsing thread to the applying one (four batches go
+    /// round). Each hand-off may wake the other thread, which on a VM can cost tens of µs, so a
+    /// batch is milliseconds of work; smaller ones are for tests.
+    std::size_t batch_frames = 16'384;
 };
 
 /// The threads a replay with these options runs on (1 or 2).

@@ -59,6 +59,8 @@ TEST(replay_threads, two_threads_write_what_one_writes) {
         const run_files one = replay_with(cfg, o, "one");
         o.threads = 2;
         const run_files two = replay_with(cfg, o, "two");
+        o.batch_frames = 7; // many hand-offs, at every kind of boundary
+        const run_files small = replay_with(cfg, o, "small");
         o.read_ahead_from = 0;
         const run_files ahead = replay_with(cfg, o, "ahead");
         EXPECT_GT(one.stats.triggers, 20u) << feed;
@@ -69,7 +71,11 @@ TEST(replay_threads, two_threads_write_what_one_writes) {
             expect_same(one, two);
         }
         {
-            SCOPED_TRACE("two threads reading ahead, feed '" + feed + "'");
+            SCOPED_TRACE("two threads, batches of 7 frames, feed '" + feed + "'");
+            expect_same(one, small);
+        }
+        {
+            SCOPED_TRACE("two threads reading ahead, batches of 7, feed '" + feed + "'");
             expect_same(one, ahead);
         }
     }
@@ -107,6 +113,7 @@ TEST(replay_threads, tardis_captures_on_two_threads_write_what_one_writes) {
         o.threads = 1;
         const run_files one = replay_with(cfg, o, "t1");
         o.threads = 2;
+        o.batch_frames = 5;
         const run_files two = replay_with(cfg, o, "t2");
         EXPECT_GT(one.stats.applied, 100u) << file;
         EXPECT_GE(one.stats.rejected_total(), lines / 97 + lines / 151) << file;
@@ -130,6 +137,7 @@ TEST(replay_threads, an_output_that_fails_stops_the_replay_with_its_error) {
         o.out = "";
         o.ticks = "/dev/full"; // more than one buffer of ticks: written during the replay
         o.threads = threads;
+        o.batch_frames = 64; // the error comes while batches are still going round
         try {
             (void)run_replay(cfg, o);
             ADD_FAILURE() << threads << " thread(s): no error";

@@ -258,6 +258,19 @@ struct replay_session::batch {
 
     std::size_t frames = 0;
 
+    /// A record of frame `seq` (its number `frame_no` in feed `feed`), which takes the replay
+    /// clock when `clock` says so.
+    item& add(kind what, bool clock, std::uint16_t feed, std::uint32_t frame_no,
+              std::uint64_t seq) {
+        item& it = items.emplace_back();
+        it.what = what;
+        it.clock = clock;
+        it.feed = feed;
+        it.frame_no = frame_no;
+        it.seq = seq;
+        return it;
+    }
+
     /// Full at `max_frames` frames or four ticks a frame.
     [[nodiscard]] bool full(std::size_t max_frames) const noexcept {
         return frames >= max_frames || ticks.size() >= 4 * max_frames;
@@ -452,12 +465,7 @@ void replay_session::on_ticks(std::uint16_t feed, std::uint32_t frame_no, const 
         return;
     }
     batch& b = pipe_->filling();
-    batch::item& it = b.items.emplace_back();
-    it.what = batch::kind::ticks;
-    it.clock = frame_clock_;
-    it.feed = feed;
-    it.frame_no = frame_no;
-    it.seq = frame_seq_;
+    batch::item& it = b.add(batch::kind::ticks, frame_clock_, feed, frame_no, frame_seq_);
     it.first = static_cast<std::uint32_t>(b.ticks.size());
     it.count = static_cast<std::uint32_t>(n);
     b.ticks.insert(b.ticks.end(), t, t + n);
@@ -468,12 +476,7 @@ void replay_session::on_health(std::uint16_t feed, const core::health_event& e) 
         stage_->health(feed, e);
         return;
     }
-    batch::item& it = pipe_->filling().items.emplace_back();
-    it.what = batch::kind::health;
-    it.clock = frame_clock_;
-    it.feed = feed;
-    it.seq = frame_seq_;
-    it.health = e;
+    pipe_->filling().add(batch::kind::health, frame_clock_, feed, 0, frame_seq_).health = e;
 }
 
 void replay_session::on_reject(std::uint16_t feed, std::uint32_t frame_no, core::reject_reason why,
@@ -484,13 +487,8 @@ void replay_session::on_reject(std::uint16_t feed, std::uint32_t frame_no, core:
         return;
     }
     batch& b = pipe_->filling();
-    batch::item& it = b.items.emplace_back();
-    it.what = batch::kind::reject;
-    it.clock = frame_clock_;
-    it.feed = feed;
+    batch::item& it = b.add(batch::kind::reject, frame_clock_, feed, frame_no, frame_seq_);
     it.why = why;
-    it.frame_no = frame_no;
-    it.seq = frame_seq_;
     it.recv = recv_ts;
     it.detail = static_cast<std::uint32_t>(b.text.size());
     it.detail_len = static_cast<std::uint32_t>(detail.size());

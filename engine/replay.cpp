@@ -427,6 +427,7 @@ replay_session::replay_session(const config& cfg, const replay_options& opts,
       out_(cfg, *registry_, opts_, names_of(feeds_)) {
     stage_ = std::make_unique<signal_stage>(cfg, *registry_, feeds_.size(), out_);
     out_.plot_graph(&stage_->graph());
+    times_.resize(feeds_.size());
     for (std::size_t i = 0; i < feeds_.size(); ++i) {
         const replay_feed& f = feeds_[i];
         stats_.push_back(std::make_unique<feeds::feed_stats>());
@@ -530,7 +531,7 @@ void replay_session::process_line(std::size_t feed, const journal::line_reader::
     case input_format::tardis: {
         // "<ISO 8601 receive time> <frame exactly as received>"
         feeds::tardis_line tl;
-        if (!feeds::split_tardis_line(l.text, tl)) {
+        if (!feeds::split_tardis_line(l.text, tl, times_[feed])) {
             if (l.text.find_first_not_of(" \t") == std::string_view::npos) {
                 p.ignore(frame_no); // a blank line
                 return;

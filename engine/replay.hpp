@@ -8,6 +8,7 @@
 
 #include "engine/config.hpp"
 #include "engine/core/instrument_registry.hpp"
+#include "engine/core/time.hpp"
 #include "engine/generation.hpp"
 #include "engine/journal/dead_letter.hpp"
 #include "engine/journal/line_reader.hpp"
@@ -241,6 +242,7 @@ class replay_session final : public feeds::frame_sink {
     std::unique_ptr<signal_stage> stage_;
     std::vector<std::unique_ptr<feeds::feed_stats>> stats_;
     std::vector<std::unique_ptr<feeds::frame_pipeline>> pipes_;
+    std::vector<core::rfc3339_reader> times_; // per feed: its Tardis lines' receive times
     core::nanos started_ = 0;
     std::unique_ptr<pipeline> pipe_; // while parallel
     std::uint64_t frame_seq_ = 0;    // process() calls so far

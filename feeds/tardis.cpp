@@ -39,12 +39,29 @@ parse_result reject(reject_reason r, std::string_view why) {
 
 } // namespace
 
-bool split_tardis_line(std::string_view line, tardis_line& out) noexcept {
+namespace {
+
+template <class ParseTime>
+bool split_line(std::string_view line, tardis_line& out, ParseTime&& parse_time) noexcept {
     const auto sp = line.find(' ');
     if (sp == std::string_view::npos || sp < 20) return false;
-    if (!core::parse_rfc3339(line.substr(0, sp), out.recv)) return false;
+    if (!parse_time(line.substr(0, sp), out.recv)) return false;
     out.frame = line.substr(sp + 1);
     return true;
+}
+
+} // namespace
+
+bool split_tardis_line(std::string_view line, tardis_line& out) noexcept {
+    return split_line(line, out, [](std::string_view t, core::nanos& recv) {
+        return core::parse_rfc3339(t, recv);
+    });
+}
+
+bool split_tardis_line(std::string_view line, tardis_line& out,
+                       core::rfc3339_reader& times) noexcept {
+    return split_line(line, out,
+                      [&](std::string_view t, core::nanos& recv) { return times.parse(t, recv); });
 }
 
 std::string venue_from_exchange(std::string_view ex) {

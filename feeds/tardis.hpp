@@ -7,6 +7,7 @@
 
 #include "engine/core/instrument_registry.hpp"
 #include "engine/core/tick.hpp"
+#include "engine/core/time.hpp"
 #include "feeds/frame.hpp"
 
 #include <array>
@@ -26,6 +27,9 @@ struct tardis_line {
 
 /// Splits a raw capture line; false when it does not start with an RFC 3339 time and a space.
 [[nodiscard]] bool split_tardis_line(std::string_view line, tardis_line& out) noexcept;
+/// The same, reading the time with `times` (a capture's lines mostly share their minute).
+[[nodiscard]] bool split_tardis_line(std::string_view line, tardis_line& out,
+                                     core::rfc3339_reader& times) noexcept;
 
 /// Tardis CSV exchange names ("binance-futures", "okex-swap", ...) to seismo venue names.
 [[nodiscard]] std::string venue_from_exchange(std::string_view exchange);

@@ -1,6 +1,7 @@
 #include "engine/core/time.hpp"
 
 #include <array>
+#include <cstring>
 #include <ctime>
 #include <limits>
 
@@ -35,18 +36,28 @@ void put2(char* p, unsigned v) noexcept {
 
 } // namespace
 
-bool parse_rfc3339(std::string_view s, nanos& out) noexcept {
-    unsigned year = 0, mon = 0, day = 0, hh = 0, mm = 0, ss = 0;
-    if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mon) ||
+namespace {
+
+/// `YYYY-MM-DD(T|t| )HH:MM:` (s's first k_rfc3339_minute bytes): the minute's start in seconds
+/// since 1970 (not yet range-checked).
+bool parse_minute(std::string_view s, std::int64_t& secs) noexcept {
+    unsigned year = 0, mon = 0, day = 0, hh = 0, mm = 0;
+    if (s.size() < 19 || !digits(s, 0, 4, year) || s[4] != '-' || !digits(s, 5, 2, mon) ||
         s[7] != '-' || !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        !digits(s, 11, 2, hh) || s[13] != ':' || !digits(s, 14, 2, mm) || s[16] != ':' ||
-        !digits(s, 17, 2, ss)) {
+        !digits(s, 11, 2, hh) || s[13] != ':' || !digits(s, 14, 2, mm) || s[16] != ':') {
         return false;
     }
-    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hh > 23 || mm > 59 ||
-        ss > 60) {
+    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hh > 23 || mm > 59)
         return false;
-    }
+    secs = days_from_civil(year, mon, day) * 86400 + static_cast<std::int64_t>(hh) * 3600 +
+           static_cast<std::int64_t>(mm) * 60;
+    return true;
+}
+
+/// The rest of the time after its minute: `SS[.f{1,}](Z|z|±HH:MM)` and nothing more.
+bool parse_rest(std::string_view s, std::int64_t minute_secs, nanos& out) noexcept {
+    unsigned ss = 0;
+    if (!digits(s, 17, 2, ss) || ss > 60) return false;
     std::size_t pos = 19;
     nanos frac = 0;
     if (pos < s.size() && s[pos] == '.') {
@@ -80,18 +91,36 @@ bool parse_rfc3339(std::string_view s, nanos& out) noexcept {
         return false;
     }
     if (pos != s.size()) return false;
-    const std::int64_t days = days_from_civil(year, mon, day);
-    const std::int64_t secs = days * 86400 + static_cast<std::int64_t>(hh) * 3600 +
-                              static_cast<std::int64_t>(mm) * 60 + ss;
+    const std::int64_t secs = minute_secs + ss;
     // Only times a nanosecond count since 1970 can hold (to 2262-04-11): a far-future year
     // would overflow, a time before 1970 is negative, and neither is a market event.
     constexpr std::int64_t k_max_secs = std::numeric_limits<nanos>::max() / k_ns_per_s - 1;
     const std::int64_t off_secs = offset / k_ns_per_s;
     if (secs - off_secs < 0 || secs - off_secs > k_max_secs) return false;
-    const nanos t = secs * k_ns_per_s + frac - offset;
+    // The offset is whole minutes: subtracted in seconds first, so that a time near the end
+    // whose offset brings it back in range does not overflow on the way.
+    const nanos t = (secs - off_secs) * k_ns_per_s + frac;
     if (t < 0) return false;
     out = t;
     return true;
+}
+
+} // namespace
+
+bool parse_rfc3339(std::string_view s, nanos& out) noexcept {
+    std::int64_t minute = 0;
+    return parse_minute(s, minute) && parse_rest(s, minute, out);
+}
+
+bool rfc3339_reader::parse(std::string_view s, nanos& out) noexcept {
+    if (have_ && s.size() >= 19 && std::memcmp(s.data(), minute_.data(), minute_.size()) == 0)
+        return parse_rest(s, minute_secs_, out);
+    std::int64_t minute = 0;
+    if (!parse_minute(s, minute)) return false;
+    std::memcpy(minute_.data(), s.data(), minute_.size());
+    minute_secs_ = minute;
+    have_ = true;
+    return parse_rest(s, minute, out);
 }
 
 void format_rfc3339(nanos t, char* out) noexcept {

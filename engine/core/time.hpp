@@ -3,7 +3,9 @@
 
 #include "engine/core/tick.hpp"
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -47,6 +49,20 @@ inline constexpr nanos k_ns_per_day = 24 * k_ns_per_hour;
 /// A space may replace `T`; fractional digits past nine are truncated. Returns false on any
 /// malformed input (out-of-range fields included).
 [[nodiscard]] bool parse_rfc3339(std::string_view s, nanos& out) noexcept;
+
+/// parse_rfc3339 for a run of times that mostly share their minute with the one before (a
+/// capture's receive times): the last minute read (`YYYY-MM-DDTHH:MM:`) is kept with its start,
+/// and a time in it reads only its seconds, fraction and offset. The same result as
+/// parse_rfc3339 for every input.
+class rfc3339_reader {
+  public:
+    [[nodiscard]] bool parse(std::string_view s, nanos& out) noexcept;
+
+  private:
+    std::array<char, 17> minute_{};
+    std::int64_t minute_secs_ = 0;
+    bool have_ = false;
+};
 
 /// Length of the text written by `format_rfc3339`.
 inline constexpr std::size_t k_rfc3339_len = 30;

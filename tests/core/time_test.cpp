@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace seismo::core {
 namespace {
@@ -53,6 +56,73 @@ TEST(time, rfc3339_refuses_times_out_of_range) {
     EXPECT_GT(t, 0);
     ASSERT_TRUE(parse_rfc3339("1970-01-01T00:30:00+00:30", t));
     EXPECT_EQ(t, 0);
+    // Past the end in its own zone, in range in UTC (UBSan: the seconds overflowed as
+    // nanoseconds before the offset came off; found by the reader's oracle test below).
+    nanos local = 0, utc = 0;
+    ASSERT_TRUE(parse_rfc3339("2262-04-11T23:59:59.5+08:00", local));
+    ASSERT_TRUE(parse_rfc3339("2262-04-11T15:59:59.5Z", utc));
+    EXPECT_EQ(local, utc);
+}
+
+// The reader that keeps the last minute (a capture's receive times) against parse_rfc3339, on a
+// run of times mostly in a few minutes with one byte in eight lines changed, cut or extended:
+// the same answer and the same time for every one, whatever came before it.
+TEST(time, rfc3339_reader_reads_as_parse_rfc3339_does) {
+    std::mt19937_64 rng(2026);
+    const std::vector<std::string> minutes = {
+        "2026-02-05T02:14:", "2026-02-05T02:15:", "2024-02-29T23:59:", "2025-02-29T00:00:",
+        "2262-04-11T23:47:", "2262-04-12T00:00:", "1970-01-01T00:00:", "1969-12-31T23:59:",
+        "2026-02-05 02:14:", "2026-02-05t02:14:", "2026-12-31T23:59:"};
+    const std::string bytes = "0123456789:-+.TtZz x";
+    rfc3339_reader reader;
+    std::size_t accepted = 0, refused = 0, cached = 0;
+    std::string last_minute;
+    std::size_t minute = 0;
+    for (int i = 0; i < 200'000; ++i) {
+        if (rng() % 40 == 0) minute = rng() % minutes.size(); // runs of one minute
+        std::string s = minutes[minute];
+        const unsigned ss = static_cast<unsigned>(rng() % 62);
+        s += static_cast<char>('0' + ss / 10);
+        s += static_cast<char>('0' + ss % 10);
+        if (rng() % 4 != 0) {
+            s += '.';
+            for (std::size_t d = rng() % 12; d > 0; --d)
+                s += static_cast<char>('0' + rng() % 10);
+        }
+        switch (rng() % 5) {
+        case 0:
+            s += "+08:00";
+            break;
+        case 1:
+            s += "-04:30";
+            break;
+        default:
+            s += 'Z';
+        }
+        switch (rng() % 8) {
+        case 0:
+            s[rng() % s.size()] = bytes[rng() % bytes.size()];
+            break;
+        case 1:
+            s.resize(rng() % s.size());
+            break;
+        case 2:
+            s += bytes[rng() % bytes.size()];
+            break;
+        default:
+            break;
+        }
+        if (s.size() >= 17 && s.compare(0, 17, last_minute) == 0) ++cached;
+        if (s.size() >= 17) last_minute = s.substr(0, 17);
+        nanos want = -7, got = -7;
+        const bool ok = parse_rfc3339(s, want);
+        ASSERT_EQ(reader.parse(s, got), ok) << s;
+        ASSERT_EQ(got, want) << s;
+        ++(ok ? accepted : refused);
+    }
+    EXPECT_GT(accepted, 50'000u);
+    EXPECT_GT(refused, 50'000u);
+    EXPECT_GT(cached, 100'000u) << "most times share the minute before theirs";
 }
 
 TEST(time, format_before_epoch) {

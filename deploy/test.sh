@@ -16,7 +16,7 @@ cmake --build --preset debug
 ctest --preset debug -LE soak
 
 cmake --preset tsan
-cmake --build --preset tsan --target runtime_test publish_test journal_test feeds_live_test replay_threads_test
+cmake --build --preset tsan --target runtime_test publish_test journal_test feeds_live_test replay_threads_test registry_threads_test
 ctest --preset tsan -L threads
 
 cmake --preset release

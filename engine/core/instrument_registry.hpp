@@ -3,15 +3,16 @@
 //
 // Threads: configured at start-up on one thread. Afterwards `resolve` may be called from any
 // thread (it takes a mutex, so feed threads call it only on a miss of their own `symbol_cache`),
-// and `info(id)` may be read from any thread for an id it has received: entries never move and
-// are complete before their id is handed out.
+// and `info(id)` and `venue_name(v)` may be read from any thread, without a lock, for an id it
+// has received: entries live in blocks that never move, a block is published before any of
+// its ids is handed out, and an entry is complete before its id is.
 
 #include "engine/core/string_map.hpp"
 #include "engine/core/tick.hpp"
 
 #include <atomic>
-#include <deque>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -68,7 +69,8 @@ class instrument_registry {
     /// std::length_error.
     venue_id venue(std::string_view name);
     static constexpr std::size_t k_max_venues = 0xffff;
-    [[nodiscard]] std::string_view venue_name(venue_id v) const;
+    /// A venue id's name ("?" for an id never handed out). No lock.
+    [[nodiscard]] std::string_view venue_name(venue_id v) const noexcept;
 
     // ---- any thread ----
     /// The instrument for a venue's native symbol: its alias when one is configured, else the
@@ -78,11 +80,11 @@ class instrument_registry {
     /// Looks a symbol up without interning (k_no_instrument when unknown).
     [[nodiscard]] instrument_id find(std::string_view symbol) const;
 
-    /// The entry for an id handed out before (entries never move). Takes the mutex, so the
-    /// deque's index is read safely while another thread interns: not for per-tick use.
-    [[nodiscard]] const instrument_info& info(instrument_id id) const {
-        std::lock_guard lock(mu_);
-        return infos_[index(id)];
+    /// The entry for an id handed out before (entries never move). No lock: fit for per-tick
+    /// use (a tick's JSON, a NATS subject).
+    [[nodiscard]] const instrument_info& info(instrument_id id) const noexcept {
+        const std::size_t i = index(id);
+        return blocks_[i / k_block].load(std::memory_order_acquire)[i % k_block];
     }
     [[nodiscard]] std::size_t size() const noexcept {
         return count_.load(std::memory_order_acquire);
@@ -92,13 +94,23 @@ class instrument_registry {
   private:
     instrument_id intern_locked(std::string_view symbol);
 
+    instrument_id append_locked(instrument_info info);
+
+    static constexpr std::size_t k_block = 1024; // entries per block
     mutable std::mutex mu_;
     std::size_t capacity_;
-    std::deque<instrument_info> infos_;
+    // Entry i is blocks_[i / k_block][i % k_block]; a block is allocated (under mu_) when its
+    // first entry is added and its pointer published before that entry's id is handed out.
+    std::unique_ptr<std::atomic<instrument_info*>[]> blocks_;
+    std::vector<std::unique_ptr<instrument_info[]>> owned_; // the blocks, under mu_
+    std::size_t size_ = 0;                                  // under mu_
     std::atomic<std::size_t> count_{0};
     string_map<std::uint32_t> by_symbol_;
     std::vector<string_map<std::uint32_t>> aliases_; // per venue id
+    // Reserved for every venue at once, so that a name never moves and a reader needs only the
+    // count (published after the name) and data().
     std::vector<std::string> venues_;
+    std::atomic<std::size_t> venue_count_{0};
     string_map<std::uint16_t> venue_ids_; ///< name -> index in venues_
     std::vector<instrument_template> templates_;
 };

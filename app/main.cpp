@@ -367,7 +367,7 @@ int main(int argc, char** argv) {
                      "1: every stage on one thread; 2: parse on one, signals and outputs on "
                      "another, the same bytes out (files of frames; journals and standard "
                      "input are replayed on one); 0: 2 when the process may run on two CPUs "
-                     "or more")
+                     "or more and its cgroup's CPU limit, if any, allows two")
         ->capture_default_str()
         ->check(CLI::Range(0u, 2u));
 

@@ -11,8 +11,10 @@
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <sched.h>
@@ -52,15 +54,83 @@ constexpr core::nanos k_clock_pending = std::numeric_limits<core::nanos>::min();
 
 } // namespace
 
+double cgroup_cpu_limit(std::string_view text) noexcept {
+    constexpr double k_none = std::numeric_limits<double>::infinity();
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.remove_suffix(1);
+    const std::size_t sp = text.find(' ');
+    if (sp == std::string_view::npos) return k_none;
+    const std::string_view quota = text.substr(0, sp), period = text.substr(sp + 1);
+    if (quota == "max" || quota == "-1") return k_none;
+    std::int64_t q = 0, p = 0;
+    const auto rq = std::from_chars(quota.data(), quota.data() + quota.size(), q);
+    const auto rp = std::from_chars(period.data(), period.data() + period.size(), p);
+    if (rq.ec != std::errc{} || rq.ptr != quota.data() + quota.size() || rp.ec != std::errc{} ||
+        rp.ptr != period.data() + period.size() || q <= 0 || p <= 0) {
+        return k_none;
+    }
+    return static_cast<double>(q) / static_cast<double>(p);
+}
+
+namespace {
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream in(path);
+    std::string s;
+    std::getline(in, s, '\0');
+    return s;
+}
+
+/// This process's cgroup CPU limit: v2's cpu.max, else v1's cfs quota and period, each looked
+/// for under the process's own cgroup path and then at the mount's root (a container sees its
+/// own cgroup there). Infinity when there is none or it cannot be read.
+double own_cpu_limit() {
+    std::istringstream lines(read_small_file("/proc/self/cgroup"));
+    std::string v2_path, v1_path;
+    for (std::string l; std::getline(lines, l);) {
+        const std::size_t a = l.find(':'), b = a == std::string::npos ? a : l.find(':', a + 1);
+        if (b == std::string::npos) continue;
+        const std::string controllers = l.substr(a + 1, b - a - 1), path = l.substr(b + 1);
+        if (controllers.empty()) v2_path = path;
+        std::istringstream names(controllers);
+        for (std::string c; std::getline(names, c, ',');) {
+            if (c == "cpu") v1_path = path;
+        }
+    }
+    for (const std::string& dir : {"/sys/fs/cgroup" + v2_path, std::string("/sys/fs/cgroup")}) {
+        const std::string v2 = read_small_file(dir + "/cpu.max");
+        if (!v2.empty()) return cgroup_cpu_limit(v2);
+    }
+    for (const char* mount : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
+        for (const std::string& dir : {std::string(mount) + v1_path, std::string(mount)}) {
+            std::string quota = read_small_file(dir + "/cpu.cfs_quota_us");
+            std::string period = read_small_file(dir + "/cpu.cfs_period_us");
+            while (!quota.empty() && quota.back() == '\n')
+                quota.pop_back();
+            if (!quota.empty() && !period.empty()) return cgroup_cpu_limit(quota + " " + period);
+        }
+    }
+    return std::numeric_limits<double>::infinity();
+}
+
+} // namespace
+
 unsigned replay_threads(const replay_options& o) noexcept {
     if (o.threads == 1) return 1;
     if (o.threads >= 2) return 2;
-    // The CPUs this process may run on (taskset, a cgroup's cpuset), not the machine's: two
-    // threads on one CPU take turns and are slower than one.
+    // The CPUs this process may run on (taskset, a cgroup's cpuset) and may use (a container's
+    // CPU limit), not the machine's: two threads on one CPU take turns and are slower than one.
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) >= 2 ? 2 : 1;
-    return std::thread::hardware_concurrency() >= 2 ? 2 : 1;
+    const unsigned cpus = sched_getaffinity(0, sizeof set, &set) == 0
+                              ? static_cast<unsigned>(CPU_COUNT(&set))
+                              : std::thread::hardware_concurrency();
+    if (cpus < 2) return 1;
+    try {
+        return own_cpu_limit() >= 2.0 ? 2 : 1;
+    } catch (...) { // reading the limit failed (out of memory): one thread is always right
+        return 1;
+    }
 }
 
 std::uint64_t replay_stats::rejected_total() const noexcept {

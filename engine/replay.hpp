@@ -53,8 +53,8 @@ struct replay_options {
     /// Threads of a replay of files (and of process_buffer): 1 runs every stage on the caller's
     /// thread; 2 parses there and runs the signals and outputs on a second, a batch of frames at
     /// a time (replay_session::begin_parallel) — the same bytes out either way; 0 picks 2 when
-    /// the process may run on two CPUs or more (its affinity). Standard input is always read on
-    /// one.
+    /// the process may run on two CPUs or more (its affinity) and its cgroup's CPU limit, if
+    /// any, allows two (replay_threads). Standard input is always read on one.
     unsigned threads = 0;
     /// Frames per batch handed from the parsing thread to the applying one (four batches go
     /// round). Each hand-off may wake the other thread, which on a VM can cost tens of µs, so a
@@ -62,8 +62,14 @@ struct replay_options {
     std::size_t batch_frames = 16'384;
 };
 
-/// The threads a replay with these options runs on (1 or 2).
+/// The threads a replay with these options runs on (1 or 2): for 0, two when the process's CPU
+/// affinity holds two CPUs or more and its cgroup's CPU limit (if any) allows two.
 [[nodiscard]] unsigned replay_threads(const replay_options& o) noexcept;
+
+/// The CPUs a cgroup CPU limit allows, from cgroup v2's `cpu.max` ("max 100000", "150000
+/// 100000") or v1's quota and period joined by a space ("-1 100000" is no limit). Infinity for
+/// no limit or text that is neither.
+[[nodiscard]] double cgroup_cpu_limit(std::string_view quota_and_period) noexcept;
 
 struct replay_stats {
     std::uint64_t frames = 0;     ///< lines / frames read

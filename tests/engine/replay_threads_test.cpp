@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -146,6 +147,29 @@ TEST(replay_threads, an_output_that_fails_stops_the_replay_with_its_error) {
         }
     }
     std::remove(in.c_str());
+}
+
+/// A container's CPU limit, as cgroup v2 and v1 write it: two threads only where two CPUs may
+/// be used.
+TEST(replay_threads, a_cgroup_cpu_limit_reads_as_the_cpus_it_allows) {
+    constexpr double k_none = std::numeric_limits<double>::infinity();
+    EXPECT_EQ(cgroup_cpu_limit("max 100000\n"), k_none);
+    EXPECT_EQ(cgroup_cpu_limit("-1 100000"), k_none);
+    EXPECT_DOUBLE_EQ(cgroup_cpu_limit("150000 100000\n"), 1.5);
+    EXPECT_DOUBLE_EQ(cgroup_cpu_limit("200000 100000"), 2.0);
+    EXPECT_DOUBLE_EQ(cgroup_cpu_limit("50000 100000"), 0.5);
+    for (const char* junk : {"", "max", "100000", "abc 100000", "100000 0", "0 100000",
+                             "100000 100000 7", "-5 100000"}) {
+        EXPECT_EQ(cgroup_cpu_limit(junk), k_none) << junk;
+    }
+    replay_options o;
+    o.threads = 1;
+    EXPECT_EQ(replay_threads(o), 1u);
+    o.threads = 2;
+    EXPECT_EQ(replay_threads(o), 2u);
+    o.threads = 0;
+    EXPECT_GE(replay_threads(o), 1u);
+    EXPECT_LE(replay_threads(o), 2u);
 }
 
 } // namespace

@@ -205,7 +205,6 @@ class replay_session final : public feeds::frame_sink {
     /// Waits until everything handed over is applied and stops the second thread; rethrows what
     /// it threw (an output that cannot be written). Nothing to do when not parallel.
     void end_parallel();
-    [[nodiscard]] bool parallel() const noexcept { return pipe_ != nullptr; }
 
     /// Optional observer of every trigger as it is produced (after it is written).
     void on_each_trigger(std::function<void(const signals::trigger&, std::string_view json)> f) {

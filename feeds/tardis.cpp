@@ -37,10 +37,6 @@ parse_result reject(reject_reason r, std::string_view why) {
     return parse_result::reject(r, why);
 }
 
-} // namespace
-
-namespace {
-
 template <class ParseTime>
 bool split_line(std::string_view line, tardis_line& out, ParseTime&& parse_time) noexcept {
     const auto sp = line.find(' ');

@@ -38,8 +38,8 @@ void put2(char* p, unsigned v) noexcept {
 
 namespace {
 
-/// `YYYY-MM-DD(T|t| )HH:MM:` (s's first k_rfc3339_minute bytes): the minute's start in seconds
-/// since 1970 (not yet range-checked).
+/// `YYYY-MM-DD(T|t| )HH:MM:` (s's first rfc3339_reader::k_minute bytes): the minute's start in
+/// seconds since 1970 (not yet range-checked).
 bool parse_minute(std::string_view s, std::int64_t& secs) noexcept {
     unsigned year = 0, mon = 0, day = 0, hh = 0, mm = 0;
     if (s.size() < 19 || !digits(s, 0, 4, year) || s[4] != '-' || !digits(s, 5, 2, mon) ||
@@ -57,7 +57,7 @@ bool parse_minute(std::string_view s, std::int64_t& secs) noexcept {
 /// The rest of the time after its minute: `SS[.f{1,}](Z|z|±HH:MM)` and nothing more.
 bool parse_rest(std::string_view s, std::int64_t minute_secs, nanos& out) noexcept {
     unsigned ss = 0;
-    if (!digits(s, 17, 2, ss) || ss > 60) return false;
+    if (!digits(s, rfc3339_reader::k_minute, 2, ss) || ss > 60) return false;
     std::size_t pos = 19;
     nanos frac = 0;
     if (pos < s.size() && s[pos] == '.') {

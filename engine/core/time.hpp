@@ -58,8 +58,11 @@ class rfc3339_reader {
   public:
     [[nodiscard]] bool parse(std::string_view s, nanos& out) noexcept;
 
+    /// Bytes of `YYYY-MM-DDTHH:MM:`, the part a run of times shares.
+    static constexpr std::size_t k_minute = 17;
+
   private:
-    std::array<char, 17> minute_{};
+    std::array<char, k_minute> minute_{};
     std::int64_t minute_secs_ = 0;
     bool have_ = false;
 };

@@ -3,10 +3,12 @@
 
 #include "engine/config.hpp"
 #include "engine/replay.hpp"
+#include "engine/sim.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -14,6 +16,16 @@
 #include <unistd.h>
 
 namespace seismo::engine {
+
+/// The playbook's simulated day over 1,500 A-shares (enough for a_share_breadth's min_members),
+/// with `bad_rate` bad lines per good one.
+inline std::string simulated_day(std::uint64_t seed, double bad_rate) {
+    sim_options so;
+    so.stocks = 1500;
+    so.seed = seed;
+    so.bad_rate = bad_rate;
+    return simulate(so);
+}
 
 inline std::string temp_path(const std::string& name) {
     return ::testing::TempDir() + "seismo_replay_" + std::to_string(::getpid()) + "_" + name;

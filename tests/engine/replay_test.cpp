@@ -21,12 +21,8 @@ namespace {
 class replay_test : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
-        sim_options so;
-        so.stocks = 1500; // keeps a_share_breadth above its min_members
-        so.seed = 7;
-        clean_ = new std::string(simulate(so));
-        so.bad_rate = 0.01;
-        dirty_ = new std::string(simulate(so));
+        clean_ = new std::string(simulated_day(7, 0));
+        dirty_ = new std::string(simulated_day(7, 0.01));
     }
     static void TearDownTestSuite() {
         delete clean_;
@@ -120,11 +116,7 @@ TEST_F(replay_test, normalized_ticks_replay_to_the_same_triggers) {
 /// replays to the same bytes with and without it.
 TEST(replay_read_ahead, changes_no_output_and_finds_the_coming_instruments) {
     const config cfg = load_playbook();
-    sim_options so;
-    so.stocks = 1500;
-    so.seed = 11;
-    so.bad_rate = 0.01;
-    const std::string day = simulate(so);
+    const std::string day = simulated_day(11, 0.01);
     const auto in = temp_path("ahead.jsonl");
     write_file(in, day);
     const run_files with = replay_file(cfg, in, "with", true, 0);

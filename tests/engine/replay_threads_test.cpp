@@ -24,11 +24,7 @@ namespace {
 /// as one feed and as two, with and without reading ahead.
 TEST(replay_threads, two_threads_write_what_one_writes) {
     const config cfg = load_playbook();
-    sim_options so;
-    so.stocks = 1500;
-    so.seed = 13;
-    so.bad_rate = 0.01;
-    const std::string day = simulate(so);
+    const std::string day = simulated_day(13, 0.01);
     // Every third line that has a time loses it.
     std::string untimed;
     std::size_t pos = 0, lines = 0, stripped = 0;
@@ -128,10 +124,8 @@ TEST(replay_threads, tardis_captures_on_two_threads_write_what_one_writes) {
 /// error, as it does on one.
 TEST(replay_threads, an_output_that_fails_stops_the_replay_with_its_error) {
     const config cfg = load_playbook();
-    sim_options so;
-    so.stocks = 1500;
     const auto in = temp_path("full.jsonl");
-    write_file(in, simulate(so));
+    write_file(in, simulated_day(1, 0));
     for (const unsigned threads : {1u, 2u}) {
         replay_options o;
         o.inputs = {in};
